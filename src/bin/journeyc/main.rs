@@ -1,0 +1,280 @@
+//! The `journeyc` command: file IO, argument parsing and terminal rendering around the
+//! pure compiler core.
+
+mod render;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use journeyc::{Compiler, Loader, Severity};
+
+#[derive(Parser)]
+#[command(
+    name = "journeyc",
+    version,
+    about = "Write customer journeys over the web and SMS as code, check them, and run them"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check .journey files and report every problem found.
+    ///
+    /// Exit status: 0 when there are no errors, 1 when there are, 2 for usage or I/O errors.
+    Check {
+        /// Files or folders to check; folders are searched recursively for *.journey.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// How to print diagnostics: `human` (default) or `json` (one object per line).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+        /// Also print the typed IR of each file as JSON on standard output.
+        #[arg(long, value_enum)]
+        emit: Option<Emit>,
+    },
+    /// Explain a diagnostic code, such as J0101, with a bad and a fixed example.
+    Explain {
+        /// The code, e.g. J0301.
+        code: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    Ir,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check {
+            paths,
+            format,
+            deny_warnings,
+            emit,
+        } => check(&paths, format, deny_warnings, emit),
+        Command::Explain { code } => explain(&code),
+    }
+}
+
+/// Shows paths relative to the working directory when they are below it.
+fn display_name(canonical: &Path) -> String {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|d| d.canonicalize().ok());
+    match cwd
+        .as_deref()
+        .and_then(|cwd| canonical.strip_prefix(cwd).ok())
+    {
+        Some(rel) => rel.display().to_string(),
+        None => canonical.display().to_string(),
+    }
+}
+
+struct FsLoader;
+
+impl Loader for FsLoader {
+    fn load(&self, importer: &str, path: &str) -> Result<(String, String), String> {
+        let base = Path::new(importer).parent().unwrap_or(Path::new(""));
+        let full = base.join(path);
+        let canonical = full.canonicalize().map_err(|e| {
+            format!(
+                "cannot read `{}`: {}",
+                full.display(),
+                lower_first(&e.to_string())
+            )
+        })?;
+        let text = read(&canonical)?;
+        Ok((display_name(&canonical), text))
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            lower_first(&e.to_string())
+        )
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "`{}` is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Expands folders to the `*.journey` files below them, sorted for stable output.
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| {
+            format!(
+                "cannot read `{}`: {}",
+                p.display(),
+                lower_first(&e.to_string())
+            )
+        })?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found).map_err(|e| {
+                format!(
+                    "cannot list `{}`: {}",
+                    p.display(),
+                    lower_first(&e.to_string())
+                )
+            })?;
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let hidden = name.to_string_lossy().starts_with('.') || name == "target";
+        if entry.file_type()?.is_dir() {
+            if !hidden {
+                walk(&path, out)?;
+            }
+        } else if path.extension().is_some_and(|e| e == "journey") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn check(paths: &[PathBuf], format: Format, deny_warnings: bool, emit: Option<Emit>) -> ExitCode {
+    let files = match collect(paths) {
+        Ok(f) => f,
+        Err(e) => return usage_error(&e),
+    };
+    let mut compiler = Compiler::new(FsLoader);
+    let mut roots = Vec::new();
+    for f in &files {
+        let canonical = match f.canonicalize() {
+            Ok(c) => c,
+            Err(e) => {
+                return usage_error(&format!(
+                    "cannot read `{}`: {}",
+                    f.display(),
+                    lower_first(&e.to_string())
+                ))
+            }
+        };
+        let text = match read(&canonical) {
+            Ok(t) => t,
+            Err(e) => return usage_error(&e),
+        };
+        roots.push(compiler.check_file(&display_name(&canonical), &text));
+    }
+    let (sources, modules, mut diagnostics) = compiler.into_parts();
+    if deny_warnings {
+        for d in &mut diagnostics {
+            d.severity = Severity::Error;
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let color = format == Format::Human
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let renderer = render::Renderer::new(color);
+    let mut rendered_human = String::new();
+    for d in &diagnostics {
+        let source = &sources[d.file.0 as usize];
+        match format {
+            Format::Human => rendered_human.push_str(&renderer.render(d, source)),
+            Format::Json => {
+                let line = render::json(d, source, &render::Renderer::new(false));
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    if let Some(Emit::Ir) = emit {
+        let root_modules: Vec<_> = modules
+            .iter()
+            .filter(|(id, _)| roots.contains(id))
+            .map(|(_, m)| m)
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&root_modules).expect("the IR serializes")
+        );
+    }
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    if format == Format::Human {
+        let checked = sources
+            .iter()
+            .filter(|s| !s.name.starts_with("<std>/"))
+            .count();
+        rendered_human.push_str(&render::summary(errors, warnings, checked, color));
+        let _ = std::io::stderr().write_all(rendered_human.as_bytes());
+    }
+    if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+const DIAGNOSTICS_DOC: &str = include_str!("../../../docs/diagnostics.md");
+
+fn explain(code: &str) -> ExitCode {
+    let Some(known) = journeyc::diagnostic::code_by_id(code) else {
+        let ids = journeyc::diagnostic::ALL_CODES.iter().map(|c| c.id);
+        let hint = journeyc::diagnostic::did_you_mean(&code.to_uppercase(), ids)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        return usage_error(&format!("`{code}` is not a journeyc diagnostic code{hint} (codes look like J0101; see docs/diagnostics.md)"));
+    };
+    match render::doc_section(DIAGNOSTICS_DOC, known.id) {
+        Some(section) => {
+            println!("{}", section.trim_end());
+            ExitCode::SUCCESS
+        }
+        None => usage_error(&format!(
+            "{} is a known code but its documentation is missing",
+            known.id
+        )),
+    }
+}

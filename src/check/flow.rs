@@ -1,0 +1,301 @@
+//! Flow analysis over a journey's graph of steps, pages and action chains:
+//! where the actor may not be initialised when an SMS is sent, which pages and steps
+//! can never be reached, and which pages lead nowhere.
+//!
+//! The state is one fact, "the actor is surely initialised", met with AND where paths
+//! join. It only ever goes from true to false, so the fixpoint comes in a few rounds.
+
+use std::collections::{HashMap, HashSet};
+
+use super::journey::Cx;
+use crate::diagnostic::*;
+use crate::syntax::ast;
+
+enum Node {
+    Step(usize),
+    Page(usize, usize),
+}
+
+struct Flow<'j> {
+    steps: Vec<&'j ast::Step>,
+    step_map: &'j HashMap<String, usize>,
+    page_map: &'j HashMap<String, (usize, usize)>,
+    step_state: Vec<Option<bool>>,
+    page_state: Vec<Vec<Option<bool>>>,
+    pending: Vec<(Node, bool)>,
+    /// `send sms` actions reached while the actor may not be initialised.
+    uninitialised_sends: Vec<Span>,
+    seen: HashSet<Span>,
+    report: bool,
+}
+
+fn meet(slot: &mut Option<bool>, value: bool) -> bool {
+    match *slot {
+        None => {
+            *slot = Some(value);
+            true
+        }
+        Some(true) if !value => {
+            *slot = Some(false);
+            true
+        }
+        _ => false,
+    }
+}
+
+impl<'j> Flow<'j> {
+    /// Runs an action chain from `init`; returns the state at its end.
+    fn chain(&mut self, actions: &'j [ast::Action], mut init: bool) -> bool {
+        for a in actions {
+            match &a.kind {
+                ast::ActionKind::InitializeActor => init = true,
+                ast::ActionKind::SendSms(_) => {
+                    if !init && self.report && self.seen.insert(a.span) {
+                        self.uninitialised_sends.push(a.span);
+                    }
+                }
+                ast::ActionKind::StartTimer(t) => {
+                    // Timer actions run later, when the actor can only be more initialised.
+                    self.chain(&t.actions.actions, init);
+                }
+                ast::ActionKind::GoToPage(id) => {
+                    if let Some(&(s, p)) = self.page_map.get(&id.name) {
+                        self.pending.push((Node::Page(s, p), init));
+                    }
+                }
+                ast::ActionKind::GoToStep(id) => {
+                    if let Some(&s) = self.step_map.get(&id.name) {
+                        self.pending.push((Node::Step(s), init));
+                    }
+                }
+                ast::ActionKind::If {
+                    branches,
+                    otherwise,
+                } => {
+                    let mut out = true;
+                    for (_, b) in branches {
+                        out &= self.chain(&b.actions, init);
+                    }
+                    out &= match otherwise {
+                        Some(o) => self.chain(&o.actions, init),
+                        None => init,
+                    };
+                    init = out;
+                }
+                _ => {}
+            }
+        }
+        init
+    }
+
+    /// One pass over every reached node; true when some state changed.
+    fn round(&mut self) -> bool {
+        let mut changed = false;
+        for s in 0..self.steps.len() {
+            let Some(state) = self.step_state[s] else {
+                continue;
+            };
+            let step = self.steps[s];
+            let mut after = state;
+            for block in &step.on_enter {
+                after = self.chain(&block.actions, after);
+            }
+            if !step.pages.is_empty() {
+                changed |= meet(&mut self.page_state[s][0], after);
+            }
+            for p in 0..step.pages.len() {
+                let Some(state) = self.page_state[s][p] else {
+                    continue;
+                };
+                for c in &step.pages[p].controls {
+                    if let ast::Control::Button { actions, .. } = c {
+                        let end = self.chain(&actions.actions, state);
+                        // Without a `go to`, a button moves on to the next page of the flow.
+                        if p + 1 < step.pages.len() {
+                            changed |= meet(&mut self.page_state[s][p + 1], end);
+                        }
+                    }
+                }
+            }
+        }
+        for (node, init) in std::mem::take(&mut self.pending) {
+            changed |= match node {
+                Node::Step(s) => meet(&mut self.step_state[s], init),
+                Node::Page(s, p) => meet(&mut self.page_state[s][p], init),
+            };
+        }
+        changed
+    }
+}
+
+pub(super) fn analyze<'j>(
+    cx: &mut Cx,
+    j: &'j ast::Journey,
+    step_map: &'j HashMap<String, usize>,
+    page_map: &'j HashMap<String, (usize, usize)>,
+) {
+    let steps: Vec<&ast::Step> = j
+        .items
+        .iter()
+        .filter_map(|i| {
+            if let ast::JourneyItem::Step(s) = i {
+                Some(s)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if steps.is_empty() {
+        return;
+    }
+    let mut flow = Flow {
+        step_state: vec![None; steps.len()],
+        page_state: steps.iter().map(|s| vec![None; s.pages.len()]).collect(),
+        steps,
+        step_map,
+        page_map,
+        pending: Vec::new(),
+        uninitialised_sends: Vec::new(),
+        seen: HashSet::new(),
+        report: false,
+    };
+    let on_started: Vec<&'j ast::Actions> = j
+        .items
+        .iter()
+        .filter_map(|i| {
+            if let ast::JourneyItem::OnStarted(a, _) = i {
+                Some(a)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let triggers: Vec<&'j ast::Trigger> = j
+        .items
+        .iter()
+        .filter_map(|i| {
+            if let ast::JourneyItem::Trigger(t) = i {
+                Some(t)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let replies: Vec<&'j ast::Actions> = j
+        .items
+        .iter()
+        .filter_map(|i| {
+            if let ast::JourneyItem::OnReply { actions, .. } = i {
+                Some(actions)
+            } else {
+                None
+            }
+        })
+        .collect();
+
+    let entries = |flow: &mut Flow<'j>| {
+        // SMS, call and API triggers know the person's number: the actor starts initialised.
+        let starts: Vec<(bool, Option<&ast::Actions>)> = if triggers.is_empty() {
+            vec![(false, None)]
+        } else {
+            triggers
+                .iter()
+                .map(|t| {
+                    (
+                        matches!(
+                            t.kind,
+                            ast::TriggerKind::Sms(_)
+                                | ast::TriggerKind::Call(_)
+                                | ast::TriggerKind::Api
+                        ),
+                        t.actions.as_ref(),
+                    )
+                })
+                .collect()
+        };
+        for (init, trigger_actions) in starts {
+            let mut state = init;
+            for a in &on_started {
+                state = flow.chain(&a.actions, state);
+            }
+            if let Some(a) = trigger_actions {
+                state = flow.chain(&a.actions, state);
+            }
+            meet(&mut flow.step_state[0], state);
+        }
+        // A reply reaches a session only through its initialised actor.
+        for a in &replies {
+            flow.chain(&a.actions, true);
+        }
+    };
+    entries(&mut flow);
+    while flow.round() {}
+    flow.report = true;
+    entries(&mut flow);
+    flow.round();
+
+    for span in std::mem::take(&mut flow.uninitialised_sends) {
+        let d = Diagnostic::new(ACTOR_NOT_INITIALIZED, cx.file, span, "SMS sent where the actor may not be initialised", "the actor may not be initialised here")
+            .with_note("a session started by a link has no actor until `initialize actor` runs; SMS, call and API triggers initialise it themselves")
+            .with_help("set `actor.phone` and run `initialize actor` before this action, on every path that reaches it");
+        cx.diags.push(d);
+    }
+    for (s, step) in flow.steps.iter().enumerate() {
+        if flow.step_state[s].is_none() {
+            let d = Diagnostic::new(
+                UNREACHABLE_STEP,
+                cx.file,
+                step.name.span,
+                format!("step `{}` is never reached", step.name.name),
+                "no `go to step` leads here",
+            )
+            .with_help(format!(
+                "add `go to step {}` to an action, or remove the step",
+                step.name.name
+            ));
+            cx.diags.push(d);
+            continue;
+        }
+        for (p, page) in step.pages.iter().enumerate() {
+            if flow.page_state[s][p].is_none() {
+                let d = Diagnostic::new(
+                    UNREACHABLE_PAGE,
+                    cx.file,
+                    page.name.span,
+                    format!("page `{}` is never reached", page.name.name),
+                    "nothing leads to this page",
+                )
+                .with_help(format!(
+                    "add `go to page {}` to a button, or a button on the page before it",
+                    page.name.name
+                ));
+                cx.diags.push(d);
+                continue;
+            }
+            let has_button = page
+                .controls
+                .iter()
+                .any(|c| matches!(c, ast::Control::Button { .. }));
+            let has_input = page
+                .controls
+                .iter()
+                .any(|c| matches!(c, ast::Control::Input(_)));
+            if !has_button && (has_input || p + 1 < step.pages.len()) {
+                let why = if has_input {
+                    "its inputs can never be submitted"
+                } else {
+                    "the pages after it can never be reached from it"
+                };
+                let d = Diagnostic::new(
+                    DEAD_END_PAGE,
+                    cx.file,
+                    page.name.span,
+                    format!("page `{}` has no button, so {why}", page.name.name),
+                    "no action leads anywhere from here",
+                )
+                .with_help("add a button, e.g. `button \"Continue\" { go to page Next }`");
+                cx.diags.push(d);
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Name resolution, type checking and flow analysis: syntax tree to typed IR.
+//!
+//! Checking never fails on user input: it returns the IR it could build plus the
+//! diagnostics. It does no IO of its own; imports of other files go through a
+//! `Loader` that the caller provides, and `std` modules are embedded.
+
+mod flow;
+mod journey;
+pub mod literals;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::diagnostic::*;
+use crate::ir;
+use crate::syntax::{self, ast};
+
+/// A source file known to a compilation.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    pub id: FileId,
+    /// The name shown to users: a path, or `std/NAME.journey`.
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+/// Reads the files that `import "path"` names.
+pub trait Loader {
+    /// Resolves `path` relative to the importing file; returns a canonical name (equal
+    /// names mean the same file) and the text, or a message saying why not.
+    fn load(&self, importer: &str, path: &str) -> Result<(String, String), String>;
+}
+
+/// A loader for callers without a file system: every file import is an error.
+pub struct NoFiles;
+
+impl Loader for NoFiles {
+    fn load(&self, _importer: &str, _path: &str) -> Result<(String, String), String> {
+        Err("file imports are not available here".to_string())
+    }
+}
+
+/// What an imported module offers to the files that import it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Exports {
+    pub calendars: HashMap<String, ir::Calendar>,
+    /// With whether the notification contains a journey link.
+    pub notifications: HashMap<String, (ir::Notification, bool)>,
+}
+
+enum ModuleState {
+    InProgress,
+    Done(FileId),
+}
+
+/// One compilation: the files read so far, their IR and their diagnostics.
+pub struct Compiler<L: Loader> {
+    loader: L,
+    files: Vec<SourceFile>,
+    modules: HashMap<String, ModuleState>,
+    exports: HashMap<FileId, Arc<Exports>>,
+    outputs: Vec<(FileId, ir::Module)>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<L: Loader> Compiler<L> {
+    pub fn new(loader: L) -> Self {
+        Compiler {
+            loader,
+            files: Vec::new(),
+            modules: HashMap::new(),
+            exports: HashMap::new(),
+            outputs: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// Checks one file (and what it imports), unless it was already checked as an
+    /// import. `name` should be canonical, as the loader's names are.
+    pub fn check_file(&mut self, name: &str, text: &str) -> FileId {
+        if let Some(ModuleState::Done(id)) = self.modules.get(name) {
+            return *id;
+        }
+        self.check_module(name.to_string(), text.to_string())
+    }
+
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
+    pub fn file(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0 as usize]
+    }
+
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The IR of every file checked, in the order they finished.
+    pub fn modules(&self) -> impl Iterator<Item = (FileId, &ir::Module)> {
+        self.outputs.iter().map(|(id, m)| (*id, m))
+    }
+
+    pub fn into_parts(self) -> (Vec<SourceFile>, Vec<(FileId, ir::Module)>, Vec<Diagnostic>) {
+        (self.files, self.outputs, self.diagnostics)
+    }
+
+    fn check_module(&mut self, name: String, text: String) -> FileId {
+        let id = FileId(self.files.len() as u32);
+        self.files.push(SourceFile {
+            id,
+            name: name.clone(),
+            text: Arc::from(text.as_str()),
+        });
+        self.modules.insert(name.clone(), ModuleState::InProgress);
+        let (tree, mut diags) = syntax::parse(id, &text);
+        let imports = self.imports(id, &name, &tree, &mut diags);
+        let (module, exports) = journey::check_module(id, &name, &tree, &imports, &mut diags);
+        self.exports.insert(id, Arc::new(exports));
+        diags.sort_by_key(|d| (d.primary.span.start, d.primary.span.end));
+        self.diagnostics.extend(diags);
+        self.outputs.push((id, module));
+        self.modules.insert(name, ModuleState::Done(id));
+        id
+    }
+
+    /// Loads each import of a file and returns its exports by the name code uses for it.
+    fn imports(
+        &mut self,
+        file: FileId,
+        importer: &str,
+        tree: &ast::File,
+        diags: &mut Vec<Diagnostic>,
+    ) -> HashMap<String, Arc<Exports>> {
+        let mut out: HashMap<String, Arc<Exports>> = HashMap::new();
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for item in &tree.items {
+            let ast::Item::Import(import) = item else {
+                continue;
+            };
+            let (key, loaded) = match &import.target {
+                ast::ImportTarget::Module(path) => {
+                    let dotted = path
+                        .iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    let span = path[0].span.to(path[path.len() - 1].span);
+                    let loaded: Result<(String, String), ()> = match crate::stdlib::module(&dotted)
+                    {
+                        Some(text) => {
+                            Ok((format!("<std>/{}.journey", &dotted[4..]), text.to_string()))
+                        }
+                        None => {
+                            let mut d = Diagnostic::new(
+                                UNKNOWN_IMPORT,
+                                file,
+                                span,
+                                format!("unknown module `{dotted}`"),
+                                "no such module",
+                            );
+                            let names: Vec<String> = crate::stdlib::MODULES
+                                .iter()
+                                .map(|(n, _)| format!("std.{n}"))
+                                .collect();
+                            d = match did_you_mean(&dotted, names.iter().map(String::as_str)) {
+                                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                                None => d.with_help(format!("the standard modules are {}; to import a file, write its path in quotes", names.join(", "))),
+                            };
+                            diags.push(d);
+                            continue;
+                        }
+                    };
+                    (
+                        import
+                            .alias
+                            .as_ref()
+                            .map(|a| a.name.clone())
+                            .unwrap_or(dotted),
+                        loaded.expect("std modules are embedded"),
+                    )
+                }
+                ast::ImportTarget::File(path) => {
+                    let stem = path
+                        .value
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("")
+                        .trim_end_matches(".journey")
+                        .to_string();
+                    let key = import
+                        .alias
+                        .as_ref()
+                        .map(|a| a.name.clone())
+                        .unwrap_or(stem);
+                    match self.loader.load(importer, &path.value) {
+                        Ok(loaded) => (key, loaded),
+                        Err(why) => {
+                            let d = Diagnostic::new(UNKNOWN_IMPORT, file, path.span, format!("cannot import `{}`", path.value), why)
+                                .with_help("paths are relative to the importing file, e.g. `import \"shared/calendars.journey\" as cal`");
+                            diags.push(d);
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(first) = seen.get(&key) {
+                let d = Diagnostic::new(
+                    DUPLICATE,
+                    file,
+                    import.span,
+                    format!("`{key}` is imported twice"),
+                    "imported again here",
+                )
+                .with_label(*first, "first imported here")
+                .with_help("remove one of the imports, or give one a different name with `as`");
+                diags.push(d);
+                continue;
+            }
+            seen.insert(key.clone(), import.span);
+            let (canonical, text) = loaded;
+            let exports = match self.modules.get(&canonical) {
+                Some(ModuleState::Done(id)) => self.exports[id].clone(),
+                Some(ModuleState::InProgress) => {
+                    let d = Diagnostic::new(
+                        UNKNOWN_IMPORT,
+                        file,
+                        import.span,
+                        format!("import cycle through `{canonical}`"),
+                        "this import leads back to a file being checked",
+                    )
+                    .with_help(
+                        "move what both files need into a third file that neither imports back",
+                    );
+                    diags.push(d);
+                    continue;
+                }
+                None => {
+                    let id = self.check_module(canonical, text);
+                    self.exports[&id].clone()
+                }
+            };
+            out.insert(key, exports);
+        }
+        out
+    }
+}
+
+/// Checks one self-contained source (it may import `std`, not other files).
+pub fn check_source(
+    name: &str,
+    text: &str,
+) -> (Vec<SourceFile>, Vec<(FileId, ir::Module)>, Vec<Diagnostic>) {
+    let mut c = Compiler::new(NoFiles);
+    c.check_file(name, text);
+    c.into_parts()
+}

@@ -1,0 +1,292 @@
+//! The typed intermediate representation: what the runtime executes.
+//!
+//! Every name is resolved to an index and every expression carries its type, so the
+//! runtime never re-parses or re-resolves. Serializable, so `journeyc check --emit ir`
+//! can show it and a server can load it.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::syntax::ast::{BinOp, LandsOn, Policy, UnOp, Unavailable};
+use crate::types::{Func, Type};
+
+/// Everything one file defines, checked.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Module {
+    pub name: String,
+    pub journeys: Vec<Journey>,
+    pub calendars: Vec<Calendar>,
+    pub notifications: Vec<Notification>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Journey {
+    pub name: String,
+    /// E.164; `None` when the journey sends no SMS.
+    pub sms_from: Option<String>,
+    pub expires_after_secs: u64,
+    pub link_lands_on: LandsOn,
+    pub existing_session: Policy,
+    pub help_text: Option<String>,
+    pub triggers: Vec<Trigger>,
+    pub on_started: Vec<Action>,
+    pub reply_handlers: Vec<ReplyHandler>,
+    pub vars: Vec<Var>,
+    pub steps: Vec<Step>,
+    /// Every notification the journey sends, its own and imported ones.
+    pub notifications: Vec<Notification>,
+    /// Every calendar its timers use, its own and imported ones.
+    pub calendars: Vec<Calendar>,
+}
+
+pub const DEFAULT_EXPIRY_SECS: u64 = 30 * 86_400;
+pub const MAX_EXPIRY_SECS: u64 = 90 * 86_400;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Trigger {
+    Link {
+        slug: String,
+    },
+    Sms {
+        to: String,
+        actions: Vec<Action>,
+    },
+    Call {
+        to: String,
+        actions: Vec<Action>,
+    },
+    Api {
+        actions: Vec<Action>,
+    },
+    /// `cron` always has the seconds field (five-field input gets `0` prepended).
+    Schedule {
+        cron: String,
+        time_zone: String,
+        actions: Vec<Action>,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReplyHandler {
+    /// Upper-case, trimmed; empty means any reply.
+    pub keywords: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Var {
+    pub name: String,
+    pub ty: Type,
+    pub default: Option<Expr>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Step {
+    pub name: String,
+    pub on_enter: Vec<Action>,
+    pub pages: Vec<Page>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Page {
+    pub name: String,
+    pub controls: Vec<Control>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Control {
+    Heading { text: Expr },
+    Text { text: Expr },
+    Link { label: Expr, url: Expr },
+    Button { label: Expr, actions: Vec<Action> },
+    Input(Input),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    Text,
+    Phone,
+    Email,
+    Number,
+    Date,
+    Datetime,
+    Choice,
+    Checkbox,
+}
+
+impl InputKind {
+    pub const ALL: [(&'static str, InputKind, Type); 8] = [
+        ("text", InputKind::Text, Type::Text),
+        ("phone", InputKind::Phone, Type::Phone),
+        ("email", InputKind::Email, Type::Email),
+        ("number", InputKind::Number, Type::Number),
+        ("date", InputKind::Date, Type::Date),
+        ("datetime", InputKind::Datetime, Type::DateTime),
+        ("choice", InputKind::Choice, Type::Text),
+        ("checkbox", InputKind::Checkbox, Type::Boolean),
+    ];
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Input {
+    /// Index into the journey's `vars`.
+    pub var: usize,
+    pub kind: InputKind,
+    pub label: Expr,
+    pub required: bool,
+    pub placeholder: Option<String>,
+    pub options: Option<Expr>,
+    pub validate: Option<Validation>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Validation {
+    pub condition: Expr,
+    pub message: String,
+}
+
+/// Where `set` writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Place {
+    Var(usize),
+    Actor(String),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimerTime {
+    After { duration: Expr },
+    At { datetime: Expr },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TimerCalendar {
+    /// Index into the journey's `calendars`.
+    pub calendar: usize,
+    pub if_unavailable: Unavailable,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    Set {
+        target: Place,
+        value: Expr,
+    },
+    InitializeActor,
+    SendSms {
+        notification: usize,
+    },
+    StartTimer {
+        key: String,
+        time: TimerTime,
+        calendar: Option<TimerCalendar>,
+        skip_if_missed: bool,
+        actions: Vec<Action>,
+    },
+    StopTimer {
+        key: String,
+    },
+    GoToPage {
+        step: usize,
+        page: usize,
+    },
+    GoToStep {
+        step: usize,
+    },
+    If {
+        branches: Vec<(Expr, Vec<Action>)>,
+        otherwise: Vec<Action>,
+    },
+    EndSession,
+    ExtendSession {
+        by: Expr,
+    },
+    Say {
+        text: Expr,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Notification {
+    /// Qualified for imported ones, e.g. `std.notifications.JourneyLink`.
+    pub name: String,
+    pub parts: Vec<NotificationPart>,
+}
+
+/// Each part is sent as its own SMS, in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NotificationPart {
+    Text { text: Expr },
+    JourneyLink,
+    Link { url: Expr },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Calendar {
+    pub name: String,
+    pub time_zone: String,
+    pub weekly: Vec<WeeklyHours>,
+    pub cron: Vec<CronWindow>,
+    pub closed: Vec<ClosedDates>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WeeklyHours {
+    /// Monday is 0.
+    pub days: Vec<u8>,
+    /// Minutes after local midnight; `from < to`.
+    pub from_minute: u16,
+    pub to_minute: u16,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CronWindow {
+    pub cron: String,
+    pub length_secs: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClosedDates {
+    /// ISO dates, inclusive.
+    pub from: String,
+    pub to: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Expr {
+    pub ty: Type,
+    #[serde(flatten)]
+    pub kind: ExprKind,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "expr", content = "of", rename_all = "snake_case")]
+pub enum ExprKind {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    Null,
+    /// Phone literals are stored as E.164.
+    Phone(String),
+    Email(String),
+    /// Months count as 30 days.
+    Duration(u64),
+    List(Vec<Expr>),
+    Object(Vec<(String, Expr)>),
+    Var(usize),
+    Actor(String),
+    Session(String),
+    JourneyLink,
+    Field(Box<Expr>, String),
+    Call(Func, Vec<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Unary(UnOp, Box<Expr>),
+    /// Text with `{{ }}` parts, concatenated.
+    Template(Vec<Expr>),
+}

@@ -1,0 +1,1038 @@
+//! Turns pest's pairs into the syntax tree, and bad lines into diagnostics.
+
+use pest::iterators::Pair;
+
+use super::ast::*;
+use super::{pest_parse, Rule};
+use crate::diagnostic::*;
+
+/// Where a bad line stood, and what belongs there.
+#[derive(Clone, Copy)]
+struct Context {
+    name: &'static str,
+    keywords: &'static [&'static str],
+    expected: &'static str,
+}
+
+const FILE: Context = Context {
+    name: "top-level item",
+    keywords: &["import", "journey", "calendar", "notification"],
+    expected: "`import`, `journey`, `calendar` or `notification`",
+};
+const JOURNEY: Context = Context {
+    name: "journey item",
+    keywords: &["sms", "expires", "journey", "on", "help", "trigger", "var", "step", "notification", "calendar"],
+    expected: "a setting, `trigger`, `on session started`, `on reply`, `var`, `step`, `notification` or `calendar`",
+};
+const STEP: Context = Context {
+    name: "step item",
+    keywords: &["page", "on"],
+    expected: "`page NAME { ... }` or `on enter { ... }`",
+};
+const PAGE: Context = Context {
+    name: "page control",
+    keywords: &["heading", "text", "input", "button", "link"],
+    expected: "`heading`, `text`, `input`, `button` or `link`",
+};
+const ACTIONS: Context = Context {
+    name: "action",
+    keywords: &[
+        "set",
+        "initialize",
+        "send",
+        "start",
+        "stop",
+        "go",
+        "if",
+        "end",
+        "extend",
+        "say",
+    ],
+    expected:
+        "an action such as `set`, `initialize actor`, `send sms`, `start timer` or `go to page`",
+};
+const NOTIFICATION: Context = Context {
+    name: "notification part",
+    keywords: &["text", "journey", "link"],
+    expected: "`text \"...\"`, `journey link` or `link URL`",
+};
+const CALENDAR: Context = Context {
+    name: "calendar item",
+    keywords: &["time", "open", "closed"],
+    expected: "`time zone \"...\"`, `open DAYS HH:MM-HH:MM`, `open cron \"...\" for DURATION` or `closed DATE`",
+};
+
+/// The shape of each statement, shown when a line starts with its keyword but is malformed.
+fn statement_form(context: &str, keyword: &str) -> Option<&'static str> {
+    Some(match (context, keyword) {
+        (_, "import") => "import std.calendars   or   import \"other.journey\" as other",
+        (_, "journey") if context == "top-level item" => "journey Name { ... }",
+        (_, "calendar") => "calendar Name { ... }",
+        (_, "notification") => "notification Name sms { ... }",
+        (_, "sms") => "sms from \"+15005550006\"",
+        (_, "expires") => "expires after 30d",
+        ("journey item", "journey") => "journey link opens last page   or   journey link opens first page",
+        ("journey item", "on") => "on session started { ... }, on reply \"YES\" { ... } or on existing session keep|replace|reject",
+        (_, "help") => "help \"Reply STOP to opt out.\"",
+        (_, "trigger") => {
+            "trigger link \"slug\", trigger sms to \"+1...\", trigger call to \"+1...\" { ... }, trigger api, or trigger schedule \"CRON\" in \"Zone/Name\" { ... }"
+        }
+        (_, "var") => "var name: Type   or   var name: Type = value",
+        (_, "step") => "step Name { ... }",
+        ("step item", "page") => "page Name { ... }",
+        ("step item", "on") => "on enter { ... }",
+        (_, "heading") => "heading \"Text\"",
+        ("page control", "text") => "text \"Some text with {{ interpolation }}\"",
+        (_, "input") => "input variable: kind \"Label\" [required] [placeholder \"...\"] [options [...]] [validate EXPR else \"message\"]",
+        (_, "button") => "button \"Label\" { actions }",
+        ("page control", "link") => "link \"Label\" to \"https://...\"",
+        (_, "set") => "set name = value",
+        (_, "initialize") => "initialize actor",
+        (_, "send") => "send sms NotificationName",
+        (_, "start") => "start timer \"key\" after 1d [on Calendar [if unavailable skip|next|previous|anyway]] [skip if missed] { actions }",
+        (_, "stop") => "stop timer \"key\"",
+        (_, "go") => "go to page Name   or   go to step Name",
+        (_, "if") => "if condition { ... } else if condition { ... } else { ... }",
+        (_, "end") => "end session",
+        (_, "extend") => "extend session by 7d",
+        (_, "say") => "say \"Text to speak\"",
+        ("notification part", "text") => "text \"Message with {{ interpolation }}\"",
+        ("notification part", "journey") => "journey link",
+        ("notification part", "link") => "link \"https://...\"",
+        (_, "time") => "time zone \"America/New_York\"",
+        (_, "open") => "open mon-fri 09:00-17:00   or   open cron \"0 9 * * MON-FRI\" for 8h",
+        (_, "closed") => "closed 2026-12-25 \"Christmas\"   or   closed 2026-12-24..2026-12-26",
+        _ => return None,
+    })
+}
+
+/// Every context, to tell a user where a misplaced keyword belongs.
+const ALL_CONTEXTS: &[(&Context, &str)] = &[
+    (&JOURNEY, "inside a journey"),
+    (&STEP, "inside a step"),
+    (&PAGE, "inside a page"),
+    (
+        &ACTIONS,
+        "in an action list (inside `{ }` after a button, trigger, timer or handler)",
+    ),
+    (&CALENDAR, "inside a calendar"),
+    (&FILE, "at the top level of a file"),
+];
+
+pub(super) struct Lowerer<'s> {
+    file: FileId,
+    text: &'s str,
+    pub(super) diagnostics: Vec<Diagnostic>,
+}
+
+fn span_of(pair: &Pair<'_, Rule>) -> Span {
+    let s = pair.as_span();
+    Span::new(s.start(), s.end())
+}
+
+impl<'s> Lowerer<'s> {
+    pub(super) fn new(file: FileId, text: &'s str) -> Self {
+        Lowerer {
+            file,
+            text,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    fn diag(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    pub(super) fn file(&mut self, pair: Pair<'_, Rule>) -> File {
+        let mut items = Vec::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::import => items.push(Item::Import(self.import(p))),
+                Rule::journey => items.push(Item::Journey(self.journey(p))),
+                Rule::calendar => items.push(Item::Calendar(self.calendar(p))),
+                Rule::notification => items.push(Item::Notification(self.notification(p))),
+                Rule::stray_close => {
+                    let d = Diagnostic::new(
+                        STRAY_CLOSE,
+                        self.file,
+                        span_of(&p),
+                        "unexpected `}`",
+                        "this closes nothing",
+                    )
+                    .with_help("remove it, or check that the `{` it should close is not missing");
+                    self.diag(d);
+                }
+                Rule::bad_line => self.bad_line(&p, FILE),
+                _ => {}
+            }
+        }
+        items.retain(|_| true);
+        File { items }
+    }
+
+    /// Reports a line the grammar could not read, in words that fit where it stood.
+    fn bad_line(&mut self, pair: &Pair<'_, Rule>, ctx: Context) {
+        let span = span_of(pair);
+        let line = pair.as_str();
+        let first_line_end = line.find('\n').unwrap_or(line.len());
+        let shown = Span::new(
+            span.start,
+            span.start + line[..first_line_end].trim_end().len(),
+        );
+        // An unterminated string explains the whole line better than its shape does.
+        if let Some(q) = unterminated_quote(line) {
+            let at = span.start + q;
+            let d = Diagnostic::new(UNTERMINATED_STRING, self.file, Span::new(at, shown.end.max(at + 1)), "unterminated string", "this string has no closing `\"`")
+                .with_help("add a `\"` at the end of the text; strings cannot span lines (write `\\n` for a line break)");
+            self.diag(d);
+            return;
+        }
+        let word: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let mut d = Diagnostic::new(
+            INVALID_LINE,
+            self.file,
+            shown,
+            format!("this line is not a valid {}", ctx.name),
+            format!("expected {} here", ctx.expected),
+        );
+        if word == "else" {
+            d = d.with_help(
+                "put `else` on the same line as the `}` that closes the `if` block: `} else {`",
+            );
+        } else if ctx.keywords.contains(&word.as_str()) {
+            if let Some(form) = statement_form(ctx.name, &word) {
+                d = d.with_help(format!("`{word}` is written like this: {form}"));
+            }
+        } else if let Some((_, place)) = ALL_CONTEXTS
+            .iter()
+            .find(|(c, _)| c.keywords.contains(&word.as_str()))
+        {
+            d = d.with_help(format!("`{word}` belongs {place}, not in a {}", ctx.name));
+        } else if let Some(kw) = did_you_mean(&word, ctx.keywords.iter().copied()) {
+            d = d.with_help(format!("did you mean `{kw}`?"));
+        }
+        self.diag(d);
+    }
+
+    fn close(&mut self, pair: Option<Pair<'_, Rule>>, opener: Span, what: &str) {
+        if let Some(p) = pair {
+            if p.as_rule() == Rule::close && p.as_str().is_empty() {
+                let d = Diagnostic::new(
+                    UNCLOSED_BLOCK,
+                    self.file,
+                    opener,
+                    format!("this {what} is never closed"),
+                    "this `{` has no matching `}`",
+                )
+                .with_help("add a `}` after the last line that belongs inside it");
+                self.diag(d);
+            }
+        }
+    }
+
+    fn ident(&mut self, pair: Pair<'_, Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: span_of(&pair),
+        }
+    }
+
+    fn idents(&mut self, pair: Pair<'_, Rule>) -> Vec<Ident> {
+        pair.into_inner().map(|p| self.ident(p)).collect()
+    }
+
+    fn import(&mut self, pair: Pair<'_, Rule>) -> Import {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let target = inner.next().expect("import has a target");
+        let target = match target.as_rule() {
+            Rule::import_file => {
+                ImportTarget::File(self.string(target.into_inner().next().expect("a string")))
+            }
+            _ => ImportTarget::Module(self.idents(target)),
+        };
+        let alias = inner.next().map(|p| self.ident(p));
+        Import {
+            target,
+            alias,
+            span,
+        }
+    }
+
+    /// The span of the `{` that opens a block, found after the header.
+    fn opener(&self, block_span: Span, after: usize) -> Span {
+        let at = self.text[after..block_span.end]
+            .find('{')
+            .map(|i| after + i)
+            .unwrap_or(block_span.start);
+        Span::new(at, at + 1)
+    }
+
+    fn journey(&mut self, pair: Pair<'_, Rule>) -> Journey {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("journey name"));
+        let opener = self.opener(span, name.span.end);
+        let mut items = Vec::new();
+        let mut close = None;
+        for p in inner {
+            let ps = span_of(&p);
+            match p.as_rule() {
+                Rule::sms_from => items.push(JourneyItem::SmsFrom(
+                    self.string(p.into_inner().next().expect("s")),
+                    ps,
+                )),
+                Rule::expires => items.push(JourneyItem::Expires(
+                    self.duration_expr(p.into_inner().next().expect("d")),
+                    ps,
+                )),
+                Rule::link_lands => {
+                    let lands = p.into_inner().next().expect("lands_on");
+                    let v = if lands.as_str().starts_with("last") {
+                        LandsOn::LastPage
+                    } else {
+                        LandsOn::FirstPage
+                    };
+                    items.push(JourneyItem::LinkLands(v, ps));
+                }
+                Rule::existing_session => {
+                    let v = match p.into_inner().next().expect("policy").as_str() {
+                        "keep" => Policy::Keep,
+                        "replace" => Policy::Replace,
+                        _ => Policy::Reject,
+                    };
+                    items.push(JourneyItem::ExistingSession(v, ps));
+                }
+                Rule::help_text => items.push(JourneyItem::Help(
+                    self.string(p.into_inner().next().expect("s")),
+                    ps,
+                )),
+                Rule::trigger => items.push(JourneyItem::Trigger(self.trigger(p))),
+                Rule::on_started => items.push(JourneyItem::OnStarted(
+                    self.actions(p.into_inner().next().expect("a")),
+                    ps,
+                )),
+                Rule::on_reply => {
+                    let mut keywords = Vec::new();
+                    let mut actions = None;
+                    for c in p.into_inner() {
+                        match c.as_rule() {
+                            Rule::string => keywords.push(self.string(c)),
+                            _ => actions = Some(self.actions(c)),
+                        }
+                    }
+                    items.push(JourneyItem::OnReply {
+                        keywords,
+                        actions: actions.expect("on reply has actions"),
+                        span: ps,
+                    });
+                }
+                Rule::var_decl => {
+                    let mut c = p.into_inner();
+                    let name = self.ident(c.next().expect("n"));
+                    let ty = self.ident(c.next().expect("t").into_inner().next().expect("i"));
+                    let default = c.next().map(|e| self.expr(e));
+                    items.push(JourneyItem::Var(VarDecl {
+                        name,
+                        ty,
+                        default,
+                        span: ps,
+                    }));
+                }
+                Rule::step => items.push(JourneyItem::Step(self.step(p))),
+                Rule::notification => items.push(JourneyItem::Notification(self.notification(p))),
+                Rule::calendar => items.push(JourneyItem::Calendar(self.calendar(p))),
+                Rule::bad_line => self.bad_line(&p, JOURNEY),
+                Rule::close => close = Some(p),
+                _ => {}
+            }
+        }
+        self.close(close, opener, "journey");
+        Journey { name, items, span }
+    }
+
+    fn trigger(&mut self, pair: Pair<'_, Rule>) -> Trigger {
+        let span = span_of(&pair);
+        let kind_pair = pair.into_inner().next().expect("trigger kind");
+        let rule = kind_pair.as_rule();
+        let mut strings = Vec::new();
+        let mut actions = None;
+        for c in kind_pair.into_inner() {
+            match c.as_rule() {
+                Rule::string => strings.push(self.string(c)),
+                _ => actions = Some(self.actions(c)),
+            }
+        }
+        let mut strings = strings.into_iter();
+        let mut next = || strings.next().expect("trigger string");
+        let kind = match rule {
+            Rule::trigger_link => TriggerKind::Link(next()),
+            Rule::trigger_sms => TriggerKind::Sms(next()),
+            Rule::trigger_call => TriggerKind::Call(next()),
+            Rule::trigger_api => TriggerKind::Api,
+            _ => TriggerKind::Schedule {
+                cron: next(),
+                zone: next(),
+            },
+        };
+        Trigger {
+            kind,
+            actions,
+            span,
+        }
+    }
+
+    fn step(&mut self, pair: Pair<'_, Rule>) -> Step {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("step name"));
+        let opener = self.opener(span, name.span.end);
+        let (mut pages, mut on_enter, mut close) = (Vec::new(), Vec::new(), None);
+        for p in inner {
+            match p.as_rule() {
+                Rule::page => pages.push(self.page(p)),
+                Rule::on_enter => on_enter.push(self.actions(p.into_inner().next().expect("a"))),
+                Rule::bad_line => self.bad_line(&p, STEP),
+                Rule::close => close = Some(p),
+                _ => {}
+            }
+        }
+        self.close(close, opener, "step");
+        Step {
+            name,
+            pages,
+            on_enter,
+            span,
+        }
+    }
+
+    fn page(&mut self, pair: Pair<'_, Rule>) -> Page {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("page name"));
+        let opener = self.opener(span, name.span.end);
+        let (mut controls, mut close) = (Vec::new(), None);
+        for p in inner {
+            let ps = span_of(&p);
+            match p.as_rule() {
+                Rule::heading => controls.push(Control::Heading(
+                    self.string(p.into_inner().next().expect("s")),
+                    ps,
+                )),
+                Rule::text_ctl => controls.push(Control::Text(
+                    self.string(p.into_inner().next().expect("s")),
+                    ps,
+                )),
+                Rule::link_ctl => {
+                    let mut c = p.into_inner();
+                    let label = self.string(c.next().expect("label"));
+                    let url = self.expr(c.next().expect("url"));
+                    controls.push(Control::Link {
+                        label,
+                        url,
+                        span: ps,
+                    });
+                }
+                Rule::button => {
+                    let mut c = p.into_inner();
+                    let label = self.string(c.next().expect("label"));
+                    let actions = self.actions(c.next().expect("actions"));
+                    controls.push(Control::Button {
+                        label,
+                        actions,
+                        span: ps,
+                    });
+                }
+                Rule::input => controls.push(Control::Input(self.input(p))),
+                Rule::bad_line => self.bad_line(&p, PAGE),
+                Rule::close => close = Some(p),
+                _ => {}
+            }
+        }
+        self.close(close, opener, "page");
+        Page {
+            name,
+            controls,
+            span,
+        }
+    }
+
+    fn input(&mut self, pair: Pair<'_, Rule>) -> Input {
+        let span = span_of(&pair);
+        let mut c = pair.into_inner();
+        let var = self.ident(c.next().expect("var"));
+        let kind = self.ident(c.next().expect("kind").into_inner().next().expect("ident"));
+        let label = self.string(c.next().expect("label"));
+        let mut input = Input {
+            var,
+            kind,
+            label,
+            required: false,
+            placeholder: None,
+            options: None,
+            validate: None,
+            span,
+        };
+        for opt in c {
+            match opt.as_rule() {
+                Rule::required => input.required = true,
+                Rule::placeholder => {
+                    input.placeholder = Some(self.string(opt.into_inner().next().expect("s")))
+                }
+                Rule::options => {
+                    input.options = Some(self.expr_from(opt.into_inner().next().expect("list")))
+                }
+                _ => {
+                    let mut v = opt.into_inner();
+                    let cond = self.expr(v.next().expect("cond"));
+                    let message = self.string(v.next().expect("message"));
+                    input.validate = Some((cond, message));
+                }
+            }
+        }
+        input
+    }
+
+    fn actions(&mut self, pair: Pair<'_, Rule>) -> Actions {
+        let span = span_of(&pair);
+        let opener = Span::new(span.start, span.start + 1);
+        let (mut actions, mut close) = (Vec::new(), None);
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::bad_line => self.bad_line(&p, ACTIONS),
+                Rule::close => close = Some(p),
+                _ => actions.push(self.action(p)),
+            }
+        }
+        self.close(close, opener, "block");
+        Actions { actions, span }
+    }
+
+    fn action(&mut self, pair: Pair<'_, Rule>) -> Action {
+        let span = span_of(&pair);
+        let rule = pair.as_rule();
+        let mut c = pair.into_inner();
+        let kind = match rule {
+            Rule::set => {
+                let target = self.idents(c.next().expect("target"));
+                ActionKind::Set {
+                    target,
+                    value: self.expr(c.next().expect("value")),
+                }
+            }
+            Rule::initialize => ActionKind::InitializeActor,
+            Rule::send_sms => ActionKind::SendSms(self.idents(c.next().expect("ref"))),
+            Rule::start_timer => {
+                let key = self.string(c.next().expect("key"));
+                let when_pair = c
+                    .next()
+                    .expect("when")
+                    .into_inner()
+                    .next()
+                    .expect("after/at");
+                let is_after = when_pair.as_rule() == Rule::after;
+                let e = self.expr(when_pair.into_inner().next().expect("expr"));
+                let when = if is_after {
+                    TimerWhen::After(e)
+                } else {
+                    TimerWhen::At(e)
+                };
+                let (mut calendar, mut skip_if_missed, mut actions) = (None, false, None);
+                for p in c {
+                    match p.as_rule() {
+                        Rule::timer_calendar => {
+                            let mut t = p.into_inner();
+                            let path = self.idents(t.next().expect("calendar"));
+                            let policy = match t.next().map(|u| u.as_str().to_string()).as_deref() {
+                                Some("skip") => Unavailable::Skip,
+                                Some("previous") => Unavailable::Previous,
+                                Some("anyway") => Unavailable::Anyway,
+                                _ => Unavailable::Next,
+                            };
+                            calendar = Some((path, policy));
+                        }
+                        Rule::skip_missed => skip_if_missed = true,
+                        _ => actions = Some(self.actions(p)),
+                    }
+                }
+                let actions = actions.expect("start timer has actions");
+                ActionKind::StartTimer(Box::new(StartTimer {
+                    key,
+                    when,
+                    calendar,
+                    skip_if_missed,
+                    actions,
+                }))
+            }
+            Rule::stop_timer => ActionKind::StopTimer(self.string(c.next().expect("key"))),
+            Rule::go_page => ActionKind::GoToPage(self.ident(c.next().expect("page"))),
+            Rule::go_step => ActionKind::GoToStep(self.ident(c.next().expect("step"))),
+            Rule::if_action => {
+                let cond = self.expr(c.next().expect("cond"));
+                let then = self.actions(c.next().expect("then"));
+                let mut branches = vec![(cond, then)];
+                let mut otherwise = None;
+                for p in c {
+                    if p.as_rule() == Rule::else_if {
+                        let mut e = p.into_inner();
+                        let cond = self.expr(e.next().expect("cond"));
+                        branches.push((cond, self.actions(e.next().expect("actions"))));
+                    } else {
+                        otherwise = Some(self.actions(p.into_inner().next().expect("actions")));
+                    }
+                }
+                ActionKind::If {
+                    branches,
+                    otherwise,
+                }
+            }
+            Rule::end_session => ActionKind::EndSession,
+            Rule::extend_session => ActionKind::ExtendSession(self.expr(c.next().expect("by"))),
+            _ => ActionKind::Say(self.string(c.next().expect("text"))),
+        };
+        Action { kind, span }
+    }
+
+    fn notification(&mut self, pair: Pair<'_, Rule>) -> Notification {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("name"));
+        let channel = self.ident(
+            inner
+                .next()
+                .expect("channel")
+                .into_inner()
+                .next()
+                .expect("ident"),
+        );
+        let opener = self.opener(span, channel.span.end);
+        let (mut parts, mut close) = (Vec::new(), None);
+        for p in inner {
+            let ps = span_of(&p);
+            match p.as_rule() {
+                Rule::text_part => parts.push(Part::Text(
+                    self.string(p.into_inner().next().expect("s")),
+                    ps,
+                )),
+                Rule::journey_link_part => parts.push(Part::JourneyLink(ps)),
+                Rule::link_part => {
+                    parts.push(Part::Link(self.expr(p.into_inner().next().expect("e")), ps))
+                }
+                Rule::bad_line => self.bad_line(&p, NOTIFICATION),
+                Rule::close => close = Some(p),
+                _ => {}
+            }
+        }
+        self.close(close, opener, "notification");
+        Notification {
+            name,
+            channel,
+            parts,
+            span,
+        }
+    }
+
+    fn calendar(&mut self, pair: Pair<'_, Rule>) -> Calendar {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("name"));
+        let opener = self.opener(span, name.span.end);
+        let (mut items, mut close) = (Vec::new(), None);
+        for p in inner {
+            let ps = span_of(&p);
+            match p.as_rule() {
+                Rule::time_zone => items.push(CalendarItem::TimeZone(
+                    self.string(p.into_inner().next().expect("s")),
+                    ps,
+                )),
+                Rule::open_weekly => {
+                    let mut c = p.into_inner();
+                    let days = c
+                        .next()
+                        .expect("days")
+                        .into_inner()
+                        .map(|r| {
+                            let mut d = r.into_inner();
+                            let from = self.ident(d.next().expect("day"));
+                            (from, d.next().map(|t| self.ident(t)))
+                        })
+                        .collect();
+                    let hours = c
+                        .map(|r| {
+                            let mut t = r.into_inner();
+                            (
+                                self.ident(t.next().expect("from")),
+                                self.ident(t.next().expect("to")),
+                            )
+                        })
+                        .collect();
+                    items.push(CalendarItem::Weekly {
+                        days,
+                        hours,
+                        span: ps,
+                    });
+                }
+                Rule::open_cron => {
+                    let mut c = p.into_inner();
+                    let cron = self.string(c.next().expect("cron"));
+                    let length = self.duration_expr(c.next().expect("duration"));
+                    items.push(CalendarItem::Cron {
+                        cron,
+                        length,
+                        span: ps,
+                    });
+                }
+                Rule::closed => {
+                    let (mut dates, mut reason) = (Vec::new(), None);
+                    for c in p.into_inner() {
+                        match c.as_rule() {
+                            Rule::date => dates.push(self.ident(c)),
+                            _ => reason = Some(self.string(c)),
+                        }
+                    }
+                    let mut dates = dates.into_iter();
+                    let from = dates.next().expect("a date");
+                    items.push(CalendarItem::Closed {
+                        from,
+                        to: dates.next(),
+                        reason,
+                        span: ps,
+                    });
+                }
+                Rule::bad_line => self.bad_line(&p, CALENDAR),
+                Rule::close => close = Some(p),
+                _ => {}
+            }
+        }
+        self.close(close, opener, "calendar");
+        Calendar { name, items, span }
+    }
+
+    // ------------------------------------------------------------ literals
+
+    /// Unescapes a string literal and splits out its `{{ }}` interpolations.
+    fn string(&mut self, pair: Pair<'_, Rule>) -> StrLit {
+        let span = span_of(&pair);
+        let raw = pair.as_str();
+        let body = &raw[1..raw.len() - 1];
+        let base = span.start + 1;
+        let mut value = String::new();
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut i = 0;
+        while i < body.len() {
+            let rest = &body[i..];
+            if let Some(after) = rest.strip_prefix("{{") {
+                let Some(close) = after.find("}}") else {
+                    let d = Diagnostic::new(
+                        BAD_INTERPOLATION,
+                        self.file,
+                        Span::new(base + i, base + body.len()),
+                        "unclosed `{{` in string",
+                        "this `{{` has no matching `}}`",
+                    )
+                    .with_help("close it with `}}`, or write `\\{` for a literal brace");
+                    self.diag(d);
+                    break;
+                };
+                let inner = &after[..close];
+                let inner_start = base + i + 2;
+                if !text.is_empty() {
+                    parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                }
+                value.push_str(&rest[..close + 4]);
+                if let Some(e) = self.interpolation(inner, inner_start) {
+                    parts.push(TemplatePart::Expr(e));
+                }
+                i += close + 4;
+                continue;
+            }
+            let ch = rest.chars().next().expect("non-empty");
+            if ch == '\\' {
+                let esc = rest[1..].chars().next().unwrap_or('\\');
+                let c = match esc {
+                    'n' => Some('\n'),
+                    't' => Some('\t'),
+                    '"' | '\\' | '{' | '}' => Some(esc),
+                    _ => None,
+                };
+                match c {
+                    Some(c) => {
+                        value.push(c);
+                        text.push(c);
+                    }
+                    None => {
+                        let at = base + i;
+                        let d = Diagnostic::new(INVALID_ESCAPE, self.file, Span::new(at, at + 1 + esc.len_utf8()), format!("unknown escape `\\{esc}`"), "not a known escape")
+                            .with_help("the escapes are `\\n`, `\\t`, `\\\"`, `\\\\`, `\\{` and `\\}`; write `\\\\` for a backslash");
+                        self.diag(d);
+                    }
+                }
+                i += 1 + esc.len_utf8();
+                continue;
+            }
+            value.push(ch);
+            text.push(ch);
+            i += ch.len_utf8();
+        }
+        if !text.is_empty() {
+            parts.push(TemplatePart::Text(text));
+        }
+        StrLit { value, span, parts }
+    }
+
+    fn interpolation(&mut self, inner: &str, start: usize) -> Option<Expr> {
+        let span = Span::new(start, start + inner.len());
+        if inner.trim().is_empty() {
+            let d = Diagnostic::new(
+                BAD_INTERPOLATION,
+                self.file,
+                Span::new(start - 2, start + inner.len() + 2),
+                "empty interpolation",
+                "nothing between `{{` and `}}`",
+            )
+            .with_help("put an expression inside, such as `{{ actor.first_name }}`");
+            self.diag(d);
+            return None;
+        }
+        match pest_parse(Rule::expr_only, inner) {
+            Ok(mut pairs) => {
+                let only = pairs.next().expect("expr_only");
+                let e = only.into_inner().next().expect("expr");
+                let mut sub = Lowerer {
+                    file: self.file,
+                    text: inner,
+                    diagnostics: Vec::new(),
+                };
+                let mut expr = sub.expr(e);
+                shift(&mut expr, start);
+                self.diagnostics
+                    .extend(sub.diagnostics.into_iter().map(|mut d| {
+                        d.primary.span =
+                            Span::new(d.primary.span.start + start, d.primary.span.end + start);
+                        d
+                    }));
+                Some(expr)
+            }
+            Err(err) => {
+                let at = match err.location {
+                    pest::error::InputLocation::Pos(p) => p,
+                    pest::error::InputLocation::Span((s, _)) => s,
+                };
+                let at = (start + at).min(span.end);
+                let d = Diagnostic::new(BAD_INTERPOLATION, self.file, span, "invalid expression in `{{ }}`", format!("this is not a valid expression (the problem is at column {})", at - start + 1))
+                    .with_help("write a single expression, such as `{{ actor.first_name }}` or `{{ UPPERCASE(name) }}`");
+                self.diag(d);
+                None
+            }
+        }
+    }
+
+    fn duration_expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        self.expr_from(pair)
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    /// Lowers any expression-level pair (`expr` or one of its layers).
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        self.expr_from(pair)
+    }
+
+    fn expr_from(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let span = span_of(&pair);
+        match pair.as_rule() {
+            Rule::expr => self.expr_from(pair.into_inner().next().expect("or_expr")),
+            Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr | Rule::cmp_expr => {
+                let mut inner = pair.into_inner();
+                let mut left = self.expr_from(inner.next().expect("operand"));
+                while let Some(op) = inner.next() {
+                    let right = self.expr_from(inner.next().expect("right operand"));
+                    let op = match op.as_str().to_ascii_uppercase().as_str() {
+                        "OR" => BinOp::Or,
+                        "AND" => BinOp::And,
+                        "=" => BinOp::Eq,
+                        "!=" => BinOp::Ne,
+                        "<" => BinOp::Lt,
+                        "<=" => BinOp::Le,
+                        ">" => BinOp::Gt,
+                        ">=" => BinOp::Ge,
+                        "+" => BinOp::Add,
+                        "-" => BinOp::Sub,
+                        "*" => BinOp::Mul,
+                        "/" => BinOp::Div,
+                        _ => BinOp::Rem,
+                    };
+                    let span = left.span.to(right.span);
+                    left = Expr {
+                        kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
+                        span,
+                    };
+                }
+                left
+            }
+            Rule::not_expr | Rule::unary => {
+                let mut ops = Vec::new();
+                let mut operand = None;
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::not_op => ops.push((UnOp::Not, span_of(&p))),
+                        Rule::neg_op => ops.push((UnOp::Neg, span_of(&p))),
+                        _ => operand = Some(self.expr_from(p)),
+                    }
+                }
+                let mut e = operand.expect("unary operand");
+                for (op, op_span) in ops.into_iter().rev() {
+                    let span = op_span.to(e.span);
+                    e = Expr {
+                        kind: ExprKind::Unary(op, Box::new(e)),
+                        span,
+                    };
+                }
+                e
+            }
+            Rule::postfix => {
+                let mut inner = pair.into_inner();
+                let mut e = self.expr_from(inner.next().expect("primary"));
+                for field in inner {
+                    let f = self.ident(field);
+                    let span = e.span.to(f.span);
+                    e = match e.kind {
+                        ExprKind::Path(mut path) => {
+                            path.push(f);
+                            Expr {
+                                kind: ExprKind::Path(path),
+                                span,
+                            }
+                        }
+                        kind => Expr {
+                            kind: ExprKind::Field(Box::new(Expr { kind, span: e.span }), f),
+                            span,
+                        },
+                    };
+                }
+                e
+            }
+            Rule::duration => {
+                let s = pair.as_str();
+                let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+                let value = s[..digits].parse::<u64>().unwrap_or(u64::MAX);
+                Expr {
+                    kind: ExprKind::Duration {
+                        value,
+                        unit: s[digits..].to_string(),
+                    },
+                    span,
+                }
+            }
+            Rule::number => Expr {
+                kind: ExprKind::Number(pair.as_str().parse().unwrap_or(f64::MAX)),
+                span,
+            },
+            Rule::string => Expr {
+                kind: ExprKind::Text(self.string(pair)),
+                span,
+            },
+            Rule::boolean => Expr {
+                kind: ExprKind::Bool(pair.as_str() == "true"),
+                span,
+            },
+            Rule::null => Expr {
+                kind: ExprKind::Null,
+                span,
+            },
+            Rule::list => Expr {
+                kind: ExprKind::List(pair.into_inner().map(|p| self.expr_from(p)).collect()),
+                span,
+            },
+            Rule::object => {
+                let fields = pair
+                    .into_inner()
+                    .map(|f| {
+                        let mut c = f.into_inner();
+                        let name = self.ident(c.next().expect("name"));
+                        (name, self.expr_from(c.next().expect("value")))
+                    })
+                    .collect();
+                Expr {
+                    kind: ExprKind::Object(fields),
+                    span,
+                }
+            }
+            Rule::call => {
+                let mut c = pair.into_inner();
+                let name = self.ident(c.next().expect("function"));
+                let args = c.map(|p| self.expr_from(p)).collect();
+                Expr {
+                    kind: ExprKind::Call(name, args),
+                    span,
+                }
+            }
+            Rule::ident => Expr {
+                kind: ExprKind::Path(vec![self.ident(pair)]),
+                span,
+            },
+            // Dates in calendars reach here only through `closed`, which reads them as idents.
+            _ => Expr {
+                kind: ExprKind::Null,
+                span,
+            },
+        }
+    }
+}
+
+/// Moves every span in an expression parsed from a substring to file offsets.
+fn shift(e: &mut Expr, by: usize) {
+    let mv = |s: &mut Span| *s = Span::new(s.start + by, s.end + by);
+    mv(&mut e.span);
+    match &mut e.kind {
+        ExprKind::Text(s) => {
+            mv(&mut s.span);
+            for p in &mut s.parts {
+                if let TemplatePart::Expr(x) = p {
+                    shift(x, by);
+                }
+            }
+        }
+        ExprKind::List(items) => items.iter_mut().for_each(|x| shift(x, by)),
+        ExprKind::Object(fields) => fields.iter_mut().for_each(|(n, x)| {
+            mv(&mut n.span);
+            shift(x, by)
+        }),
+        ExprKind::Path(path) => path.iter_mut().for_each(|i| mv(&mut i.span)),
+        ExprKind::Field(x, f) => {
+            shift(x, by);
+            mv(&mut f.span)
+        }
+        ExprKind::Call(name, args) => {
+            mv(&mut name.span);
+            args.iter_mut().for_each(|x| shift(x, by))
+        }
+        ExprKind::Binary(_, l, r) => {
+            shift(l, by);
+            shift(r, by)
+        }
+        ExprKind::Unary(_, x) => shift(x, by),
+        ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Null | ExprKind::Duration { .. } => {}
+    }
+}
+
+/// The offset of an opening quote on the first line of `line` that is never closed.
+fn unterminated_quote(line: &str) -> Option<usize> {
+    let first = &line[..line.find('\n').unwrap_or(line.len())];
+    let mut open = None;
+    let mut chars = first.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if open.is_some() => {
+                chars.next();
+            }
+            '"' => open = if open.is_some() { None } else { Some(i) },
+            _ => {}
+        }
+    }
+    open
+}

@@ -1,0 +1,191 @@
+//! Source text to syntax tree. Parsing never fails: it returns the tree it could
+//! build and the syntax diagnostics, and it knows nothing about names or types.
+
+pub mod ast;
+mod lower;
+
+use std::sync::Mutex;
+
+use pest::Parser as _;
+
+use crate::diagnostic::{Diagnostic, FileId, Span, TOO_COMPLEX};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/journey.pest"]
+pub(crate) struct JourneyParser;
+
+/// Files larger than this are refused with a diagnostic rather than parsed.
+pub const MAX_FILE_BYTES: usize = 32 * 1024 * 1024;
+/// Brackets nested deeper than this are refused: no real journey comes close.
+pub const MAX_NESTING: usize = 64;
+
+/// pest's call limit is process-wide and read when a parse starts, so each parse sets
+/// its own limit (proportional to its input) while holding this lock.
+static CALL_LIMIT_LOCK: Mutex<()> = Mutex::new(());
+
+pub(crate) fn pest_parse(
+    rule: Rule,
+    text: &str,
+) -> Result<pest::iterators::Pairs<'_, Rule>, Box<pest::error::Error<Rule>>> {
+    let _guard = CALL_LIMIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let limit = text.len().saturating_mul(400).saturating_add(100_000);
+    pest::set_call_limit(std::num::NonZeroUsize::new(limit));
+    JourneyParser::parse(rule, text).map_err(Box::new)
+}
+
+/// Parses one file. Always returns a tree, possibly with parts left out.
+pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    let empty = ast::File { items: Vec::new() };
+    if text.len() > MAX_FILE_BYTES {
+        let d = Diagnostic::new(
+            TOO_COMPLEX,
+            file,
+            Span::new(0, 0),
+            format!("file is too large to check ({} bytes)", text.len()),
+            "this file",
+        )
+        .with_help(format!(
+            "split it into files of at most {} MiB and import them",
+            MAX_FILE_BYTES >> 20
+        ));
+        return (empty, vec![d]);
+    }
+    if let Some(at) = too_deep(text) {
+        let d = Diagnostic::new(
+            TOO_COMPLEX,
+            file,
+            Span::new(at, at + 1),
+            format!("brackets are nested more than {MAX_NESTING} levels deep"),
+            "nested too deeply here",
+        )
+        .with_help("flatten the expression, for example with intermediate variables");
+        return (empty, vec![d]);
+    }
+    match pest_parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let mut lowerer = lower::Lowerer::new(file, text);
+            let tree = lowerer.file(pairs.next().expect("the file rule always produces a pair"));
+            (tree, lowerer.diagnostics)
+        }
+        Err(err) => {
+            // The grammar accepts any text, so only a resource limit gets here.
+            let (start, end) = match err.location {
+                pest::error::InputLocation::Pos(p) => (p, p),
+                pest::error::InputLocation::Span(s) => s,
+            };
+            let d = Diagnostic::new(
+                TOO_COMPLEX,
+                file,
+                Span::new(start, end),
+                "file is too complex to parse",
+                "parsing stopped here",
+            )
+            .with_help("split the file, or simplify the lines around this point");
+            (empty, vec![d])
+        }
+    }
+}
+
+/// The offset of the first bracket nested deeper than `MAX_NESTING`, ignoring strings
+/// and comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    let (mut in_string, mut in_comment) = (false, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_comment {
+            in_comment = b != b'\n';
+        } else if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' | b'\n' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'/' if bytes.get(i + 1) == Some(&b'/') => in_comment = true,
+                b'(' | b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_NESTING {
+                        return Some(i);
+                    }
+                }
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Words for a grammar rule, for the rare message that must name one.
+pub fn describe_rule(rule: Rule) -> &'static str {
+    match rule {
+        Rule::EOI => "end of file",
+        Rule::WHITESPACE => "whitespace",
+        Rule::COMMENT => "a comment",
+        Rule::file | Rule::top_item => "an import, journey, calendar or notification",
+        Rule::eol => "the end of the line",
+        Rule::stray_close | Rule::close => "`}`",
+        Rule::bad_line | Rule::bad_group => "a line",
+        Rule::import | Rule::import_file | Rule::module_path => "an import",
+        Rule::journey | Rule::journey_item => "a journey",
+        Rule::setting | Rule::sms_from | Rule::expires | Rule::link_lands | Rule::lands_on => {
+            "a journey setting"
+        }
+        Rule::existing_session | Rule::policy | Rule::help_text => "a journey setting",
+        Rule::trigger | Rule::trigger_link | Rule::trigger_sms | Rule::trigger_call => "a trigger",
+        Rule::trigger_api | Rule::trigger_schedule => "a trigger",
+        Rule::on_started | Rule::on_reply | Rule::on_enter => "an event handler",
+        Rule::var_decl | Rule::type_name => "a variable declaration",
+        Rule::step | Rule::step_item => "a step",
+        Rule::page => "a page",
+        Rule::control | Rule::heading | Rule::text_ctl | Rule::link_ctl | Rule::button => {
+            "a page control"
+        }
+        Rule::input | Rule::input_kind | Rule::input_opt | Rule::required | Rule::placeholder => {
+            "an input"
+        }
+        Rule::options | Rule::validate => "an input",
+        Rule::actions | Rule::action => "an action",
+        Rule::set | Rule::target => "`set`",
+        Rule::initialize => "`initialize actor`",
+        Rule::send_sms => "`send sms`",
+        Rule::start_timer | Rule::timer_when | Rule::after | Rule::at | Rule::timer_calendar => {
+            "`start timer`"
+        }
+        Rule::unavailable | Rule::skip_missed => "`start timer`",
+        Rule::stop_timer => "`stop timer`",
+        Rule::go_page | Rule::go_step => "`go to`",
+        Rule::if_action | Rule::else_if | Rule::else_block => "`if`",
+        Rule::end_session => "`end session`",
+        Rule::extend_session => "`extend session`",
+        Rule::say => "`say`",
+        Rule::ref_path => "a name",
+        Rule::notification | Rule::channel | Rule::part => "a notification",
+        Rule::text_part | Rule::journey_link_part | Rule::link_part => "a notification part",
+        Rule::calendar | Rule::calendar_item | Rule::time_zone => "a calendar",
+        Rule::open_weekly | Rule::days | Rule::day_range | Rule::day => "weekly opening hours",
+        Rule::clock_range | Rule::clock => "a time of day",
+        Rule::open_cron => "cron opening hours",
+        Rule::closed | Rule::date => "a closed date",
+        Rule::expr_only | Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr => {
+            "an expression"
+        }
+        Rule::cmp_expr | Rule::add_expr | Rule::mul_expr | Rule::unary | Rule::postfix => {
+            "an expression"
+        }
+        Rule::primary | Rule::call | Rule::list | Rule::object | Rule::field => "an expression",
+        Rule::or_op | Rule::and_op | Rule::not_op | Rule::cmp_op | Rule::add_op => "an operator",
+        Rule::mul_op | Rule::neg_op => "an operator",
+        Rule::boolean => "`true` or `false`",
+        Rule::null => "`null`",
+        Rule::number => "a number",
+        Rule::duration => "a duration",
+        Rule::ident | Rule::ident_char | Rule::keyword => "a name",
+        Rule::string | Rule::escape | Rule::interp_raw => "a string",
+    }
+}
