@@ -94,7 +94,7 @@ pub struct Page {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "control", rename_all = "snake_case")]
 pub enum Control {
     Heading { text: Expr },
     Text { text: Expr },

@@ -44,15 +44,14 @@ fn meet(slot: &mut Option<bool>, value: bool) -> bool {
 }
 
 impl<'j> Flow<'j> {
-    /// Runs an action chain from `init`; returns the state at its end.
-    fn chain(&mut self, actions: &'j [ast::Action], mut init: bool) -> bool {
+    /// Runs an action chain from `init`; returns the state at its end, and whether
+    /// the chain can end without navigating (`go to` or `end session`).
+    fn chain(&mut self, actions: &'j [ast::Action], mut init: bool) -> (bool, bool) {
         for a in actions {
             match &a.kind {
                 ast::ActionKind::InitializeActor => init = true,
-                ast::ActionKind::SendSms(_) => {
-                    if !init && self.report && self.seen.insert(a.span) {
-                        self.uninitialised_sends.push(a.span);
-                    }
+                ast::ActionKind::SendSms(_) if !init && self.report && self.seen.insert(a.span) => {
+                    self.uninitialised_sends.push(a.span);
                 }
                 ast::ActionKind::StartTimer(t) => {
                     // Timer actions run later, when the actor can only be more initialised.
@@ -62,46 +61,63 @@ impl<'j> Flow<'j> {
                     if let Some(&(s, p)) = self.page_map.get(&id.name) {
                         self.pending.push((Node::Page(s, p), init));
                     }
+                    return (init, false);
                 }
                 ast::ActionKind::GoToStep(id) => {
                     if let Some(&s) = self.step_map.get(&id.name) {
                         self.pending.push((Node::Step(s), init));
                     }
+                    return (init, false);
                 }
+                ast::ActionKind::EndSession => return (init, false),
                 ast::ActionKind::If {
                     branches,
                     otherwise,
                 } => {
-                    let mut out = true;
+                    let (mut out, mut through) = (true, false);
                     for (_, b) in branches {
-                        out &= self.chain(&b.actions, init);
+                        let (state, t) = self.chain(&b.actions, init);
+                        if t {
+                            out &= state;
+                            through = true;
+                        }
                     }
-                    out &= match otherwise {
+                    let (state, t) = match otherwise {
                         Some(o) => self.chain(&o.actions, init),
-                        None => init,
+                        None => (init, true),
                     };
+                    if t {
+                        out &= state;
+                        through = true;
+                    }
+                    if !through {
+                        return (init, false);
+                    }
                     init = out;
                 }
                 _ => {}
             }
         }
-        init
+        (init, true)
     }
 
     /// One pass over every reached node; true when some state changed.
     fn round(&mut self) -> bool {
         let mut changed = false;
         for s in 0..self.steps.len() {
-            let Some(state) = self.step_state[s] else {
-                continue;
-            };
             let step = self.steps[s];
-            let mut after = state;
-            for block in &step.on_enter {
-                after = self.chain(&block.actions, after);
-            }
-            if !step.pages.is_empty() {
-                changed |= meet(&mut self.page_state[s][0], after);
+            if let Some(state) = self.step_state[s] {
+                let mut after = state;
+                for block in &step.on_enter {
+                    let (end, through) = self.chain(&block.actions, after);
+                    if !through {
+                        break;
+                    }
+                    after = end;
+                }
+                if !step.pages.is_empty() {
+                    changed |= meet(&mut self.page_state[s][0], after);
+                }
             }
             for p in 0..step.pages.len() {
                 let Some(state) = self.page_state[s][p] else {
@@ -109,9 +125,9 @@ impl<'j> Flow<'j> {
                 };
                 for c in &step.pages[p].controls {
                     if let ast::Control::Button { actions, .. } = c {
-                        let end = self.chain(&actions.actions, state);
+                        let (end, through) = self.chain(&actions.actions, state);
                         // Without a `go to`, a button moves on to the next page of the flow.
-                        if p + 1 < step.pages.len() {
+                        if through && p + 1 < step.pages.len() {
                             changed |= meet(&mut self.page_state[s][p + 1], end);
                         }
                     }
@@ -216,10 +232,10 @@ pub(super) fn analyze<'j>(
         for (init, trigger_actions) in starts {
             let mut state = init;
             for a in &on_started {
-                state = flow.chain(&a.actions, state);
+                state = flow.chain(&a.actions, state).0;
             }
             if let Some(a) = trigger_actions {
-                state = flow.chain(&a.actions, state);
+                state = flow.chain(&a.actions, state).0;
             }
             meet(&mut flow.step_state[0], state);
         }
@@ -236,12 +252,14 @@ pub(super) fn analyze<'j>(
 
     for span in std::mem::take(&mut flow.uninitialised_sends) {
         let d = Diagnostic::new(ACTOR_NOT_INITIALIZED, cx.file, span, "SMS sent where the actor may not be initialised", "the actor may not be initialised here")
-            .with_note("a session started by a link has no actor until `initialize actor` runs; SMS, call and API triggers initialise it themselves")
+            .with_note("a session started by a link or a schedule has no actor until `initialize actor` runs; SMS, call and API triggers initialise it themselves")
             .with_help("set `actor.phone` and run `initialize actor` before this action, on every path that reaches it");
         cx.diags.push(d);
     }
     for (s, step) in flow.steps.iter().enumerate() {
-        if flow.step_state[s].is_none() {
+        let reached =
+            flow.step_state[s].is_some() || flow.page_state[s].iter().any(Option::is_some);
+        if !reached {
             let d = Diagnostic::new(
                 UNREACHABLE_STEP,
                 cx.file,
@@ -297,5 +315,77 @@ pub(super) fn analyze<'j>(
                 cx.diags.push(d);
             }
         }
+    }
+}
+
+/// Reports a timer started twice on one path through one action chain: the second
+/// start replaces the first at once, so the first can never fire. Starting the same
+/// key from different chains, or in exclusive branches, is fine.
+pub(super) fn duplicate_timers(cx: &mut Cx, j: &ast::Journey) {
+    fn walk(
+        actions: &[ast::Action],
+        started: &mut HashMap<String, Span>,
+        found: &mut Vec<(String, Span, Span)>,
+    ) {
+        for a in actions {
+            match &a.kind {
+                ast::ActionKind::StartTimer(t) => {
+                    if !t.key.has_interpolation() {
+                        match started.get(&t.key.value) {
+                            Some(first) => found.push((t.key.value.clone(), *first, t.key.span)),
+                            None => {
+                                started.insert(t.key.value.clone(), t.key.span);
+                            }
+                        }
+                    }
+                    // The timer's own actions run later, as a chain of their own.
+                    walk(&t.actions.actions, &mut HashMap::new(), found);
+                }
+                ast::ActionKind::If {
+                    branches,
+                    otherwise,
+                } => {
+                    let before = started.clone();
+                    let mut after = before.clone();
+                    for block in branches.iter().map(|(_, b)| b).chain(otherwise.iter()) {
+                        let mut path = before.clone();
+                        walk(&block.actions, &mut path, found);
+                        after.extend(path);
+                    }
+                    *started = after;
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut chains: Vec<&ast::Actions> = Vec::new();
+    for item in &j.items {
+        match item {
+            ast::JourneyItem::Trigger(t) => chains.extend(t.actions.as_ref()),
+            ast::JourneyItem::OnStarted(a, _) => chains.push(a),
+            ast::JourneyItem::OnReply { actions, .. } => chains.push(actions),
+            ast::JourneyItem::Step(s) => {
+                chains.extend(s.on_enter.iter());
+                for p in &s.pages {
+                    for c in &p.controls {
+                        if let ast::Control::Button { actions, .. } = c {
+                            chains.push(actions);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for chain in chains {
+        walk(&chain.actions, &mut HashMap::new(), &mut found);
+    }
+    for (key, first, second) in found {
+        let d = Diagnostic::new(DUPLICATE_TIMER, cx.file, second, format!("timer `{key}` is started twice in a row"), "this replaces the timer started just before")
+            .with_label(first, "first started here")
+            .with_note("a timer key names one timer in a session: starting it again replaces it, so the first can never fire")
+            .with_help("give each timer its own key, e.g. `\"nudge-1\"` and `\"nudge-2\"`, or remove one");
+        cx.diags.push(d);
     }
 }

@@ -100,6 +100,8 @@ pub(super) struct Scope {
     steps: HashMap<String, usize>,
     /// Page name to (step, page).
     pages: HashMap<String, (usize, usize)>,
+    /// The step whose pages and `on enter` are being checked, if any.
+    current_step: Option<usize>,
 }
 
 impl Scope {
@@ -120,6 +122,7 @@ impl Scope {
             timer_stops: Vec::new(),
             steps: HashMap::new(),
             pages: HashMap::new(),
+            current_step: None,
         }
     }
 }
@@ -201,7 +204,7 @@ impl<'a> Cx<'a> {
                     format!("{what} cannot contain `{{{{ }}}}`"),
                     "this must be a constant",
                 )
-                .with_help(format!("write the {what} out in full"));
+                .with_help("write it out in full, without `{{ }}`");
             self.push(d);
             return None;
         }
@@ -275,7 +278,10 @@ impl<'a> Cx<'a> {
                         .diag(
                             AMBIGUOUS_MONTH,
                             span,
-                            format!("`{value}M` means {value} months"),
+                            format!(
+                                "`{value}M` means {value} month{}",
+                                if value == 1 { "" } else { "s" }
+                            ),
                             "`M` is months, `m` is minutes",
                         )
                         .with_help(format!(
@@ -394,7 +400,11 @@ impl<'a> Cx<'a> {
                         if f >= t {
                             let d = self
                                 .diag(INVALID_CALENDAR, from.span.to(to.span), format!("opening hours `{}-{}` end before they start", from.name, to.name), "the end must be after the start")
-                                .with_help("split hours that cross midnight into two lines, e.g. `22:00-24:00` and `00:00-06:00` on the next day");
+                                .with_help(if t <= 12 * 60 && f > t {
+                                    format!("times are 24-hour: did you mean `{}-{:02}:{:02}`?", from.name, (t + 720) / 60, (t + 720) % 60)
+                                } else {
+                                    "split hours that cross midnight into two lines, e.g. `22:00-24:00` and `00:00-06:00` on the next day".to_string()
+                                });
                             self.push(d);
                             continue;
                         }
@@ -441,7 +451,9 @@ impl<'a> Cx<'a> {
                         cal.closed.push(ir::ClosedDates {
                             from: a.to_string(),
                             to: b.to_string(),
-                            reason: reason.as_ref().map(|r| r.value.clone()),
+                            reason: reason
+                                .as_ref()
+                                .and_then(|r| self.constant(r, "a closing reason")),
                         });
                     }
                 }
@@ -673,6 +685,7 @@ impl<'a> Cx<'a> {
                 self.not_imported(path, &m);
                 return None;
             }
+            Lookup::Failed => return None,
         };
         if has_link {
             scope.journey_link_used.get_or_insert(at);
@@ -729,6 +742,7 @@ impl<'a> Cx<'a> {
                 self.not_imported(path, &m);
                 return None;
             }
+            Lookup::Failed => return None,
         };
         let index = scope.calendars.len();
         scope.calendars.push(ir::Calendar {
@@ -757,6 +771,7 @@ impl<'a> Cx<'a> {
         }
         let module = join(&path[..path.len() - 1]);
         match self.imports.get(&module) {
+            Some(e) if e.failed => Lookup::Failed,
             Some(e) => match in_exports(e) {
                 Some(v) => Lookup::Found(v),
                 None => Lookup::Missing(Some(module)),
@@ -839,6 +854,24 @@ impl<'a> Cx<'a> {
                 ast::JourneyItem::Var(v) => {
                     if let Some(first) = local_names.get(&("variable", v.name.name.clone())) {
                         self.duplicate("variable", &v.name, *first);
+                        continue;
+                    }
+                    if ["and", "or", "not", "true", "false", "null"]
+                        .iter()
+                        .any(|k| v.name.name.eq_ignore_ascii_case(k))
+                    {
+                        let d = self
+                            .diag(
+                                MISPLACED,
+                                v.name.span,
+                                format!("`{}` is a reserved word", v.name.name),
+                                "cannot name a variable",
+                            )
+                            .with_help(format!(
+                                "choose another name, e.g. `{}_value`",
+                                v.name.name.to_lowercase()
+                            ));
+                        self.push(d);
                         continue;
                     }
                     if ["actor", "session", "journey_link"].contains(&v.name.name.as_str()) {
@@ -1015,23 +1048,68 @@ impl<'a> Cx<'a> {
                     }
                 }
                 ast::JourneyItem::OnReply {
-                    keywords, actions, ..
+                    keywords,
+                    actions,
+                    span,
                 } => {
-                    let keywords = keywords
-                        .iter()
-                        .filter_map(|k| self.constant(k, "a reply keyword"))
-                        .map(|k| k.trim().to_uppercase())
-                        .collect();
+                    let mut normalized = Vec::new();
+                    for k in keywords {
+                        let Some(value) = self.constant(k, "a reply keyword") else {
+                            continue;
+                        };
+                        let value = value.trim().to_uppercase();
+                        if value.is_empty() {
+                            let d = self
+                                .diag(MISPLACED, k.span, "empty reply keyword", "no reply can match this")
+                                .with_help("write the word a person replies with, e.g. \"YES\"; `on reply { ... }` alone matches any reply");
+                            self.push(d);
+                            continue;
+                        }
+                        let key = format!("reply {value}");
+                        if let Some(first) = settings.get(&key) {
+                            let d = self
+                                .diag(
+                                    DUPLICATE,
+                                    k.span,
+                                    format!("reply `{value}` is handled twice"),
+                                    "this handler never runs for it",
+                                )
+                                .with_label(*first, "handled first here")
+                                .with_help("keep the keyword in one `on reply` handler");
+                            self.push(d);
+                            continue;
+                        }
+                        settings.insert(key, k.span);
+                        normalized.push(value);
+                    }
+                    if keywords.is_empty() {
+                        if let Some(first) = settings.get("reply *") {
+                            let d = self
+                                .diag(
+                                    DUPLICATE,
+                                    *span,
+                                    "two `on reply` handlers match any reply",
+                                    "this handler never runs",
+                                )
+                                .with_label(*first, "this one matches every reply first")
+                                .with_help("merge the two handlers");
+                            self.push(d);
+                        }
+                        settings.insert("reply *".to_string(), *span);
+                    }
+                    let keywords = normalized;
                     let actions = self.actions(actions, &mut scope, Place::Other);
                     out.reply_handlers
                         .push(ir::ReplyHandler { keywords, actions });
                 }
                 ast::JourneyItem::Step(s) => {
                     let mut on_enter = Vec::new();
+                    scope.current_step = Some(step_index);
                     for a in &s.on_enter {
                         on_enter.extend(self.actions(a, &mut scope, Place::Other));
                     }
                     let pages = s.pages.iter().map(|p| self.page(p, &mut scope)).collect();
+                    scope.current_step = None;
                     out.steps[step_index] = ir::Step {
                         name: s.name.name.clone(),
                         on_enter,
@@ -1101,28 +1179,18 @@ impl<'a> Cx<'a> {
         }
         self.timers(&scope);
         flow::analyze(self, j, &scope.steps, &scope.pages);
+        flow::duplicate_timers(self, j);
         out.notifications = std::mem::take(&mut scope.notifications);
         out.calendars = std::mem::take(&mut scope.calendars);
         out
     }
 
     fn timers(&mut self, scope: &Scope) {
-        let mut first: HashMap<&str, Span> = HashMap::new();
-        for (key, span) in &scope.timer_starts {
-            match first.get(key.as_str()) {
-                Some(f) => {
-                    let d = self
-                        .diag(DUPLICATE_TIMER, *span, format!("timer `{key}` is started in two places"), "started again here")
-                        .with_label(*f, "first started here")
-                        .with_note("a timer key names one timer in a session; starting it again replaces it")
-                        .with_help("give each timer its own key, e.g. `\"nudge-1\"` and `\"nudge-2\"`");
-                    self.push(d);
-                }
-                None => {
-                    first.insert(key, *span);
-                }
-            }
-        }
+        let first: HashMap<&str, Span> = scope
+            .timer_starts
+            .iter()
+            .map(|(k, s)| (k.as_str(), *s))
+            .collect();
         for (key, span) in &scope.timer_stops {
             if first.contains_key(key.as_str()) {
                 continue;
@@ -1329,6 +1397,23 @@ impl<'a> Cx<'a> {
             .options
             .as_ref()
             .map(|o| self.expr_expect(o, Type::List, scope, ASSIGN_TYPE, "options"));
+        if let (Some(o), true) = (&input.options, kind != ir::InputKind::Choice) {
+            let d = self
+                .diag(
+                    MISPLACED,
+                    o.span,
+                    format!("a `{}` input takes no options", input.kind.name),
+                    "these options would be ignored",
+                )
+                .with_help(
+                    "use a `choice` input to let people pick from a list, or remove the options",
+                );
+            self.push(d);
+        }
+        let placeholder = input
+            .placeholder
+            .as_ref()
+            .and_then(|p| self.constant(p, "a placeholder"));
         if kind == ir::InputKind::Choice && options.is_none() {
             let d = self
                 .diag(
@@ -1345,7 +1430,9 @@ impl<'a> Cx<'a> {
                 self.expr_expect(cond, Type::Boolean, scope, CONDITION_TYPE, "a validation");
             ir::Validation {
                 condition,
-                message: message.value.clone(),
+                message: self
+                    .constant(message, "a validation message")
+                    .unwrap_or_default(),
             }
         });
         Some(ir::Input {
@@ -1353,7 +1440,7 @@ impl<'a> Cx<'a> {
             kind,
             label: self.template(&input.label, scope),
             required: input.required,
-            placeholder: input.placeholder.as_ref().map(|p| p.value.clone()),
+            placeholder,
             options,
             validate,
         })
@@ -1372,15 +1459,14 @@ impl<'a> Cx<'a> {
             UNKNOWN_VARIABLE,
             id.span,
             format!("unknown variable `{}`", id.name),
-            "not declared in this journey",
+            if scope.in_journey {
+                "not declared in this journey"
+            } else {
+                "not a name a notification outside a journey can use"
+            },
         );
         let mut names: Vec<&str> = scope.vars.iter().map(|v| v.0.as_str()).collect();
-        names.extend(["actor", "session"]);
-        if scope.in_journey || !scope.vars.is_empty() {
-            names.push("journey_link");
-        } else {
-            names.push("journey_link");
-        }
+        names.extend(["actor", "session", "journey_link"]);
         if let Some(f) = Func::from_name(&id.name) {
             d = d.with_help(format!(
                 "`{}` is a function: call it as `{}(...)`",
@@ -1461,7 +1547,8 @@ impl<'a> Cx<'a> {
                     }),
                     None => None,
                 };
-                let actions = self.actions(&t.actions, scope, place);
+                // A timer fires after the call has ended, so its actions cannot `say`.
+                let actions = self.actions(&t.actions, scope, Place::Other);
                 ir::Action::StartTimer {
                     key,
                     time,
@@ -1478,7 +1565,23 @@ impl<'a> Cx<'a> {
                 ir::Action::StopTimer { key }
             }
             ast::ActionKind::GoToPage(id) => match scope.pages.get(&id.name) {
-                Some(&(step, page)) => ir::Action::GoToPage { step, page },
+                Some(&(step, page)) => {
+                    if scope.current_step.is_some_and(|cur| cur != step) {
+                        let step_name = scope
+                            .steps
+                            .iter()
+                            .find(|(_, i)| **i == step)
+                            .map(|(n, _)| n.clone())
+                            .unwrap_or_default();
+                        let d = self
+                            .diag(UNKNOWN_PAGE, id.span, format!("page `{}` is in step `{step_name}`, not in this step", id.name), "not a page of this step")
+                            .with_note("`go to page` moves within a step's web flow; steps change only with `go to step`")
+                            .with_help(format!("write `go to step {step_name}` to open that step's first page"));
+                        self.push(d);
+                        return None;
+                    }
+                    ir::Action::GoToPage { step, page }
+                }
                 None => {
                     let names: Vec<&str> = scope.pages.keys().map(String::as_str).collect();
                     let mut d = self.diag(
@@ -1570,6 +1673,13 @@ impl<'a> Cx<'a> {
     fn target(&mut self, path: &[ast::Ident], scope: &Scope) -> Option<(ir::Place, Type, String)> {
         let shown = join(path);
         match path[0].name.as_str() {
+            "actor" if path.len() == 1 => {
+                let d = self
+                    .diag(READ_ONLY, path[0].span, "`actor` cannot be set as a whole", "set one of its fields")
+                    .with_help("set a field, e.g. `set actor.phone = phone_input`, then `initialize actor`");
+                self.push(d);
+                None
+            }
             "actor" if path.len() == 2 => {
                 let field = &path[1];
                 match ACTOR_FIELDS.iter().find(|(n, _)| *n == field.name) {
@@ -1662,7 +1772,7 @@ impl<'a> Cx<'a> {
             let mut d = self.diag(
                 code,
                 e.span,
-                format!("{what} takes a {want}, not {}", out.ty),
+                format!("{what} takes {} {want}, not {}", article(want), out.ty),
                 format!("this is {}", out.ty),
             );
             d = match (want, out.ty) {
@@ -1671,7 +1781,7 @@ impl<'a> Cx<'a> {
                 (Type::Boolean, _) => d.with_help("compare it with something, e.g. `value = \"YES\"`, or use `NOT ISEMPTY(value)`"),
                 (Type::DateTime, Type::Duration) => d.with_help("use `after` for a duration, or `at NOW() + ...` for an instant"),
                 (Type::Duration, Type::DateTime) => d.with_help("use `at` for an instant"),
-                _ => d.with_help(format!("give it a {want} value")),
+                _ => d.with_help(format!("give it {} {want} value", article(want))),
             };
             self.push(d);
         }
@@ -1702,6 +1812,16 @@ impl<'a> Cx<'a> {
                             if literals::is_email(&s.value) {
                                 return lit(Type::Email, ir::ExprKind::Email(s.value.clone()));
                             }
+                            let d = self
+                                .diag(
+                                    ASSIGN_TYPE,
+                                    s.span,
+                                    format!("`{}` is not a valid email address", s.value),
+                                    "not an email address",
+                                )
+                                .with_help("write an address such as \"jane@example.com\"");
+                            self.push(d);
+                            return any();
                         }
                         _ => {}
                     }
@@ -1768,6 +1888,13 @@ impl<'a> Cx<'a> {
                     _ => None,
                 };
                 let right = self.expr(r, hint, scope);
+                // And a text literal on the left of a Phone or Email reads the same way.
+                let left = match (&left.kind, right.ty) {
+                    (ir::ExprKind::Text(_), Type::Phone | Type::Email) => {
+                        self.expr(l, Some(right.ty), scope)
+                    }
+                    _ => left,
+                };
                 let ty = self.binary(*op, &left, &right, l.span, r.span, e.span);
                 lit(
                     ty,
@@ -1807,6 +1934,7 @@ impl<'a> Cx<'a> {
                 (Number, Number) => Some(Number),
                 (Text | Phone | Email, Text | Phone | Email) => Some(Text),
                 (DateTime, Duration) | (Duration, DateTime) => Some(DateTime),
+                (Duration, Date) => Some(Date),
                 (Date, Duration) => Some(Date),
                 (Duration, Duration) => Some(Duration),
                 _ => None,
@@ -2018,6 +2146,11 @@ impl<'a> Cx<'a> {
                 (p.accepts.len() == 1 && p.accepts[0] != Type::Any).then_some(p.accepts[0])
             });
             let x = self.expr(a, hint, scope);
+            if let (Some(p), ast::ExprKind::Text(s)) = (param, &a.kind) {
+                if p.name == "time_zone" && !s.has_interpolation() {
+                    self.time_zone(s);
+                }
+            }
             if let Some(p) = param {
                 let ok = p.accepts.iter().any(|t| t.accepts(x.ty));
                 if !ok {
@@ -2092,6 +2225,16 @@ enum Lookup<T> {
     /// Not there; the module searched, if one was named.
     Missing(Option<String>),
     NotImported(String),
+    /// The module's import failed and was reported already.
+    Failed,
+}
+
+fn article(t: Type) -> &'static str {
+    if matches!(t, Type::Email | Type::Object | Type::Any) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn op_domain(op: ast::BinOp) -> &'static str {

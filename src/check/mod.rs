@@ -46,6 +46,17 @@ pub(crate) struct Exports {
     pub calendars: HashMap<String, ir::Calendar>,
     /// With whether the notification contains a journey link.
     pub notifications: HashMap<String, (ir::Notification, bool)>,
+    /// The import itself failed and was reported; uses of it report nothing more.
+    pub failed: bool,
+}
+
+impl Exports {
+    fn failed() -> Exports {
+        Exports {
+            failed: true,
+            ..Exports::default()
+        }
+    }
 }
 
 enum ModuleState {
@@ -61,6 +72,8 @@ pub struct Compiler<L: Loader> {
     exports: HashMap<FileId, Arc<Exports>>,
     outputs: Vec<(FileId, ir::Module)>,
     diagnostics: Vec<Diagnostic>,
+    /// Files parsed ahead of checking, by name.
+    parsed: HashMap<String, (ast::File, Vec<Diagnostic>)>,
 }
 
 impl<L: Loader> Compiler<L> {
@@ -72,6 +85,7 @@ impl<L: Loader> Compiler<L> {
             exports: HashMap::new(),
             outputs: Vec::new(),
             diagnostics: Vec::new(),
+            parsed: HashMap::new(),
         }
     }
 
@@ -82,6 +96,39 @@ impl<L: Loader> Compiler<L> {
             return *id;
         }
         self.check_module(name.to_string(), text.to_string())
+    }
+
+    /// Checks several files, parsing them in parallel first. Returns their ids in order.
+    pub fn check_files(&mut self, files: &[(String, String)]) -> Vec<FileId> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(files.len().max(1));
+        let todo: Vec<&(String, String)> = files
+            .iter()
+            .filter(|(name, _)| !self.modules.contains_key(name))
+            .collect();
+        let chunk = todo.len().div_ceil(threads).max(1);
+        let parsed: Vec<(String, (ast::File, Vec<Diagnostic>))> = std::thread::scope(|scope| {
+            let handles: Vec<_> = todo
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|(name, text)| (name.clone(), syntax::parse(FileId(0), text)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        self.parsed.extend(parsed);
+        files
+            .iter()
+            .map(|(name, text)| self.check_file(name, text))
+            .collect()
     }
 
     pub fn files(&self) -> &[SourceFile] {
@@ -113,7 +160,13 @@ impl<L: Loader> Compiler<L> {
             text: Arc::from(text.as_str()),
         });
         self.modules.insert(name.clone(), ModuleState::InProgress);
-        let (tree, mut diags) = syntax::parse(id, &text);
+        let (tree, mut diags) = match self.parsed.remove(&name) {
+            Some((tree, mut diags)) => {
+                diags.iter_mut().for_each(|d| d.file = id);
+                (tree, diags)
+            }
+            None => syntax::parse(id, &text),
+        };
         let imports = self.imports(id, &name, &tree, &mut diags);
         let (module, exports) = journey::check_module(id, &name, &tree, &imports, &mut diags);
         self.exports.insert(id, Arc::new(exports));
@@ -168,6 +221,8 @@ impl<L: Loader> Compiler<L> {
                                 None => d.with_help(format!("the standard modules are {}; to import a file, write its path in quotes", names.join(", "))),
                             };
                             diags.push(d);
+                            let key = import.alias.as_ref().map_or(dotted, |a| a.name.clone());
+                            out.insert(key, Arc::new(Exports::failed()));
                             continue;
                         }
                     };
@@ -199,6 +254,7 @@ impl<L: Loader> Compiler<L> {
                             let d = Diagnostic::new(UNKNOWN_IMPORT, file, path.span, format!("cannot import `{}`", path.value), why)
                                 .with_help("paths are relative to the importing file, e.g. `import \"shared/calendars.journey\" as cal`");
                             diags.push(d);
+                            out.insert(key, Arc::new(Exports::failed()));
                             continue;
                         }
                     }
@@ -233,6 +289,7 @@ impl<L: Loader> Compiler<L> {
                         "move what both files need into a third file that neither imports back",
                     );
                     diags.push(d);
+                    out.insert(key, Arc::new(Exports::failed()));
                     continue;
                 }
                 None => {

@@ -143,6 +143,7 @@ pub struct Page {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // Inputs are the common control; boxing buys nothing.
 pub enum Control {
     Heading(StrLit, Span),
     Text(StrLit, Span),

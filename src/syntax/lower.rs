@@ -1,6 +1,7 @@
 //! Turns pest's pairs into the syntax tree, and bad lines into diagnostics.
 
 use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::*;
 use super::{pest_parse, Rule};
@@ -845,12 +846,42 @@ impl<'s> Lowerer<'s> {
     fn expr_from(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = span_of(&pair);
         match pair.as_rule() {
-            Rule::expr => self.expr_from(pair.into_inner().next().expect("or_expr")),
-            Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr | Rule::cmp_expr => {
-                let mut inner = pair.into_inner();
-                let mut left = self.expr_from(inner.next().expect("operand"));
-                while let Some(op) = inner.next() {
-                    let right = self.expr_from(inner.next().expect("right operand"));
+            Rule::expr => PRATT
+                .map_primary(|p| self.expr_from(p))
+                .map_prefix(|op, e| {
+                    let kind = if op.as_rule() == Rule::not_op {
+                        UnOp::Not
+                    } else {
+                        UnOp::Neg
+                    };
+                    let span = span_of(&op).to(e.span);
+                    Expr {
+                        kind: ExprKind::Unary(kind, Box::new(e)),
+                        span,
+                    }
+                })
+                .map_postfix(|e, field| {
+                    let f = field.into_inner().next().expect("field name");
+                    let f = Ident {
+                        name: f.as_str().to_string(),
+                        span: span_of(&f),
+                    };
+                    let span = e.span.to(f.span);
+                    match e.kind {
+                        ExprKind::Path(mut path) => {
+                            path.push(f);
+                            Expr {
+                                kind: ExprKind::Path(path),
+                                span,
+                            }
+                        }
+                        kind => Expr {
+                            kind: ExprKind::Field(Box::new(Expr { kind, span: e.span }), f),
+                            span,
+                        },
+                    }
+                })
+                .map_infix(|left, op, right| {
                     let op = match op.as_str().to_ascii_uppercase().as_str() {
                         "OR" => BinOp::Or,
                         "AND" => BinOp::And,
@@ -867,54 +898,26 @@ impl<'s> Lowerer<'s> {
                         _ => BinOp::Rem,
                     };
                     let span = left.span.to(right.span);
-                    left = Expr {
+                    Expr {
                         kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
                         span,
-                    };
-                }
-                left
-            }
-            Rule::not_expr | Rule::unary => {
-                let mut ops = Vec::new();
-                let mut operand = None;
-                for p in pair.into_inner() {
-                    match p.as_rule() {
-                        Rule::not_op => ops.push((UnOp::Not, span_of(&p))),
-                        Rule::neg_op => ops.push((UnOp::Neg, span_of(&p))),
-                        _ => operand = Some(self.expr_from(p)),
                     }
+                })
+                .parse(pair.into_inner()),
+            Rule::duration if pair.as_str().contains('.') => {
+                let d = Diagnostic::new(
+                    INVALID_DURATION,
+                    self.file,
+                    span,
+                    format!("`{}` is not a whole duration", pair.as_str()),
+                    "durations use whole numbers",
+                )
+                .with_help("use a smaller unit, e.g. `90m` instead of `1.5h`");
+                self.diag(d);
+                Expr {
+                    kind: ExprKind::Null,
+                    span,
                 }
-                let mut e = operand.expect("unary operand");
-                for (op, op_span) in ops.into_iter().rev() {
-                    let span = op_span.to(e.span);
-                    e = Expr {
-                        kind: ExprKind::Unary(op, Box::new(e)),
-                        span,
-                    };
-                }
-                e
-            }
-            Rule::postfix => {
-                let mut inner = pair.into_inner();
-                let mut e = self.expr_from(inner.next().expect("primary"));
-                for field in inner {
-                    let f = self.ident(field);
-                    let span = e.span.to(f.span);
-                    e = match e.kind {
-                        ExprKind::Path(mut path) => {
-                            path.push(f);
-                            Expr {
-                                kind: ExprKind::Path(path),
-                                span,
-                            }
-                        }
-                        kind => Expr {
-                            kind: ExprKind::Field(Box::new(Expr { kind, span: e.span }), f),
-                            span,
-                        },
-                    };
-                }
-                e
             }
             Rule::duration => {
                 let s = pair.as_str();
@@ -975,7 +978,6 @@ impl<'s> Lowerer<'s> {
                 kind: ExprKind::Path(vec![self.ident(pair)]),
                 span,
             },
-            // Dates in calendars reach here only through `closed`, which reads them as idents.
             _ => Expr {
                 kind: ExprKind::Null,
                 span,
@@ -983,6 +985,19 @@ impl<'s> Lowerer<'s> {
         }
     }
 }
+
+/// Operator precedence, loosest first.
+static PRATT: std::sync::LazyLock<PrattParser<Rule>> = std::sync::LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::or_op, Assoc::Left))
+        .op(Op::infix(Rule::and_op, Assoc::Left))
+        .op(Op::prefix(Rule::not_op))
+        .op(Op::infix(Rule::cmp_op, Assoc::Left))
+        .op(Op::infix(Rule::add_op, Assoc::Left))
+        .op(Op::infix(Rule::mul_op, Assoc::Left))
+        .op(Op::prefix(Rule::neg_op))
+        .op(Op::postfix(Rule::field_access))
+});
 
 /// Moves every span in an expression parsed from a substring to file offsets.
 fn shift(e: &mut Expr, by: usize) {

@@ -19,22 +19,45 @@ pub const MAX_FILE_BYTES: usize = 32 * 1024 * 1024;
 /// Brackets nested deeper than this are refused: no real journey comes close.
 pub const MAX_NESTING: usize = 64;
 
-/// pest's call limit is process-wide and read when a parse starts, so each parse sets
-/// its own limit (proportional to its input) while holding this lock.
-static CALL_LIMIT_LOCK: Mutex<()> = Mutex::new(());
+/// pest's call limit is process-wide and read when each parse starts. It is raised to
+/// 400 calls per byte of the largest input parsed so far (plus a floor), and never
+/// lowered, so parses on other threads never see a limit below their own need; the
+/// lock only orders the raises.
+static CALL_LIMIT: Mutex<usize> = Mutex::new(0);
 
 pub(crate) fn pest_parse(
     rule: Rule,
     text: &str,
 ) -> Result<pest::iterators::Pairs<'_, Rule>, Box<pest::error::Error<Rule>>> {
-    let _guard = CALL_LIMIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let limit = text.len().saturating_mul(400).saturating_add(100_000);
-    pest::set_call_limit(std::num::NonZeroUsize::new(limit));
+    let needed = text.len().saturating_mul(400).saturating_add(100_000);
+    {
+        let mut limit = CALL_LIMIT.lock().unwrap_or_else(|e| e.into_inner());
+        if *limit < needed {
+            *limit = needed;
+            pest::set_call_limit(std::num::NonZeroUsize::new(needed));
+        }
+    }
     JourneyParser::parse(rule, text).map_err(Box::new)
 }
 
+/// The stack for parsing: pest and the lowering recurse once per nesting level, and
+/// debug builds use large frames. Only the pages touched are ever committed.
+const PARSE_STACK_BYTES: usize = 256 * 1024 * 1024;
+
 /// Parses one file. Always returns a tree, possibly with parts left out.
 pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("journeyc-parse".into())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, || parse_here(file, text))
+            .expect("a parser thread can be started")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn parse_here(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     let empty = ast::File { items: Vec::new() };
     if text.len() > MAX_FILE_BYTES {
         let d = Diagnostic::new(
@@ -172,20 +195,16 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::clock_range | Rule::clock => "a time of day",
         Rule::open_cron => "cron opening hours",
         Rule::closed | Rule::date => "a closed date",
-        Rule::expr_only | Rule::expr | Rule::or_expr | Rule::and_expr | Rule::not_expr => {
-            "an expression"
-        }
-        Rule::cmp_expr | Rule::add_expr | Rule::mul_expr | Rule::unary | Rule::postfix => {
-            "an expression"
-        }
-        Rule::primary | Rule::call | Rule::list | Rule::object | Rule::field => "an expression",
-        Rule::or_op | Rule::and_op | Rule::not_op | Rule::cmp_op | Rule::add_op => "an operator",
-        Rule::mul_op | Rule::neg_op => "an operator",
+        Rule::expr_only | Rule::expr | Rule::operand | Rule::primary => "an expression",
+        Rule::call | Rule::list | Rule::object | Rule::field => "an expression",
+        Rule::field_access => "a field",
+        Rule::infix | Rule::prefix | Rule::or_op | Rule::and_op | Rule::not_op => "an operator",
+        Rule::cmp_op | Rule::add_op | Rule::mul_op | Rule::neg_op => "an operator",
         Rule::boolean => "`true` or `false`",
         Rule::null => "`null`",
         Rule::number => "a number",
         Rule::duration => "a duration",
-        Rule::ident | Rule::ident_char | Rule::keyword => "a name",
-        Rule::string | Rule::escape | Rule::interp_raw => "a string",
+        Rule::ident | Rule::ident_char => "a name",
+        Rule::string | Rule::str_plain | Rule::escape | Rule::interp_raw => "a string",
     }
 }

@@ -178,8 +178,7 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool, emit: Option<Em
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
-    let mut compiler = Compiler::new(FsLoader);
-    let mut roots = Vec::new();
+    let mut inputs = Vec::new();
     for f in &files {
         let canonical = match f.canonicalize() {
             Ok(c) => c,
@@ -191,12 +190,13 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool, emit: Option<Em
                 ))
             }
         };
-        let text = match read(&canonical) {
-            Ok(t) => t,
+        match read(&canonical) {
+            Ok(text) => inputs.push((display_name(&canonical), text)),
             Err(e) => return usage_error(&e),
-        };
-        roots.push(compiler.check_file(&display_name(&canonical), &text));
+        }
     }
+    let mut compiler = Compiler::new(FsLoader);
+    let roots = compiler.check_files(&inputs);
     let (sources, modules, mut diagnostics) = compiler.into_parts();
     if deny_warnings {
         for d in &mut diagnostics {

@@ -1,0 +1,205 @@
+//! The `journeyc` command as users run it: exit statuses, formats, folders, explain.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn journeyc_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_journeyc"))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .expect("journeyc runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("journeyc-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const CLEAN: &str = "journey Hello {\n  trigger link \"hi\"\n  step One {\n    page Welcome {\n      heading \"Hello\"\n    }\n  }\n}\n";
+const WARNING: &str = "journey Warn {\n  trigger link \"w\"\n  step One {\n    page A {\n      heading \"A\"\n    }\n  }\n  step Two {\n    page B {\n      heading \"B\"\n    }\n  }\n}\n";
+const ERROR: &str = "journey Broken {\n  trigger link \"b\"\n  step One {\n    page A {\n      heading \"{{ nme }}\"\n    }\n  }\n}\n";
+
+#[test]
+fn exit_status_is_0_for_clean_1_for_errors_2_for_io() {
+    let dir = temp_dir("status");
+    std::fs::write(dir.join("clean.journey"), CLEAN).unwrap();
+    std::fs::write(dir.join("error.journey"), ERROR).unwrap();
+    std::fs::write(dir.join("warn.journey"), WARNING).unwrap();
+    assert_eq!(
+        journeyc_in(&dir, &["check", "clean.journey"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        journeyc_in(&dir, &["check", "warn.journey"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        journeyc_in(&dir, &["check", "error.journey"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        journeyc_in(&dir, &["check", "--deny-warnings", "warn.journey"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let missing = journeyc_in(&dir, &["check", "missing.journey"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read `missing.journey`"));
+    assert_eq!(
+        journeyc_in(&dir, &["check", "--format", "yaml"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn folders_are_searched_recursively_and_summarised() {
+    let dir = temp_dir("folders");
+    std::fs::create_dir_all(dir.join("a/b")).unwrap();
+    std::fs::write(dir.join("a/clean.journey"), CLEAN).unwrap();
+    std::fs::write(dir.join("a/b/error.journey"), ERROR).unwrap();
+    std::fs::write(dir.join("a/b/notes.txt"), "not a journey").unwrap();
+    let out = journeyc_in(&dir, &["check", "a"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("a/b/error.journey:5:"), "{stderr}");
+    assert!(stderr.contains("unknown variable `nme`"), "{stderr}");
+    assert_eq!(
+        stderr.lines().last(),
+        Some("error: 1 error, 0 warnings in 2 files")
+    );
+    assert!(!stderr.contains("\x1b["), "no colour when not a terminal");
+}
+
+#[test]
+fn json_lines_carry_positions_in_every_form() {
+    let dir = temp_dir("json");
+    // A multi-byte character before the error shifts bytes, chars and UTF-16 units differently.
+    std::fs::write(
+        dir.join("e.journey"),
+        ERROR.replace("heading \"{{ nme }}\"", "heading \"😀 é {{ nme }}\""),
+    )
+    .unwrap();
+    let out = journeyc_in(&dir, &["check", "--format", "json", "e.journey"]);
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(line.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["code"], "J0101");
+    assert_eq!(v["severity"], "error");
+    assert_eq!(v["file"], "e.journey");
+    let text = std::fs::read_to_string(dir.join("e.journey")).unwrap();
+    let start = text.find("nme").unwrap();
+    assert_eq!(v["span"]["start"], start);
+    assert_eq!(v["span"]["end"], start + 3);
+    assert_eq!(v["line"], 5);
+    // `      heading "😀 é {{ ` is 22 characters, 23 UTF-16 units.
+    assert_eq!(v["column"], 23);
+    assert_eq!(v["end_column"], 26);
+    assert_eq!(v["range"]["start"]["line"], 4);
+    assert_eq!(v["range"]["start"]["character"], 23);
+    assert_eq!(v["range"]["end"]["character"], 26);
+    assert_eq!(v["labels"][0]["primary"], true);
+    assert!(v["rendered"]
+        .as_str()
+        .unwrap()
+        .contains("unknown variable `nme`"));
+    assert!(v["help"].is_string());
+}
+
+#[test]
+fn explain_prints_the_documented_entry() {
+    let dir = temp_dir("explain");
+    let out = journeyc_in(&dir, &["explain", "J0301"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("## J0301"), "{text}");
+    assert!(text.contains("Bad") && text.contains("Fixed"), "{text}");
+    assert!(!text.contains("## J0302"), "only one entry");
+    let lower = journeyc_in(&dir, &["explain", "j0101"]);
+    assert!(String::from_utf8_lossy(&lower.stdout).starts_with("## J0101"));
+    let unknown = journeyc_in(&dir, &["explain", "J0999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a journeyc diagnostic code"));
+}
+
+#[test]
+fn every_code_is_documented() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics.md"))
+            .unwrap();
+    for code in journeyc::diagnostic::ALL_CODES {
+        let heading = format!("\n## {}: {}\n", code.id, code.title);
+        assert!(
+            doc.contains(&heading),
+            "docs/diagnostics.md lacks `{}`",
+            heading.trim()
+        );
+    }
+}
+
+#[test]
+fn every_code_has_a_ui_test() {
+    let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
+    let all: String = std::fs::read_dir(ui)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    for code in journeyc::diagnostic::ALL_CODES {
+        assert!(
+            all.contains(&format!("//~ {}", code.id)) || all.contains(&format!(" {}", code.id)),
+            "no UI test marks {}",
+            code.id
+        );
+    }
+}
+
+#[test]
+fn file_imports_resolve_relative_to_the_importer() {
+    let dir = temp_dir("imports");
+    std::fs::create_dir_all(dir.join("shared")).unwrap();
+    std::fs::write(
+        dir.join("shared/hours.journey"),
+        "calendar Office {\n  time zone \"Europe/London\"\n  open mon-fri 09:00-17:30\n}\n",
+    )
+    .unwrap();
+    let main = "import \"shared/hours.journey\" as hours\n\njourney J {\n  sms from \"+15005550006\"\n  trigger api\n  on session started {\n    start timer \"t\" after 1h on hours.Office {\n      send sms Hi\n    }\n  }\n  step One {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Hi sms {\n    text \"hi\"\n  }\n}\n";
+    std::fs::write(dir.join("main.journey"), main).unwrap();
+    let out = journeyc_in(&dir, &["check", "--emit", "ir", "main.journey"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ir: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ir[0]["journeys"][0]["calendars"][0]["name"], "hours.Office");
+    assert_eq!(
+        ir[0]["journeys"][0]["calendars"][0]["time_zone"],
+        "Europe/London"
+    );
+
+    std::fs::write(
+        dir.join("broken.journey"),
+        "import \"nowhere.journey\" as x\n",
+    )
+    .unwrap();
+    let out = journeyc_in(&dir, &["check", "--format", "json", "broken.journey"]);
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["code"], "J0108");
+}
+
+#[test]
+fn help_describes_the_commands() {
+    let out = journeyc_in(Path::new("."), &["check", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--format", "--deny-warnings", "--emit", "Exit status"] {
+        assert!(text.contains(flag), "check --help mentions {flag}");
+    }
+}
