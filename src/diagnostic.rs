@@ -79,7 +79,7 @@ codes! {
     UNKNOWN_FUNCTION = "J0107", Error, "unknown function";
     UNKNOWN_IMPORT = "J0108", Error, "unknown or missing import";
     DUPLICATE = "J0109", Error, "duplicate definition";
-    DUPLICATE_TIMER = "J0110", Error, "the same timer key started in two places";
+    DUPLICATE_TIMER = "J0110", Error, "the same timer started twice in a row";
     UNKNOWN_FIELD = "J0111", Error, "unknown field";
     UNKNOWN_TYPE = "J0112", Error, "unknown type or input kind";
     // Types.

@@ -37,11 +37,20 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Checks a file; returns the diagnostic codes and the exit status.
 fn check(dir: &Path, file: &str) -> (Vec<String>, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_journeyc")).current_dir(dir).args(["check", "--format", "json", file]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_journeyc"))
+        .current_dir(dir)
+        .args(["check", "--format", "json", file])
+        .output()
+        .unwrap();
     let codes = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["code"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     (codes, out.status.code().unwrap())
 }
@@ -53,7 +62,11 @@ fn check_all_clean(doc: &str) {
     let mut checked = 0;
     let blocks = blocks(&text);
     for (_, _, body) in &blocks {
-        if let Some(path) = body.lines().next().and_then(|l| l.strip_prefix("// file: ")) {
+        if let Some(path) = body
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("// file: "))
+        {
             let path = dir.join(path.trim());
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, body).unwrap();
@@ -63,7 +76,10 @@ fn check_all_clean(doc: &str) {
         let name = format!("block{i}.journey");
         std::fs::write(dir.join(&name), body).unwrap();
         let (codes, status) = check(&dir, &name);
-        assert!(codes.is_empty() && status == 0, "{doc}, under `{heading}`: example {i} gives {codes:?}:\n{body}");
+        assert!(
+            codes.is_empty() && status == 0,
+            "{doc}, under `{heading}`: example {i} gives {codes:?}:\n{body}"
+        );
         checked += 1;
     }
     assert!(checked > 0, "{doc} has examples");
@@ -85,16 +101,27 @@ fn diagnostics_reference_examples_do_what_they_say() {
     let dir = temp_dir("diagnostics");
     let mut seen = 0;
     for (i, (heading, label, body)) in blocks(&text).iter().enumerate() {
-        let Some(code) = heading.split(':').next().filter(|c| c.starts_with('J')) else { continue };
+        let Some(code) = heading.split(':').next().filter(|c| c.starts_with('J')) else {
+            continue;
+        };
         let name = format!("block{i}.journey");
         std::fs::write(dir.join(&name), body).unwrap();
         let (codes, _) = check(&dir, &name);
         if label.starts_with("Bad") {
-            assert!(codes.iter().any(|c| c == code), "{code}: the bad example gives {codes:?}, not {code}:\n{body}");
+            assert!(
+                codes.iter().any(|c| c == code),
+                "{code}: the bad example gives {codes:?}, not {code}:\n{body}"
+            );
         } else {
-            assert!(codes.is_empty(), "{code}: the fixed example gives {codes:?}:\n{body}");
+            assert!(
+                codes.is_empty(),
+                "{code}: the fixed example gives {codes:?}:\n{body}"
+            );
         }
         seen += 1;
     }
-    assert!(seen >= 2 * journeyc::diagnostic::ALL_CODES.len(), "a bad and a fixed example per code");
+    assert!(
+        seen >= 2 * journeyc::diagnostic::ALL_CODES.len(),
+        "a bad and a fixed example per code"
+    );
 }

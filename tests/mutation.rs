@@ -132,6 +132,26 @@ fn deep_nesting_is_refused_with_a_diagnostic() {
 }
 
 #[test]
+fn long_flat_expressions_are_refused_with_a_diagnostic() {
+    let sum = vec!["1"; 3000].join(" + ");
+    let cases = [
+        format!("journey J {{\n  var n: Number = {sum}\n}}\n"),
+        format!("journey J {{\n  var b: Boolean = {}true\n}}\n", "NOT ".repeat(3000)),
+        format!("journey J {{\n  var n: Number = {}1\n}}\n", "-".repeat(3000)),
+        format!("journey J {{\n  step S {{\n    page P {{\n      heading \"{{{{ {}1{} }}}}\"\n    }}\n  }}\n}}\n", "(".repeat(100_000), ")".repeat(100_000)),
+    ];
+    for text in &cases {
+        let (_, _, diags) = check_source("long.journey", text);
+        assert!(
+            diags.iter().any(|d| d.code.id == "J0005"),
+            "{:?}",
+            diags.iter().map(|d| d.code.id).collect::<Vec<_>>()
+        );
+        assert_spans_valid(text, &diags);
+    }
+}
+
+#[test]
 fn nesting_within_the_limit_is_fine() {
     let text = format!(
         "journey J {{\n  var x: Number = {}1{}\n  trigger link \"s\"\n  step S {{\n    page P {{\n      heading \"{{{{ x }}}}\"\n    }}\n  }}\n}}\n",

@@ -149,6 +149,7 @@ pub(super) fn analyze<'j>(
     j: &'j ast::Journey,
     step_map: &'j HashMap<String, usize>,
     page_map: &'j HashMap<String, (usize, usize)>,
+    quiet: bool,
 ) {
     let steps: Vec<&ast::Step> = j
         .items
@@ -250,6 +251,9 @@ pub(super) fn analyze<'j>(
     entries(&mut flow);
     flow.round();
 
+    if quiet {
+        return;
+    }
     for span in std::mem::take(&mut flow.uninitialised_sends) {
         let d = Diagnostic::new(ACTOR_NOT_INITIALIZED, cx.file, span, "SMS sent where the actor may not be initialised", "the actor may not be initialised here")
             .with_note("a session started by a link or a schedule has no actor until `initialize actor` runs; SMS, call and API triggers initialise it themselves")
@@ -259,16 +263,20 @@ pub(super) fn analyze<'j>(
     for (s, step) in flow.steps.iter().enumerate() {
         let reached =
             flow.step_state[s].is_some() || flow.page_state[s].iter().any(Option::is_some);
+        // A second step of the same name is reported as a duplicate, not as unreachable.
+        if step_map.get(&step.name.name) != Some(&s) {
+            continue;
+        }
         if !reached {
             let d = Diagnostic::new(
                 UNREACHABLE_STEP,
                 cx.file,
                 step.name.span,
                 format!("step `{}` is never reached", step.name.name),
-                "no `go to step` leads here",
+                "nothing that runs leads here",
             )
             .with_help(format!(
-                "add `go to step {}` to an action, or remove the step",
+                "add `go to step {}` to an action that runs, or remove the step",
                 step.name.name
             ));
             cx.diags.push(d);

@@ -102,6 +102,8 @@ pub(super) struct Scope {
     pages: HashMap<String, (usize, usize)>,
     /// The step whose pages and `on enter` are being checked, if any.
     current_step: Option<usize>,
+    /// A `go to` named a page or step that does not exist.
+    unresolved_navigation: bool,
 }
 
 impl Scope {
@@ -123,6 +125,7 @@ impl Scope {
             steps: HashMap::new(),
             pages: HashMap::new(),
             current_step: None,
+            unresolved_navigation: false,
         }
     }
 }
@@ -166,6 +169,17 @@ impl<'a> Cx<'a> {
         label: impl Into<String>,
     ) -> Diagnostic {
         Diagnostic::new(code, self.file, span, message, label)
+    }
+
+    /// Whether a line inside `span` could not be read: checks that would only echo
+    /// that mistake (an empty block, an unreachable page) stay quiet then.
+    pub(super) fn syntax_errors_within(&self, span: Span) -> bool {
+        self.diags.iter().any(|d| {
+            matches!(d.code.id, "J0001" | "J0004")
+                && d.file == self.file
+                && span.start <= d.primary.span.start
+                && d.primary.span.end <= span.end
+        })
     }
 
     fn duplicate(&mut self, kind: &str, id: &ast::Ident, first: Span) {
@@ -400,7 +414,7 @@ impl<'a> Cx<'a> {
                         if f >= t {
                             let d = self
                                 .diag(INVALID_CALENDAR, from.span.to(to.span), format!("opening hours `{}-{}` end before they start", from.name, to.name), "the end must be after the start")
-                                .with_help(if t <= 12 * 60 && f > t {
+                                .with_help(if t <= 12 * 60 && f < t + 12 * 60 {
                                     format!("times are 24-hour: did you mean `{}-{:02}:{:02}`?", from.name, (t + 720) / 60, (t + 720) % 60)
                                 } else {
                                     "split hours that cross midnight into two lines, e.g. `22:00-24:00` and `00:00-06:00` on the next day".to_string()
@@ -471,7 +485,7 @@ impl<'a> Cx<'a> {
                 ast::CalendarItem::Weekly { .. } | ast::CalendarItem::Cron { .. }
             )
         });
-        if !opens {
+        if !opens && !self.syntax_errors_within(c.span) {
             let d = self
                 .diag(
                     INVALID_CALENDAR,
@@ -557,13 +571,7 @@ impl<'a> Cx<'a> {
                 ));
             self.push(d);
         }
-        let had_bad_line = self.diags.iter().any(|d| {
-            d.code == INVALID_LINE
-                && d.file == self.file
-                && n.span.start <= d.primary.span.start
-                && d.primary.span.end <= n.span.end
-        });
-        if n.parts.is_empty() && !had_bad_line {
+        if n.parts.is_empty() && !self.syntax_errors_within(n.span) {
             let d = self
                 .diag(
                     MISPLACED,
@@ -1134,7 +1142,7 @@ impl<'a> Cx<'a> {
                 .with_help("add `step Start { page Welcome { heading \"Welcome\" } }`");
             self.push(d);
         }
-        if let Some(used) = scope.journey_link_used {
+        if let (Some(used), false) = (scope.journey_link_used, out.steps.is_empty()) {
             let first_has_pages = out.steps.first().is_some_and(|s| !s.pages.is_empty());
             if !first_has_pages {
                 let mut d = self
@@ -1178,7 +1186,10 @@ impl<'a> Cx<'a> {
             }
         }
         self.timers(&scope);
-        flow::analyze(self, j, &scope.steps, &scope.pages);
+        // After a syntax error or a `go to` that names nothing, the graph is incomplete:
+        // its findings would only echo that mistake.
+        let quiet = scope.unresolved_navigation || self.syntax_errors_within(j.span);
+        flow::analyze(self, j, &scope.steps, &scope.pages, quiet);
         flow::duplicate_timers(self, j);
         out.notifications = std::mem::take(&mut scope.notifications);
         out.calendars = std::mem::take(&mut scope.calendars);
@@ -1235,6 +1246,7 @@ impl<'a> Cx<'a> {
                         )
                         .with_help("put them in `on session started { ... }`");
                     self.push(d);
+                    actions(self, scope, Place::Other);
                 }
                 let value = self.constant(slug, "a starting-link slug")?;
                 let ok = !value.is_empty()
@@ -1351,7 +1363,17 @@ impl<'a> Cx<'a> {
             self.push(d);
             return None;
         };
-        let var = self.var_ref(&input.var, scope)?;
+        if ["actor", "session", "journey_link"].contains(&input.var.name.as_str()) {
+            let d = self
+                .diag(READ_ONLY, input.var.span, format!("an input cannot fill `{}`", input.var.name), "built-in, not a variable")
+                .with_help(format!("bind the input to a variable of the journey, e.g. `var answer: {kind_ty}`, and copy it with `set`"));
+            self.push(d);
+            return None;
+        }
+        let Some(&var) = scope.var_index.get(&input.var.name) else {
+            self.unknown_variable(&input.var, scope, Some(kind_ty));
+            return None;
+        };
         if let Some(first) = bound.insert(var, input.var.span) {
             let d = self
                 .diag(
@@ -1450,11 +1472,12 @@ impl<'a> Cx<'a> {
         if let Some(i) = scope.var_index.get(&id.name) {
             return Some(*i);
         }
-        self.unknown_variable(id, scope);
+        self.unknown_variable(id, scope, None);
         None
     }
 
-    fn unknown_variable(&mut self, id: &ast::Ident, scope: &Scope) {
+    /// `ty`: the type the context wants, to suggest the right declaration.
+    fn unknown_variable(&mut self, id: &ast::Ident, scope: &Scope, ty: Option<Type>) {
         let mut d = self.diag(
             UNKNOWN_VARIABLE,
             id.span,
@@ -1477,8 +1500,9 @@ impl<'a> Cx<'a> {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else if scope.in_journey {
             d = d.with_help(format!(
-                "declare it in the journey: `var {}: Text`",
-                id.name
+                "declare it in the journey: `var {}: {}`",
+                id.name,
+                ty.unwrap_or(Type::Text)
             ));
         } else {
             d = d.with_help("a notification outside a journey can only use `actor`, `session` and `journey_link`");
@@ -1518,8 +1542,11 @@ impl<'a> Cx<'a> {
                 }
             }
             ast::ActionKind::StartTimer(t) => {
-                let key = self.constant(&t.key, "a timer key")?;
-                scope.timer_starts.push((key.clone(), t.key.span));
+                // Check all of the timer even when a part is wrong, then drop it.
+                let key = self.constant(&t.key, "a timer key");
+                if let Some(key) = &key {
+                    scope.timer_starts.push((key.clone(), t.key.span));
+                }
                 let time = match &t.when {
                     ast::TimerWhen::After(e) => ir::TimerTime::After {
                         duration: self.expr_expect(
@@ -1540,17 +1567,22 @@ impl<'a> Cx<'a> {
                         ),
                     },
                 };
-                let calendar = match &t.calendar {
-                    Some((path, policy)) => Some(ir::TimerCalendar {
-                        calendar: self.calendar_ref(path, scope)?,
-                        if_unavailable: *policy,
-                    }),
-                    None => None,
-                };
+                let calendar = t
+                    .calendar
+                    .as_ref()
+                    .map(|(path, policy)| (self.calendar_ref(path, scope), *policy));
                 // A timer fires after the call has ended, so its actions cannot `say`.
                 let actions = self.actions(&t.actions, scope, Place::Other);
+                let calendar = match calendar {
+                    Some((Some(calendar), if_unavailable)) => Some(ir::TimerCalendar {
+                        calendar,
+                        if_unavailable,
+                    }),
+                    Some((None, _)) => return None,
+                    None => None,
+                };
                 ir::Action::StartTimer {
-                    key,
+                    key: key?,
                     time,
                     calendar,
                     skip_if_missed: t.skip_if_missed,
@@ -1578,11 +1610,13 @@ impl<'a> Cx<'a> {
                             .with_note("`go to page` moves within a step's web flow; steps change only with `go to step`")
                             .with_help(format!("write `go to step {step_name}` to open that step's first page"));
                         self.push(d);
+                        scope.unresolved_navigation = true;
                         return None;
                     }
                     ir::Action::GoToPage { step, page }
                 }
                 None => {
+                    scope.unresolved_navigation = true;
                     let names: Vec<&str> = scope.pages.keys().map(String::as_str).collect();
                     let mut d = self.diag(
                         UNKNOWN_PAGE,
@@ -1605,6 +1639,7 @@ impl<'a> Cx<'a> {
             ast::ActionKind::GoToStep(id) => match scope.steps.get(&id.name) {
                 Some(&step) => ir::Action::GoToStep { step },
                 None => {
+                    scope.unresolved_navigation = true;
                     let names: Vec<&str> = scope.steps.keys().map(String::as_str).collect();
                     let mut d = self.diag(
                         UNKNOWN_STEP,
@@ -1716,10 +1751,11 @@ impl<'a> Cx<'a> {
                         format!("cannot set the field `{shown}`"),
                         "only variables and actor fields can be set",
                     )
-                    .with_help(format!(
-                        "set the whole variable, e.g. `set {} = {{ ... }}`",
-                        path[0].name
-                    ));
+                    .with_help(if path[0].name == "actor" {
+                        "the actor's fields hold single values; set one of them, e.g. `set actor.first_name = name`".to_string()
+                    } else {
+                        format!("set the whole variable, e.g. `set {} = {{ ... }}`", path[0].name)
+                    });
                 self.push(d);
                 None
             }
@@ -2043,7 +2079,7 @@ impl<'a> Cx<'a> {
             _ => match scope.var_index.get(&head.name) {
                 Some(&i) => (lit(scope.vars[i].1, ir::ExprKind::Var(i)), &path[1..]),
                 None => {
-                    self.unknown_variable(head, scope);
+                    self.unknown_variable(head, scope, None);
                     return any();
                 }
             },

@@ -116,11 +116,49 @@ pub fn check_cron(expr: &str) -> Result<(String, Option<String>), String> {
         ));
     }
     let normalized = normalize_cron(expr);
-    cron::Schedule::from_str(&normalized).map_err(|e| e.to_string())?;
+    cron::Schedule::from_str(&normalized)
+        .map_err(|e| cron_field_error(&normalized).unwrap_or_else(|| last_line(&e.to_string())))?;
     let dow = normalized.split_whitespace().nth(5).unwrap_or("*");
     let numeric = (dow.chars().any(|c| c.is_ascii_digit()) && !dow.starts_with("*/"))
         .then(|| dow.to_string());
     Ok((normalized, numeric))
+}
+
+/// The first number outside its field's range, said in words; the `cron` crate's own
+/// messages quote the normalised expression and are off by one.
+fn cron_field_error(normalized: &str) -> Option<String> {
+    const FIELDS: [(&str, u32, u32); 7] = [
+        ("second", 0, 59),
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of the month", 1, 31),
+        ("month", 1, 12),
+        ("day of the week", 1, 7),
+        ("year", 1970, 2099),
+    ];
+    for (field, (name, lo, hi)) in normalized.split_whitespace().zip(FIELDS) {
+        for number in field
+            .split([',', '-', '/'])
+            .filter_map(|n| n.parse::<u32>().ok())
+        {
+            if number < lo || number > hi {
+                return Some(format!(
+                    "{name} {number} is out of range: it must be {lo} to {hi}"
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn last_line(message: &str) -> String {
+    message
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(message)
+        .trim()
+        .to_string()
 }
 
 /// GSM-7's basic character set (and its extension table, which costs two septets).

@@ -168,7 +168,18 @@ impl<L: Loader> Compiler<L> {
             None => syntax::parse(id, &text),
         };
         let imports = self.imports(id, &name, &tree, &mut diags);
-        let (module, exports) = journey::check_module(id, &name, &tree, &imports, &mut diags);
+        // Checking recurses over the tree, like parsing; give it the same large stack.
+        let (module, exports) = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("journeyc-check".into())
+                .stack_size(syntax::PARSE_STACK_BYTES)
+                .spawn_scoped(scope, || {
+                    journey::check_module(id, &name, &tree, &imports, &mut diags)
+                })
+                .expect("a checker thread can be started")
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
         self.exports.insert(id, Arc::new(exports));
         diags.sort_by_key(|d| (d.primary.span.start, d.primary.span.end));
         self.diagnostics.extend(diags);

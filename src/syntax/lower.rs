@@ -117,6 +117,7 @@ const ALL_CONTEXTS: &[(&Context, &str)] = &[
         "in an action list (inside `{ }` after a button, trigger, timer or handler)",
     ),
     (&CALENDAR, "inside a calendar"),
+    (&NOTIFICATION, "inside a notification"),
     (&FILE, "at the top level of a file"),
 ];
 
@@ -126,9 +127,18 @@ pub(super) struct Lowerer<'s> {
     pub(super) diagnostics: Vec<Diagnostic>,
 }
 
+/// A pair's span, without trailing white space or a comment that trails its last line:
+/// a rule ending in an optional part keeps what pest skipped before trying it.
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
-    let s = pair.as_span();
-    Span::new(s.start(), s.end())
+    let start = pair.as_span().start();
+    let text = pair.as_str().trim_end();
+    let kept = if text.contains("//") {
+        let last = text.rsplit('\n').next().unwrap_or(text);
+        text.len() - last.len() + without_comment(last)
+    } else {
+        text.len()
+    };
+    Span::new(start, start + kept)
 }
 
 impl<'s> Lowerer<'s> {
@@ -178,7 +188,7 @@ impl<'s> Lowerer<'s> {
         let first_line_end = line.find('\n').unwrap_or(line.len());
         let shown = Span::new(
             span.start,
-            span.start + line[..first_line_end].trim_end().len(),
+            span.start + without_comment(&line[..first_line_end]).max(1),
         );
         // An unterminated string explains the whole line better than its shape does.
         if let Some(q) = unterminated_quote(line) {
@@ -207,11 +217,21 @@ impl<'s> Lowerer<'s> {
             if let Some(form) = statement_form(ctx.name, &word) {
                 d = d.with_help(format!("`{word}` is written like this: {form}"));
             }
-        } else if let Some((_, place)) = ALL_CONTEXTS
+        } else if let [(_, place)] = ALL_CONTEXTS
             .iter()
-            .find(|(c, _)| c.keywords.contains(&word.as_str()))
+            .filter(|(c, _)| c.keywords.contains(&word.as_str()))
+            .collect::<Vec<_>>()[..]
         {
-            d = d.with_help(format!("`{word}` belongs {place}, not in a {}", ctx.name));
+            // Said only when the keyword belongs to exactly one kind of block.
+            let article = if ctx.name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            d = d.with_help(format!(
+                "`{word}` belongs {place}, not in {article} {}",
+                ctx.name
+            ));
         } else if let Some(kw) = did_you_mean(&word, ctx.keywords.iter().copied()) {
             d = d.with_help(format!("did you mean `{kw}`?"));
         }
@@ -799,6 +819,21 @@ impl<'s> Lowerer<'s> {
             self.diag(d);
             return None;
         }
+        if let Some(at) = super::too_deep(inner) {
+            let d = Diagnostic::new(
+                TOO_COMPLEX,
+                self.file,
+                Span::new(start + at, start + at + 1),
+                format!(
+                    "brackets are nested more than {} levels deep",
+                    super::MAX_NESTING
+                ),
+                "nested too deeply here",
+            )
+            .with_help("flatten the expression, for example with intermediate variables");
+            self.diag(d);
+            return None;
+        }
         match pest_parse(Rule::expr_only, inner) {
             Ok(mut pairs) => {
                 let only = pairs.next().expect("expr_only");
@@ -812,8 +847,10 @@ impl<'s> Lowerer<'s> {
                 shift(&mut expr, start);
                 self.diagnostics
                     .extend(sub.diagnostics.into_iter().map(|mut d| {
-                        d.primary.span =
-                            Span::new(d.primary.span.start + start, d.primary.span.end + start);
+                        for label in std::iter::once(&mut d.primary).chain(d.secondary.iter_mut()) {
+                            label.span =
+                                Span::new(label.span.start + start, label.span.end + start);
+                        }
                         d
                     }));
                 Some(expr)
@@ -824,7 +861,13 @@ impl<'s> Lowerer<'s> {
                     pest::error::InputLocation::Span((s, _)) => s,
                 };
                 let at = (start + at).min(span.end);
-                let d = Diagnostic::new(BAD_INTERPOLATION, self.file, span, "invalid expression in `{{ }}`", format!("this is not a valid expression (the problem is at column {})", at - start + 1))
+                let end = self.text[at..]
+                    .chars()
+                    .next()
+                    .map_or(at, |c| at + c.len_utf8())
+                    .min(span.end.max(at));
+                let d = Diagnostic::new(BAD_INTERPOLATION, self.file, Span::new(at, end), "invalid expression in `{{ }}`", "the expression cannot go on from here")
+                    .with_label(span, "this interpolation")
                     .with_help("write a single expression, such as `{{ actor.first_name }}` or `{{ UPPERCASE(name) }}`");
                 self.diag(d);
                 None
@@ -846,6 +889,21 @@ impl<'s> Lowerer<'s> {
     fn expr_from(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = span_of(&pair);
         match pair.as_rule() {
+            Rule::expr if pair.clone().into_inner().count() > MAX_EXPRESSION_PARTS => {
+                let d = Diagnostic::new(
+                    TOO_COMPLEX,
+                    self.file,
+                    span,
+                    "expression is too long",
+                    format!("more than {MAX_EXPRESSION_PARTS} operands and operators"),
+                )
+                .with_help("split it, for example with intermediate variables");
+                self.diag(d);
+                Expr {
+                    kind: ExprKind::Null,
+                    span,
+                }
+            }
             Rule::expr => PRATT
                 .map_primary(|p| self.expr_from(p))
                 .map_prefix(|op, e| {
@@ -919,6 +977,21 @@ impl<'s> Lowerer<'s> {
                     span,
                 }
             }
+            Rule::duration if pair.as_str().bytes().take_while(u8::is_ascii_digit).count() > 12 => {
+                let d = Diagnostic::new(
+                    INVALID_DURATION,
+                    self.file,
+                    span,
+                    format!("duration `{}` is too long", pair.as_str()),
+                    "longer than ten years",
+                )
+                .with_help("use a duration of at most ten years");
+                self.diag(d);
+                Expr {
+                    kind: ExprKind::Null,
+                    span,
+                }
+            }
             Rule::duration => {
                 let s = pair.as_str();
                 let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -967,11 +1040,19 @@ impl<'s> Lowerer<'s> {
             }
             Rule::call => {
                 let mut c = pair.into_inner();
-                let name = self.ident(c.next().expect("function"));
-                let args = c.map(|p| self.expr_from(p)).collect();
-                Expr {
-                    kind: ExprKind::Call(name, args),
-                    span,
+                let name = self.ident(c.next().expect("a name"));
+                match c.next() {
+                    Some(args) => {
+                        let args = args.into_inner().map(|p| self.expr_from(p)).collect();
+                        Expr {
+                            kind: ExprKind::Call(name, args),
+                            span,
+                        }
+                    }
+                    None => Expr {
+                        kind: ExprKind::Path(vec![name]),
+                        span,
+                    },
                 }
             }
             Rule::ident => Expr {
@@ -985,6 +1066,9 @@ impl<'s> Lowerer<'s> {
         }
     }
 }
+
+/// Longer expressions are refused: no journey needs one, and checking recurses on them.
+const MAX_EXPRESSION_PARTS: usize = 512;
 
 /// Operator precedence, loosest first.
 static PRATT: std::sync::LazyLock<PrattParser<Rule>> = std::sync::LazyLock::new(|| {
@@ -1039,15 +1123,35 @@ fn shift(e: &mut Expr, by: usize) {
 fn unterminated_quote(line: &str) -> Option<usize> {
     let first = &line[..line.find('\n').unwrap_or(line.len())];
     let mut open = None;
-    let mut chars = first.char_indices();
+    let mut chars = first.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match c {
             '\\' if open.is_some() => {
                 chars.next();
             }
             '"' => open = if open.is_some() { None } else { Some(i) },
+            '/' if open.is_none() && chars.peek().is_some_and(|(_, n)| *n == '/') => break,
             _ => {}
         }
     }
     open
+}
+
+/// The length of a line without a trailing `//` comment (outside strings) and spaces.
+fn without_comment(line: &str) -> usize {
+    let mut in_string = false;
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if in_string => {
+                chars.next();
+            }
+            '"' => in_string = !in_string,
+            '/' if !in_string && chars.peek().is_some_and(|(_, n)| *n == '/') => {
+                return line[..i].trim_end().len()
+            }
+            _ => {}
+        }
+    }
+    line.trim_end().len()
 }

@@ -42,7 +42,7 @@ pub(crate) fn pest_parse(
 
 /// The stack for parsing: pest and the lowering recurse once per nesting level, and
 /// debug builds use large frames. Only the pages touched are ever committed.
-const PARSE_STACK_BYTES: usize = 256 * 1024 * 1024;
+pub(crate) const PARSE_STACK_BYTES: usize = 256 * 1024 * 1024;
 
 /// Parses one file. Always returns a tree, possibly with parts left out.
 pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
@@ -111,7 +111,7 @@ fn parse_here(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
 
 /// The offset of the first bracket nested deeper than `MAX_NESTING`, ignoring strings
 /// and comments.
-fn too_deep(text: &str) -> Option<usize> {
+pub(crate) fn too_deep(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let (mut depth, mut i) = (0usize, 0usize);
     let (mut in_string, mut in_comment) = (false, false);
@@ -196,6 +196,7 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::open_cron => "cron opening hours",
         Rule::closed | Rule::date => "a closed date",
         Rule::expr_only | Rule::expr | Rule::operand | Rule::primary => "an expression",
+        Rule::call_args => "arguments",
         Rule::call | Rule::list | Rule::object | Rule::field => "an expression",
         Rule::field_access => "a field",
         Rule::infix | Rule::prefix | Rule::or_op | Rule::and_op | Rule::not_op => "an operator",
