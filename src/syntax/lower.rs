@@ -737,67 +737,56 @@ impl<'s> Lowerer<'s> {
     /// Unescapes a string literal and splits out its `{{ }}` interpolations.
     fn string(&mut self, pair: Pair<'_, Rule>) -> StrLit {
         let span = span_of(&pair);
-        let raw = pair.as_str();
-        let body = &raw[1..raw.len() - 1];
-        let base = span.start + 1;
         let mut value = String::new();
         let mut parts = Vec::new();
         let mut text = String::new();
-        let mut i = 0;
-        while i < body.len() {
-            let rest = &body[i..];
-            if let Some(after) = rest.strip_prefix("{{") {
-                let Some(close) = after.find("}}") else {
-                    let d = Diagnostic::new(
-                        BAD_INTERPOLATION,
-                        self.file,
-                        Span::new(base + i, base + body.len()),
-                        "unclosed `{{` in string",
-                        "this `{{` has no matching `}}`",
-                    )
-                    .with_help("close it with `}}`, or write `\\{` for a literal brace");
+        for p in pair.into_inner() {
+            let at = p.as_span().start();
+            match p.as_rule() {
+                Rule::escape => {
+                    let esc = p.as_str()[1..].chars().next().unwrap_or('\\');
+                    let c = match esc {
+                        'n' => '\n',
+                        't' => '\t',
+                        '"' | '\\' | '{' | '}' => esc,
+                        _ => {
+                            let d = Diagnostic::new(INVALID_ESCAPE, self.file, Span::new(at, at + p.as_str().len()), format!("unknown escape `\\{esc}`"), "not a known escape")
+                                .with_help("the escapes are `\\n`, `\\t`, `\\\"`, `\\\\`, `\\{` and `\\}`; write `\\\\` for a backslash");
+                            self.diag(d);
+                            continue;
+                        }
+                    };
+                    value.push(c);
+                    text.push(c);
+                }
+                Rule::interp | Rule::interp_raw => {
+                    if !text.is_empty() {
+                        parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                    }
+                    value.push_str(p.as_str());
+                    let expr = if p.as_rule() == Rule::interp {
+                        // The grammar read the expression in place: the common, fast path.
+                        Some(self.expr(p.into_inner().next().expect("an expression")))
+                    } else {
+                        // Not an expression: parse it alone, to say what is wrong with it.
+                        let raw = p.as_str();
+                        self.interpolation(&raw[2..raw.len() - 2], at + 2)
+                    };
+                    parts.extend(expr.map(TemplatePart::Expr));
+                }
+                Rule::lone_open => {
+                    let line_end = self.text[at..].find('"').map_or(self.text.len(), |i| at + i);
+                    let d = Diagnostic::new(BAD_INTERPOLATION, self.file, Span::new(at, line_end), "unclosed `{{` in string", "this `{{` has no matching `}}`")
+                        .with_help("close it with `}}`, or write `\\{` for a literal brace");
                     self.diag(d);
-                    break;
-                };
-                let inner = &after[..close];
-                let inner_start = base + i + 2;
-                if !text.is_empty() {
-                    parts.push(TemplatePart::Text(std::mem::take(&mut text)));
+                    value.push_str("{{");
+                    text.push_str("{{");
                 }
-                value.push_str(&rest[..close + 4]);
-                if let Some(e) = self.interpolation(inner, inner_start) {
-                    parts.push(TemplatePart::Expr(e));
+                _ => {
+                    value.push_str(p.as_str());
+                    text.push_str(p.as_str());
                 }
-                i += close + 4;
-                continue;
             }
-            let ch = rest.chars().next().expect("non-empty");
-            if ch == '\\' {
-                let esc = rest[1..].chars().next().unwrap_or('\\');
-                let c = match esc {
-                    'n' => Some('\n'),
-                    't' => Some('\t'),
-                    '"' | '\\' | '{' | '}' => Some(esc),
-                    _ => None,
-                };
-                match c {
-                    Some(c) => {
-                        value.push(c);
-                        text.push(c);
-                    }
-                    None => {
-                        let at = base + i;
-                        let d = Diagnostic::new(INVALID_ESCAPE, self.file, Span::new(at, at + 1 + esc.len_utf8()), format!("unknown escape `\\{esc}`"), "not a known escape")
-                            .with_help("the escapes are `\\n`, `\\t`, `\\\"`, `\\\\`, `\\{` and `\\}`; write `\\\\` for a backslash");
-                        self.diag(d);
-                    }
-                }
-                i += 1 + esc.len_utf8();
-                continue;
-            }
-            value.push(ch);
-            text.push(ch);
-            i += ch.len_utf8();
         }
         if !text.is_empty() {
             parts.push(TemplatePart::Text(text));

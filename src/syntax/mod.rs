@@ -112,32 +112,54 @@ fn parse_here(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
 /// The offset of the first bracket nested deeper than `MAX_NESTING`, ignoring strings
 /// and comments.
 pub(crate) fn too_deep(text: &str) -> Option<usize> {
+    #[derive(PartialEq)]
+    enum Mode {
+        Code,
+        Text,
+        Interpolation,
+    }
     let bytes = text.as_bytes();
     let (mut depth, mut i) = (0usize, 0usize);
-    let (mut in_string, mut in_comment) = (false, false);
+    let mut modes = vec![Mode::Code];
+    let mut in_comment = false;
     while i < bytes.len() {
         let b = bytes[i];
+        let next = bytes.get(i + 1).copied();
+        let mode = modes.last().unwrap_or(&Mode::Code);
         if in_comment {
             in_comment = b != b'\n';
-        } else if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' | b'\n' => in_string = false,
+        } else if *mode == Mode::Text {
+            match (b, next) {
+                (b'\\', _) => i += 1,
+                (b'"' | b'\n', _) => {
+                    modes.pop();
+                }
+                (b'{', Some(b'{')) => {
+                    modes.push(Mode::Interpolation);
+                    i += 1;
+                }
                 _ => {}
             }
         } else {
-            match b {
-                b'"' => in_string = true,
-                b'/' if bytes.get(i + 1) == Some(&b'/') => in_comment = true,
-                b'(' | b'[' | b'{' => {
+            match (b, next) {
+                (b'"', _) => modes.push(Mode::Text),
+                (b'/', Some(b'/')) if *mode == Mode::Code => in_comment = true,
+                (b'}', Some(b'}')) if *mode == Mode::Interpolation => {
+                    modes.pop();
+                    i += 1;
+                }
+                (b'(' | b'[' | b'{', _) => {
                     depth += 1;
                     if depth > MAX_NESTING {
                         return Some(i);
                     }
                 }
-                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                (b')' | b']' | b'}', _) => depth = depth.saturating_sub(1),
                 _ => {}
             }
+        }
+        if modes.is_empty() {
+            modes.push(Mode::Code);
         }
         i += 1;
     }
@@ -207,5 +229,6 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::duration => "a duration",
         Rule::ident | Rule::ident_char => "a name",
         Rule::string | Rule::str_plain | Rule::escape | Rule::interp_raw => "a string",
+        Rule::interp | Rule::lone_open => "an interpolation",
     }
 }
