@@ -775,9 +775,17 @@ impl<'s> Lowerer<'s> {
                     parts.extend(expr.map(TemplatePart::Expr));
                 }
                 Rule::lone_open => {
-                    let line_end = self.text[at..].find('"').map_or(self.text.len(), |i| at + i);
-                    let d = Diagnostic::new(BAD_INTERPOLATION, self.file, Span::new(at, line_end), "unclosed `{{` in string", "this `{{` has no matching `}}`")
-                        .with_help("close it with `}}`, or write `\\{` for a literal brace");
+                    let line_end = self.text[at..]
+                        .find('"')
+                        .map_or(self.text.len(), |i| at + i);
+                    let d = Diagnostic::new(
+                        BAD_INTERPOLATION,
+                        self.file,
+                        Span::new(at, line_end),
+                        "unclosed `{{` in string",
+                        "this `{{` has no matching `}}`",
+                    )
+                    .with_help("close it with `}}`, or write `\\{` for a literal brace");
                     self.diag(d);
                     value.push_str("{{");
                     text.push_str("{{");
