@@ -42,6 +42,11 @@ fn marks(source: &str) -> Vec<(usize, String)> {
 
 #[test]
 fn ui() {
+    let mut settings = insta::Settings::clone_current();
+    // Each case's expected output lives beside it, in tests/ui/snapshots/.
+    settings.set_snapshot_path("ui/snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    let _guard = settings.bind_to_scope();
     insta::glob!("ui/*.journey", |path| {
         let dir = path.parent().unwrap();
         let file = path.file_name().unwrap().to_str().unwrap();
