@@ -45,8 +45,23 @@ fn meet(slot: &mut Option<bool>, value: bool) -> bool {
 
 impl<'j> Flow<'j> {
     /// Runs an action chain from `init`; returns the state at its end, and whether
-    /// the chain can end without navigating (`go to` or `end session`).
-    fn chain(&mut self, actions: &'j [ast::Action], mut init: bool) -> (bool, bool) {
+    /// the chain can end without navigating (`go to` or `end session`). The actions
+    /// after a `go to` still run; the move happens when the chain ends, so the pages
+    /// it leads to are entered with the state at the end of the chain.
+    fn chain(&mut self, actions: &'j [ast::Action], init: bool) -> (bool, bool) {
+        let mut targets = Vec::new();
+        let (end, through) = self.walk(actions, init, &mut targets);
+        self.pending.extend(targets.into_iter().map(|t| (t, end)));
+        (end, through)
+    }
+
+    fn walk(
+        &mut self,
+        actions: &'j [ast::Action],
+        mut init: bool,
+        targets: &mut Vec<Node>,
+    ) -> (bool, bool) {
+        let mut through = true;
         for a in actions {
             match &a.kind {
                 ast::ActionKind::InitializeActor => init = true,
@@ -59,46 +74,41 @@ impl<'j> Flow<'j> {
                 }
                 ast::ActionKind::GoToPage(id) => {
                     if let Some(&(s, p)) = self.page_map.get(&id.name) {
-                        self.pending.push((Node::Page(s, p), init));
+                        targets.push(Node::Page(s, p));
                     }
-                    return (init, false);
+                    through = false;
                 }
                 ast::ActionKind::GoToStep(id) => {
                     if let Some(&s) = self.step_map.get(&id.name) {
-                        self.pending.push((Node::Step(s), init));
+                        targets.push(Node::Step(s));
                     }
-                    return (init, false);
+                    through = false;
                 }
-                ast::ActionKind::EndSession => return (init, false),
+                ast::ActionKind::EndSession => through = false,
                 ast::ActionKind::If {
                     branches,
                     otherwise,
                 } => {
-                    let (mut out, mut through) = (true, false);
-                    for (_, b) in branches {
-                        let (state, t) = self.chain(&b.actions, init);
-                        if t {
-                            out &= state;
-                            through = true;
-                        }
-                    }
-                    let (state, t) = match otherwise {
-                        Some(o) => self.chain(&o.actions, init),
-                        None => (init, true),
-                    };
-                    if t {
+                    let (mut out, mut any_through) = (true, false);
+                    let blocks = branches
+                        .iter()
+                        .map(|(_, b)| Some(b))
+                        .chain(std::iter::once(otherwise.as_ref()));
+                    for block in blocks {
+                        let (state, t) = match block {
+                            Some(b) => self.walk(&b.actions, init, targets),
+                            None => (init, true),
+                        };
                         out &= state;
-                        through = true;
-                    }
-                    if !through {
-                        return (init, false);
+                        any_through |= t;
                     }
                     init = out;
+                    through &= any_through;
                 }
                 _ => {}
             }
         }
-        (init, true)
+        (init, through)
     }
 
     /// One pass over every reached node; true when some state changed.
@@ -225,7 +235,10 @@ pub(super) fn analyze<'j>(
                                 | ast::TriggerKind::Call(_)
                                 | ast::TriggerKind::Api
                         ),
-                        t.actions.as_ref(),
+                        // A starting link's actions never run (J0309 says so).
+                        t.actions
+                            .as_ref()
+                            .filter(|_| !matches!(t.kind, ast::TriggerKind::Link(_))),
                     )
                 })
                 .collect()

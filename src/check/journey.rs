@@ -411,10 +411,24 @@ impl<'a> Cx<'a> {
                         let (Some(f), Some(t)) = (self.clock(from), self.clock(to)) else {
                             continue;
                         };
-                        if f >= t {
+                        if f == t {
+                            let d = self
+                                .diag(
+                                    INVALID_CALENDAR,
+                                    from.span.to(to.span),
+                                    format!("opening hours `{}-{}` are empty", from.name, to.name),
+                                    "this opens for no time at all",
+                                )
+                                .with_help("the end must be after the start, e.g. `09:00-17:00`");
+                            self.push(d);
+                            continue;
+                        }
+                        if f > t {
+                            // `9:00-5:00` reads as 12-hour time; `22:00-06:00` crosses midnight.
+                            let twelve_hour = f < 13 * 60 && t < 12 * 60 && f < t + 12 * 60;
                             let d = self
                                 .diag(INVALID_CALENDAR, from.span.to(to.span), format!("opening hours `{}-{}` end before they start", from.name, to.name), "the end must be after the start")
-                                .with_help(if t <= 12 * 60 && f < t + 12 * 60 {
+                                .with_help(if twelve_hour {
                                     format!("times are 24-hour: did you mean `{}-{:02}:{:02}`?", from.name, (t + 720) / 60, (t + 720) % 60)
                                 } else {
                                     "split hours that cross midnight into two lines, e.g. `22:00-24:00` and `00:00-06:00` on the next day".to_string()
@@ -864,9 +878,12 @@ impl<'a> Cx<'a> {
                         self.duplicate("variable", &v.name, *first);
                         continue;
                     }
-                    if ["and", "or", "not", "true", "false", "null"]
+                    // Operator words are matched in any case; `true`, `false`, `null` exactly.
+                    let name = v.name.name.as_str();
+                    if ["and", "or", "not"]
                         .iter()
-                        .any(|k| v.name.name.eq_ignore_ascii_case(k))
+                        .any(|k| name.eq_ignore_ascii_case(k))
+                        || ["true", "false", "null"].contains(&name)
                     {
                         let d = self
                             .diag(

@@ -232,3 +232,29 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::interp | Rule::lone_open => "an interpolation",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// pest's call limit turns a parse that would run away into a diagnostic. The limit
+    /// is forced low here by hand (in use it is 400 calls per byte of input), then the
+    /// same text parses again once it is restored. One test, so nothing runs between.
+    #[test]
+    fn the_call_limit_gives_a_diagnostic_not_a_hang() {
+        let text = "journey J {\n  step S {\n    page P {\n      heading \"hi\"\n    }\n  }\n}\n";
+        let saved = std::mem::replace(&mut *CALL_LIMIT.lock().unwrap(), usize::MAX);
+        pest::set_call_limit(std::num::NonZeroUsize::new(50));
+        let (tree, diags) = parse(FileId(0), text);
+        *CALL_LIMIT.lock().unwrap() = 0;
+        pest::set_call_limit(std::num::NonZeroUsize::new(saved.max(1)));
+        assert!(tree.items.is_empty());
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].code.id, "J0005");
+        assert_eq!(diags[0].message, "file is too complex to parse");
+
+        let (tree, diags) = parse(FileId(0), text);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(tree.items.len(), 1);
+    }
+}
