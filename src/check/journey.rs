@@ -1633,46 +1633,30 @@ impl<'a> Cx<'a> {
                     ir::Action::GoToPage { step, page }
                 }
                 None => {
-                    scope.unresolved_navigation = true;
-                    let names: Vec<&str> = scope.pages.keys().map(String::as_str).collect();
-                    let mut d = self.diag(
+                    let is_step = scope.steps.contains_key(&id.name);
+                    self.unknown_target(
                         UNKNOWN_PAGE,
-                        id.span,
-                        format!("unknown page `{}`", id.name),
-                        "no page with this name in the journey",
+                        ("page", "step"),
+                        id,
+                        scope.pages.keys(),
+                        is_step,
                     );
-                    if let Some(s) = did_you_mean(&id.name, names.iter().copied()) {
-                        d = d.with_help(format!("did you mean `{s}`?"));
-                    } else if scope.steps.contains_key(&id.name) {
-                        d = d.with_help(format!(
-                            "`{}` is a step: write `go to step {}`",
-                            id.name, id.name
-                        ));
-                    }
-                    self.push(d);
+                    scope.unresolved_navigation = true;
                     return None;
                 }
             },
             ast::ActionKind::GoToStep(id) => match scope.steps.get(&id.name) {
                 Some(&step) => ir::Action::GoToStep { step },
                 None => {
-                    scope.unresolved_navigation = true;
-                    let names: Vec<&str> = scope.steps.keys().map(String::as_str).collect();
-                    let mut d = self.diag(
+                    let is_page = scope.pages.contains_key(&id.name);
+                    self.unknown_target(
                         UNKNOWN_STEP,
-                        id.span,
-                        format!("unknown step `{}`", id.name),
-                        "no step with this name in the journey",
+                        ("step", "page"),
+                        id,
+                        scope.steps.keys(),
+                        is_page,
                     );
-                    if let Some(s) = did_you_mean(&id.name, names.iter().copied()) {
-                        d = d.with_help(format!("did you mean `{s}`?"));
-                    } else if scope.pages.contains_key(&id.name) {
-                        d = d.with_help(format!(
-                            "`{}` is a page: write `go to page {}`",
-                            id.name, id.name
-                        ));
-                    }
-                    self.push(d);
+                    scope.unresolved_navigation = true;
                     return None;
                 }
             },
@@ -1777,6 +1761,34 @@ impl<'a> Cx<'a> {
                 None
             }
         }
+    }
+
+    /// `go to page` or `go to step` naming nothing; `kinds` is what was asked for and the
+    /// other kind, which the name may be instead.
+    fn unknown_target<'n>(
+        &mut self,
+        code: Code,
+        kinds: (&str, &str),
+        id: &ast::Ident,
+        names: impl Iterator<Item = &'n String>,
+        is_other: bool,
+    ) {
+        let (kind, other) = kinds;
+        let mut d = self.diag(
+            code,
+            id.span,
+            format!("unknown {kind} `{}`", id.name),
+            format!("no {kind} with this name in the journey"),
+        );
+        if let Some(s) = did_you_mean(&id.name, names.map(String::as_str)) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        } else if is_other {
+            d = d.with_help(format!(
+                "`{}` is a {other}: write `go to {other} {}`",
+                id.name, id.name
+            ));
+        }
+        self.push(d);
     }
 
     fn unknown_field(&mut self, of: &str, field: &ast::Ident, fields: &[(&str, Type)]) {
