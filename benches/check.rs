@@ -177,3 +177,7 @@ fn main() {
         examples.as_secs_f64() * 1e3
     );
 }
+
+/// The same allocator as the `journeyc` binary, so the library figures match what ships.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

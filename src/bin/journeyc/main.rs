@@ -245,6 +245,9 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool, emit: Option<Em
         rendered_human.push_str(&render::summary(errors, warnings, checked, color));
         let _ = std::io::stderr().write_all(rendered_human.as_bytes());
     }
+    // The process ends here: handing the trees back to the allocator piece by piece
+    // would only cost time.
+    std::mem::forget((sources, modules, diagnostics));
     if errors > 0 {
         ExitCode::from(1)
     } else {
@@ -278,3 +281,8 @@ fn explain(code: &str) -> ExitCode {
         )),
     }
 }
+
+/// Parsing allocates many small nodes; mimalloc serves them faster than the system
+/// allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
