@@ -177,7 +177,6 @@ impl<'s> Lowerer<'s> {
                 _ => {}
             }
         }
-        items.retain(|_| true);
         File { items }
     }
 
@@ -307,7 +306,7 @@ impl<'s> Lowerer<'s> {
                     ps,
                 )),
                 Rule::expires => items.push(JourneyItem::Expires(
-                    self.duration_expr(p.into_inner().next().expect("d")),
+                    self.expr(p.into_inner().next().expect("d")),
                     ps,
                 )),
                 Rule::link_lands => {
@@ -504,7 +503,7 @@ impl<'s> Lowerer<'s> {
                     input.placeholder = Some(self.string(opt.into_inner().next().expect("s")))
                 }
                 Rule::options => {
-                    input.options = Some(self.expr_from(opt.into_inner().next().expect("list")))
+                    input.options = Some(self.expr(opt.into_inner().next().expect("list")))
                 }
                 _ => {
                     let mut v = opt.into_inner();
@@ -699,7 +698,7 @@ impl<'s> Lowerer<'s> {
                 Rule::open_cron => {
                     let mut c = p.into_inner();
                     let cron = self.string(c.next().expect("cron"));
-                    let length = self.duration_expr(c.next().expect("duration"));
+                    let length = self.expr(c.next().expect("duration"));
                     items.push(CalendarItem::Cron {
                         cron,
                         length,
@@ -872,18 +871,10 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    fn duration_expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
-        self.expr_from(pair)
-    }
-
     // ------------------------------------------------------------ expressions
 
-    /// Lowers any expression-level pair (`expr` or one of its layers).
+    /// Lowers an expression pair: a whole `expr`, or one operand of it.
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
-        self.expr_from(pair)
-    }
-
-    fn expr_from(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let span = span_of(&pair);
         match pair.as_rule() {
             Rule::expr if pair.clone().into_inner().count() > MAX_EXPRESSION_PARTS => {
@@ -902,7 +893,7 @@ impl<'s> Lowerer<'s> {
                 }
             }
             Rule::expr => PRATT
-                .map_primary(|p| self.expr_from(p))
+                .map_primary(|p| self.expr(p))
                 .map_prefix(|op, e| {
                     let kind = if op.as_rule() == Rule::not_op {
                         UnOp::Not
@@ -1018,7 +1009,7 @@ impl<'s> Lowerer<'s> {
                 span,
             },
             Rule::list => Expr {
-                kind: ExprKind::List(pair.into_inner().map(|p| self.expr_from(p)).collect()),
+                kind: ExprKind::List(pair.into_inner().map(|p| self.expr(p)).collect()),
                 span,
             },
             Rule::object => {
@@ -1027,7 +1018,7 @@ impl<'s> Lowerer<'s> {
                     .map(|f| {
                         let mut c = f.into_inner();
                         let name = self.ident(c.next().expect("name"));
-                        (name, self.expr_from(c.next().expect("value")))
+                        (name, self.expr(c.next().expect("value")))
                     })
                     .collect();
                 Expr {
@@ -1040,7 +1031,7 @@ impl<'s> Lowerer<'s> {
                 let name = self.ident(c.next().expect("a name"));
                 match c.next() {
                     Some(args) => {
-                        let args = args.into_inner().map(|p| self.expr_from(p)).collect();
+                        let args = args.into_inner().map(|p| self.expr(p)).collect();
                         Expr {
                             kind: ExprKind::Call(name, args),
                             span,
