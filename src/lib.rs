@@ -6,6 +6,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod ir;
+pub mod runtime;
 pub mod stdlib;
 pub mod syntax;
 pub mod types;

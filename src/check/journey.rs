@@ -1947,15 +1947,17 @@ impl<'a> Cx<'a> {
             }
             E::Binary(op, l, r) => {
                 let left = self.expr(l, None, scope);
-                // A text literal compared with a Phone reads as a phone literal.
+                // A text literal compared with a Phone reads as a phone literal (only in a
+                // comparison: `"call " + mobile` joins texts).
+                let compares = matches!(op, ast::BinOp::Eq | ast::BinOp::Ne);
                 let hint = match left.ty {
-                    Type::Phone | Type::Email => Some(left.ty),
+                    Type::Phone | Type::Email if compares => Some(left.ty),
                     _ => None,
                 };
                 let right = self.expr(r, hint, scope);
                 // And a text literal on the left of a Phone or Email reads the same way.
                 let left = match (&left.kind, right.ty) {
-                    (ir::ExprKind::Text(_), Type::Phone | Type::Email) => {
+                    (ir::ExprKind::Text(_), Type::Phone | Type::Email) if compares => {
                         self.expr(l, Some(right.ty), scope)
                     }
                     _ => left,

@@ -1,0 +1,12 @@
+//! The runtime core: what executes the typed IR. This module starts with values and
+//! expression evaluation; sessions, the store, timers and the outbox build on them.
+//!
+//! Like the checker, it does no IO of its own: the time and the session's state come
+//! in through `Env`.
+
+pub mod eval;
+pub mod time;
+pub mod value;
+
+pub use eval::{eval, Env, EvalError};
+pub use value::Value;
