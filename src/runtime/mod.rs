@@ -4,6 +4,8 @@
 //! Like the checker, it does no IO of its own: the time and the session's state come
 //! in through `Env`.
 
+pub mod calendar;
+pub mod clock;
 pub mod eval;
 pub mod time;
 pub mod value;
