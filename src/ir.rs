@@ -10,7 +10,7 @@ pub use crate::syntax::ast::{BinOp, LandsOn, Policy, UnOp, Unavailable};
 use crate::types::{Func, Type};
 
 /// Everything one file defines, checked.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Module {
     pub name: String,
     pub journeys: Vec<Journey>,
@@ -18,7 +18,7 @@ pub struct Module {
     pub notifications: Vec<Notification>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Journey {
     pub name: String,
     /// E.164; `None` when the journey sends no SMS.
@@ -41,7 +41,7 @@ pub struct Journey {
 pub const DEFAULT_EXPIRY_SECS: u64 = 30 * 86_400;
 pub const MAX_EXPIRY_SECS: u64 = 90 * 86_400;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
     Link {
@@ -66,34 +66,34 @@ pub enum Trigger {
     },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplyHandler {
     /// Upper-case, trimmed; empty means any reply.
     pub keywords: Vec<String>,
     pub actions: Vec<Action>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Var {
     pub name: String,
     pub ty: Type,
     pub default: Option<Expr>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
     pub on_enter: Vec<Action>,
     pub pages: Vec<Page>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Page {
     pub name: String,
     pub controls: Vec<Control>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "control", rename_all = "snake_case")]
 pub enum Control {
     Heading { text: Expr },
@@ -129,7 +129,7 @@ impl InputKind {
     ];
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Input {
     /// Index into the journey's `vars`.
     pub var: usize,
@@ -141,35 +141,35 @@ pub struct Input {
     pub validate: Option<Validation>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Validation {
     pub condition: Expr,
     pub message: String,
 }
 
 /// Where `set` writes.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum Place {
     Var(usize),
     Actor(String),
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimerTime {
     After { duration: Expr },
     At { datetime: Expr },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimerCalendar {
     /// Index into the journey's `calendars`.
     pub calendar: usize,
     pub if_unavailable: Unavailable,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     Set {
@@ -210,7 +210,7 @@ pub enum Action {
     },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     /// Qualified for imported ones, e.g. `std.notifications.JourneyLink`.
     pub name: String,
@@ -218,7 +218,7 @@ pub struct Notification {
 }
 
 /// Each part is sent as its own SMS, in order.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NotificationPart {
     Text { text: Expr },
@@ -226,7 +226,7 @@ pub enum NotificationPart {
     Link { url: Expr },
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Calendar {
     pub name: String,
     pub time_zone: String,
@@ -235,7 +235,7 @@ pub struct Calendar {
     pub closed: Vec<ClosedDates>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WeeklyHours {
     /// Monday is 0.
     pub days: Vec<u8>,
@@ -244,13 +244,13 @@ pub struct WeeklyHours {
     pub to_minute: u16,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CronWindow {
     pub cron: String,
     pub length_secs: u64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClosedDates {
     /// ISO dates, inclusive.
     pub from: String,
@@ -258,14 +258,14 @@ pub struct ClosedDates {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Expr {
     pub ty: Type,
     #[serde(flatten)]
     pub kind: ExprKind,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "expr", content = "of", rename_all = "snake_case")]
 pub enum ExprKind {
     Text(String),

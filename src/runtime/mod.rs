@@ -7,6 +7,8 @@
 pub mod calendar;
 pub mod clock;
 pub mod eval;
+pub mod interp;
+pub mod session;
 pub mod time;
 pub mod value;
 

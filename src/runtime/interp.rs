@@ -1,0 +1,234 @@
+//! Runs action chains against a session. Pure: it changes the session's state and
+//! returns the effects (messages, timers, speech, log lines) for the caller to keep
+//! durably in the same transaction.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::calendar::Calendar;
+use super::session::{SessionState, Status};
+use super::value::Value;
+use super::{eval, EvalError};
+use crate::ir::{self, Action, NotificationPart, Place, TimerTime};
+
+/// Something the runtime must do because an action ran.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// One SMS for the outbox; each part of a notification is its own message.
+    Sms {
+        to: String,
+        from: String,
+        body: String,
+    },
+    /// A durable timer; starting a key that exists replaces it.
+    StartTimer {
+        key: String,
+        due: DateTime<Utc>,
+        step: usize,
+        skip_if_missed: bool,
+        actions: Vec<Action>,
+    },
+    StopTimer {
+        key: String,
+    },
+    /// Text to speak on the call being answered.
+    Say(String),
+    /// Cancel the pending timers started in steps before this one.
+    LeftSteps {
+        before: usize,
+    },
+    /// A line for the session's event log.
+    Log(String),
+}
+
+/// Runs `actions` in order. An action that fails stops the chain; the failure is the
+/// last log effect, and the effects of the actions before it stand.
+pub fn run(
+    journey: &ir::Journey,
+    state: &mut SessionState,
+    actions: &[Action],
+    now: DateTime<Utc>,
+) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    if let Err(e) = run_chain(journey, state, actions, now, &mut effects) {
+        effects.push(Effect::Log(format!("action failed: {e}")));
+    }
+    effects
+}
+
+fn run_chain(
+    journey: &ir::Journey,
+    state: &mut SessionState,
+    actions: &[Action],
+    now: DateTime<Utc>,
+    effects: &mut Vec<Effect>,
+) -> Result<(), EvalError> {
+    for action in actions {
+        if state.status != Status::Active {
+            break;
+        }
+        match action {
+            Action::Set { target, value } => {
+                let v = eval(value, &state.env(now))?;
+                match target {
+                    Place::Var(i) => state.vars[*i] = v,
+                    Place::Actor(field) => {
+                        state.actor.insert(field.clone(), v);
+                    }
+                }
+            }
+            Action::InitializeActor => match state.actor.get("phone") {
+                Some(Value::Phone(_)) => state.actor_initialized = true,
+                _ => {
+                    return Err(EvalError(
+                        "cannot initialize the actor: `actor.phone` is not set".into(),
+                    ))
+                }
+            },
+            Action::SendSms { notification } => send(
+                journey,
+                state,
+                &journey.notifications[*notification],
+                now,
+                effects,
+            )?,
+            Action::StartTimer {
+                key,
+                time,
+                calendar,
+                skip_if_missed,
+                actions,
+            } => {
+                let due = match time {
+                    TimerTime::After { duration } => match eval(duration, &state.env(now))? {
+                        Value::Duration(secs) => now + Duration::seconds(secs),
+                        other => {
+                            return Err(EvalError(format!(
+                                "timer `{key}`: `after` is {}, not a Duration",
+                                other.ty()
+                            )))
+                        }
+                    },
+                    TimerTime::At { datetime } => match eval(datetime, &state.env(now))? {
+                        Value::DateTime(t) => t,
+                        other => {
+                            return Err(EvalError(format!(
+                                "timer `{key}`: `at` is {}, not a DateTime",
+                                other.ty()
+                            )))
+                        }
+                    },
+                };
+                let due = match calendar {
+                    Some(c) => match Calendar::new(&journey.calendars[c.calendar])
+                        .resolve(due, c.if_unavailable)
+                    {
+                        Some(t) => t,
+                        None => {
+                            effects.push(Effect::Log(format!(
+                                "timer `{key}` skipped: {} is closed then",
+                                journey.calendars[c.calendar].name
+                            )));
+                            continue;
+                        }
+                    },
+                    None => due,
+                };
+                effects.push(Effect::StartTimer {
+                    key: key.clone(),
+                    due,
+                    step: state.step,
+                    skip_if_missed: *skip_if_missed,
+                    actions: actions.clone(),
+                });
+            }
+            Action::StopTimer { key } => effects.push(Effect::StopTimer { key: key.clone() }),
+            Action::GoToPage { step, page } => {
+                if *step > state.step {
+                    effects.push(Effect::LeftSteps { before: *step });
+                }
+                state.step = *step;
+                state.page = Some(*page);
+            }
+            Action::GoToStep { step } => {
+                if *step > state.step {
+                    effects.push(Effect::LeftSteps { before: *step });
+                }
+                state.step = *step;
+                state.page = journey.steps[*step].pages.first().map(|_| 0);
+                let on_enter = journey.steps[*step].on_enter.clone();
+                run_chain(journey, state, &on_enter, now, effects)?;
+            }
+            Action::If {
+                branches,
+                otherwise,
+            } => {
+                let mut chosen = otherwise;
+                for (condition, block) in branches {
+                    if eval(condition, &state.env(now))?.is_true() {
+                        chosen = block;
+                        break;
+                    }
+                }
+                run_chain(journey, state, chosen, now, effects)?;
+            }
+            Action::EndSession => {
+                state.status = Status::Ended;
+                effects.push(Effect::Log("session ended".into()));
+            }
+            Action::ExtendSession { by } => match eval(by, &state.env(now))? {
+                Value::Duration(secs) => {
+                    // Sessions last at most 90 days from now, however often they are extended.
+                    let limit = now + Duration::seconds(ir::MAX_EXPIRY_SECS as i64);
+                    state.expires_at = (state.expires_at + Duration::seconds(secs)).min(limit);
+                }
+                other => {
+                    return Err(EvalError(format!(
+                        "`extend session by` is {}, not a Duration",
+                        other.ty()
+                    )))
+                }
+            },
+            Action::Say { text } => {
+                effects.push(Effect::Say(eval(text, &state.env(now))?.display()))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn send(
+    journey: &ir::Journey,
+    state: &SessionState,
+    n: &ir::Notification,
+    now: DateTime<Utc>,
+    effects: &mut Vec<Effect>,
+) -> Result<(), EvalError> {
+    let (Some(Value::Phone(to)), true) = (state.actor.get("phone"), state.actor_initialized) else {
+        return Err(EvalError(format!(
+            "cannot send `{}`: the actor is not initialised",
+            n.name
+        )));
+    };
+    let Some(from) = &journey.sms_from else {
+        return Err(EvalError(format!(
+            "cannot send `{}`: the journey has no sender number",
+            n.name
+        )));
+    };
+    for part in &n.parts {
+        let body = match part {
+            NotificationPart::Text { text } => eval(text, &state.env(now))?.display(),
+            NotificationPart::JourneyLink => state.journey_link.clone().unwrap_or_default(),
+            NotificationPart::Link { url } => eval(url, &state.env(now))?.display(),
+        };
+        if body.trim().is_empty() {
+            continue;
+        }
+        effects.push(Effect::Sms {
+            to: to.clone(),
+            from: from.clone(),
+            body,
+        });
+    }
+    Ok(())
+}
