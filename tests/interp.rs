@@ -45,6 +45,20 @@ fn var(j: &ir::Journey, name: &str) -> usize {
     j.vars.iter().position(|v| v.name == name).unwrap()
 }
 
+/// The bodies of the SMS among some effects, in order.
+fn sms_bodies(effects: &[Effect]) -> Vec<&str> {
+    effects
+        .iter()
+        .filter_map(|e| {
+            if let Effect::Sms { body, .. } = e {
+                Some(body.as_str())
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 const LINK: &str = "https://journeys.example/j/tok";
 
 fn seed_session(j: &ir::Journey, now: DateTime<Utc>) -> SessionState {
@@ -94,16 +108,7 @@ fn the_seed_scenario_texts_a_journey_link_and_sets_a_reminder_in_business_hours(
 
     // The reminder fires: the text, then the journey link alone.
     let fired = run(&j, &mut s, actions, *due);
-    let bodies: Vec<&str> = fired
-        .iter()
-        .filter_map(|e| {
-            if let Effect::Sms { body, .. } = e {
-                Some(body.as_str())
-            } else {
-                None
-            }
-        })
-        .collect();
+    let bodies = sms_bodies(&fired);
     assert_eq!(bodies, ["Still there? Your request is waiting.", LINK]);
 }
 
@@ -202,16 +207,7 @@ fn call_deflection_speaks_and_texts_a_link() {
     assert!(
         matches!(&effects[0], Effect::Say(text) if text.starts_with("Thanks for calling Acme"))
     );
-    let bodies: Vec<&str> = effects
-        .iter()
-        .filter_map(|e| {
-            if let Effect::Sms { body, .. } = e {
-                Some(body.as_str())
-            } else {
-                None
-            }
-        })
-        .collect();
+    let bodies = sms_bodies(&effects);
     assert_eq!(
         bodies,
         ["Thanks for calling Acme. Book a call back here:", LINK]
