@@ -9,6 +9,8 @@ pub mod clock;
 pub mod eval;
 pub mod interp;
 pub mod session;
+pub mod sqlite;
+pub mod store;
 pub mod time;
 pub mod value;
 

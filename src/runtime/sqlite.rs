@@ -1,0 +1,459 @@
+//! The default store: one SQLite file in WAL mode, with versioned migrations run on
+//! open. `synchronous = FULL` makes every committed change survive a crash or a
+//! `kill -9` of the process.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::interp::Effect;
+use super::session::{SessionState, Status};
+use super::store::{
+    Message, MessageStatus, Result, Store, StoreError, Timer, DUPLICATE_WINDOW_SECS,
+};
+
+/// Each migration runs once, in order, in its own transaction; never edit a shipped one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    journey     TEXT NOT NULL,
+    token_hash  BLOB NOT NULL UNIQUE,
+    status      TEXT NOT NULL,
+    actor_phone TEXT,
+    expires_at  INTEGER NOT NULL,
+    state       TEXT NOT NULL
+);
+CREATE INDEX sessions_by_actor ON sessions (journey, actor_phone) WHERE status = 'active';
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    at         INTEGER NOT NULL,
+    text       TEXT NOT NULL
+);
+CREATE INDEX events_by_session ON events (session_id, id);
+CREATE TABLE timers (
+    id             INTEGER PRIMARY KEY,
+    session_id     TEXT NOT NULL REFERENCES sessions (id),
+    key            TEXT NOT NULL,
+    due            INTEGER NOT NULL,
+    step           INTEGER NOT NULL,
+    skip_if_missed INTEGER NOT NULL,
+    actions        TEXT NOT NULL,
+    state          TEXT NOT NULL
+);
+CREATE UNIQUE INDEX timers_pending_key ON timers (session_id, key) WHERE state = 'pending';
+CREATE INDEX timers_pending_due ON timers (due) WHERE state = 'pending';
+CREATE TABLE outbox (
+    id         INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    to_number  TEXT NOT NULL,
+    from_number TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    note       TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX outbox_recent ON outbox (to_number, created_at);
+CREATE INDEX outbox_pending ON outbox (id) WHERE status = 'pending';
+CREATE TABLE opt_outs (
+    phone TEXT PRIMARY KEY,
+    at    INTEGER NOT NULL
+);
+"#];
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn status_text(s: Status) -> &'static str {
+    match s {
+        Status::Active => "active",
+        Status::Ended => "ended",
+        Status::Expired => "expired",
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError(format!("cannot open `{}`: {e}", path.display())))?;
+        Self::setup(conn)
+    }
+
+    /// A private database in memory, for tests and previews.
+    pub fn in_memory() -> Result<SqliteStore> {
+        Self::setup(Connection::open_in_memory().map_err(err)?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<SqliteStore> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(StoreError(format!(
+                "the database is from a newer journeyc (schema {version}, this one knows {})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn).map_err(err)
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        self.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+    }
+}
+
+fn session_from(json: String) -> rusqlite::Result<SessionState> {
+    serde_json::from_str(&json).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn save_session(tx: &Transaction, state: &SessionState) -> rusqlite::Result<()> {
+    let phone = match (state.actor_initialized, state.actor.get("phone")) {
+        (true, Some(super::Value::Phone(p))) => Some(p.clone()),
+        _ => None,
+    };
+    let json = serde_json::to_string(state).expect("session state serializes");
+    tx.execute(
+        "UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1",
+        params![state.id, status_text(state.status), phone, millis(state.expires_at), json],
+    )?;
+    Ok(())
+}
+
+fn apply_effects(
+    tx: &Transaction,
+    state: &SessionState,
+    effects: &[Effect],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let log = |tx: &Transaction, text: &str| {
+        tx.execute(
+            "INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)",
+            params![state.id, millis(now), text],
+        )
+    };
+    for effect in effects {
+        match effect {
+            Effect::Sms { to, from, body } => {
+                let opted_out: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)",
+                    [to],
+                    |r| r.get(0),
+                )?;
+                let since = millis(now) - DUPLICATE_WINDOW_SECS * 1000;
+                let duplicate: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body = ?2 AND created_at > ?3 AND status IN ('pending', 'sent', 'unknown'))",
+                    params![to, body, since],
+                    |r| r.get(0),
+                )?;
+                let (status, note) = if opted_out {
+                    (MessageStatus::Suppressed, Some("the number opted out"))
+                } else if duplicate {
+                    (
+                        MessageStatus::Suppressed,
+                        Some("the same text went to this number within 30 minutes"),
+                    )
+                } else {
+                    (MessageStatus::Pending, None)
+                };
+                tx.execute(
+                    "INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![state.id, to, from, body, status.as_str(), note, millis(now)],
+                )?;
+                if let Some(note) = note {
+                    log(tx, &format!("SMS to {to} suppressed: {note}"))?;
+                }
+            }
+            Effect::StartTimer {
+                key,
+                due,
+                step,
+                skip_if_missed,
+                actions,
+            } => {
+                tx.execute("UPDATE timers SET state = 'replaced' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'", params![state.id, key])?;
+                let actions = serde_json::to_string(actions).expect("actions serialize");
+                tx.execute(
+                    "INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+                    params![state.id, key, millis(*due), *step as i64, skip_if_missed, actions],
+                )?;
+            }
+            Effect::StopTimer { key } => {
+                tx.execute("UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'", params![state.id, key])?;
+            }
+            Effect::LeftSteps { before } => {
+                tx.execute("UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND step < ?2 AND state = 'pending'", params![state.id, *before as i64])?;
+            }
+            Effect::Log(text) => {
+                log(tx, text)?;
+            }
+            Effect::Say(_) => {}
+        }
+    }
+    // An ended or expired session leaves nothing pending behind.
+    if state.status != Status::Active {
+        tx.execute(
+            "UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND state = 'pending'",
+            [&state.id],
+        )?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn create_session(
+        &self,
+        state: &SessionState,
+        token_hash: &[u8],
+        _now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}')",
+                params![state.id, state.journey, token_hash, millis(state.expires_at)],
+            )?;
+            save_session(&tx, state)?;
+            tx.commit()
+        })
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionState>> {
+        self.with(|c| {
+            c.query_row("SELECT state FROM sessions WHERE id = ?1", [id], |r| {
+                session_from(r.get(0)?)
+            })
+            .optional()
+        })
+    }
+
+    fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT state FROM sessions WHERE token_hash = ?1",
+                [token_hash],
+                |r| session_from(r.get(0)?),
+            )
+            .optional()
+        })
+    }
+
+    fn active_session_for_phone(
+        &self,
+        journey: &str,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionState>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT state FROM sessions WHERE journey = ?1 AND actor_phone = ?2 AND status = 'active' AND expires_at > ?3 ORDER BY rowid DESC LIMIT 1",
+                params![journey, phone, millis(now)],
+                |r| session_from(r.get(0)?),
+            )
+            .optional()
+        })
+    }
+
+    fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            save_session(&tx, state)?;
+            apply_effects(&tx, state, effects, now)?;
+            tx.commit()
+        })
+    }
+
+    fn fire_timer(
+        &self,
+        timer_id: i64,
+        state: &SessionState,
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let marked = tx.execute(
+                "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending'",
+                [timer_id],
+            )?;
+            if marked == 0 {
+                return Ok(false);
+            }
+            save_session(&tx, state)?;
+            apply_effects(&tx, state, effects, now)?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let session: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT session_id, key FROM timers WHERE id = ?1 AND state = 'pending'",
+                    [timer_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((session_id, key)) = session else {
+                return Ok(false);
+            };
+            tx.execute(
+                "UPDATE timers SET state = 'skipped' WHERE id = ?1",
+                [timer_id],
+            )?;
+            tx.execute(
+                "INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)",
+                params![
+                    session_id,
+                    millis(now),
+                    format!("timer `{key}` skipped: {reason}")
+                ],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT MIN(due) FROM timers WHERE state = 'pending'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+        })
+        .map(|ms| ms.map(instant))
+    }
+
+    fn due_timers(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, session_id, key, due, step, skip_if_missed, actions FROM timers WHERE state = 'pending' AND due <= ?1 ORDER BY due, id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![millis(until), limit as i64], |r| {
+                let actions: String = r.get(6)?;
+                Ok(Timer {
+                    id: r.get(0)?,
+                    session_id: r.get(1)?,
+                    key: r.get(2)?,
+                    due: instant(r.get(3)?),
+                    step: r.get::<_, i64>(4)? as usize,
+                    skip_if_missed: r.get(5)?,
+                    actions: serde_json::from_str(&actions).map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn events(&self, session_id: &str) -> Result<Vec<(DateTime<Utc>, String)>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT at, text FROM events WHERE session_id = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([session_id], |r| Ok((instant(r.get(0)?), r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn outbox(&self, session_id: Option<&str>) -> Result<Vec<Message>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, session_id, to_number, from_number, body, status, created_at, note FROM outbox WHERE ?1 IS NULL OR session_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([session_id], |r| {
+                let status: String = r.get(5)?;
+                Ok(Message {
+                    id: r.get(0)?,
+                    session_id: r.get(1)?,
+                    to: r.get(2)?,
+                    from: r.get(3)?,
+                    body: r.get(4)?,
+                    status: MessageStatus::parse(&status).unwrap_or(MessageStatus::Unknown),
+                    created_at: instant(r.get(6)?),
+                    note: r.get(7)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE id = ?1",
+                params![id, status.as_str(), note],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn opt_out(&self, phone: &str, now: DateTime<Utc>) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO opt_outs (phone, at) VALUES (?1, ?2)",
+                params![phone, millis(now)],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn opt_in(&self, phone: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM opt_outs WHERE phone = ?1", [phone])
+                .map(|_| ())
+        })
+    }
+
+    fn is_opted_out(&self, phone: &str) -> Result<bool> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)",
+                [phone],
+                |r| r.get(0),
+            )
+        })
+    }
+}

@@ -1,0 +1,130 @@
+//! What the engine keeps, behind one trait, so that SQLite (the default) and
+//! PostgreSQL (later) are interchangeable. Every method that changes state does so in
+//! one transaction: a crash leaves either all of it or none of it.
+
+use chrono::{DateTime, Utc};
+
+use super::interp::Effect;
+use super::session::SessionState;
+use crate::ir::Action;
+
+/// Why the store failed; the engine reports it and the change did not happen.
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A pending durable timer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timer {
+    pub id: i64,
+    pub session_id: String,
+    pub key: String,
+    pub due: DateTime<Utc>,
+    /// The step that was current when it started; leaving that step cancels it.
+    pub step: usize,
+    pub skip_if_missed: bool,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageStatus {
+    /// Waiting for the sender.
+    Pending,
+    /// Not sent: the number opted out, or the same text went to it within 30 minutes.
+    Suppressed,
+    Sent,
+    Failed,
+    /// Handed to the provider without a clear answer; to be reconciled, not resent.
+    Unknown,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Pending => "pending",
+            MessageStatus::Suppressed => "suppressed",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MessageStatus> {
+        [
+            MessageStatus::Pending,
+            MessageStatus::Suppressed,
+            MessageStatus::Sent,
+            MessageStatus::Failed,
+            MessageStatus::Unknown,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
+/// One SMS in the outbox.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub id: i64,
+    pub session_id: String,
+    pub to: String,
+    pub from: String,
+    pub body: String,
+    pub status: MessageStatus,
+    pub created_at: DateTime<Utc>,
+    /// Why it was suppressed or failed.
+    pub note: Option<String>,
+}
+
+/// The same text to the same number within this many seconds is suppressed.
+pub const DUPLICATE_WINDOW_SECS: i64 = 30 * 60;
+
+pub trait Store: Send + Sync {
+    /// Keeps a new session; `token_hash` finds it again from its journey link.
+    fn create_session(
+        &self,
+        state: &SessionState,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    fn session(&self, id: &str) -> Result<Option<SessionState>>;
+    fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>>;
+    /// The active, unexpired session of a journey whose initialised actor has `phone`.
+    fn active_session_for_phone(
+        &self,
+        journey: &str,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionState>>;
+    /// Saves a session after its actions ran, with their effects, in one transaction.
+    fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()>;
+    /// Marks a pending timer fired and applies what its actions did, in one transaction.
+    /// Returns false, changing nothing, when the timer is no longer pending.
+    fn fire_timer(
+        &self,
+        timer_id: i64,
+        state: &SessionState,
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Marks a pending timer skipped (missed while the runtime was down).
+    fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool>;
+    fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Pending timers due at or before `until`, earliest first.
+    fn due_timers(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>>;
+    fn events(&self, session_id: &str) -> Result<Vec<(DateTime<Utc>, String)>>;
+    fn outbox(&self, session_id: Option<&str>) -> Result<Vec<Message>>;
+    fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()>;
+    fn opt_out(&self, phone: &str, now: DateTime<Utc>) -> Result<()>;
+    fn opt_in(&self, phone: &str) -> Result<()>;
+    fn is_opted_out(&self, phone: &str) -> Result<bool>;
+}

@@ -1,0 +1,392 @@
+//! The store conformance suite: every `Store` implementation must pass these, run
+//! against each one (SQLite on a real file here; PostgreSQL joins when it exists).
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Duration, Utc};
+use journeyc::ir;
+use journeyc::runtime::interp::Effect;
+use journeyc::runtime::session::{SessionState, Status};
+use journeyc::runtime::sqlite::SqliteStore;
+use journeyc::runtime::store::{MessageStatus, Store};
+use journeyc::runtime::Value;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("journeyc-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("journey.db")
+}
+
+/// Every implementation under test, fresh.
+fn stores(name: &str) -> Vec<(&'static str, Box<dyn Store>)> {
+    vec![
+        (
+            "sqlite file",
+            Box::new(SqliteStore::open(&temp_db(name)).unwrap()),
+        ),
+        ("sqlite memory", Box::new(SqliteStore::in_memory().unwrap())),
+    ]
+}
+
+fn journey() -> ir::Journey {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/texting_journey_links.journey"),
+    )
+    .unwrap();
+    let (_, modules, _) = journeyc::check_source("t.journey", &text);
+    modules
+        .into_iter()
+        .flat_map(|(_, m)| m.journeys)
+        .next()
+        .unwrap()
+}
+
+const NOW: &str = "2026-03-04T15:00:00Z";
+const PHONE: &str = "+14158675309";
+
+fn new_session(store: &dyn Store, id: &str) -> SessionState {
+    let s = SessionState::new(id.into(), &journey(), "link", at(NOW));
+    store.create_session(&s, id.as_bytes(), at(NOW)).unwrap();
+    s
+}
+
+fn initialise(s: &mut SessionState) {
+    s.actor.insert("phone".into(), Value::Phone(PHONE.into()));
+    s.actor_initialized = true;
+}
+
+fn sms(body: &str) -> Effect {
+    Effect::Sms {
+        to: PHONE.into(),
+        from: "+15005550006".into(),
+        body: body.into(),
+    }
+}
+
+fn timer(key: &str, due: &str, step: usize) -> Effect {
+    Effect::StartTimer {
+        key: key.into(),
+        due: at(due),
+        step,
+        skip_if_missed: false,
+        actions: vec![ir::Action::EndSession],
+    }
+}
+
+#[test]
+fn sessions_are_kept_and_found_by_token_and_by_phone() {
+    for (name, store) in stores("sessions") {
+        let mut s = new_session(&*store, "s1");
+        assert_eq!(store.session("s1").unwrap().as_ref(), Some(&s), "{name}");
+        assert_eq!(
+            store.session_by_token(b"s1").unwrap().map(|s| s.id),
+            Some("s1".to_string()),
+            "{name}"
+        );
+        assert_eq!(store.session_by_token(b"nope").unwrap(), None, "{name}");
+        assert_eq!(
+            store
+                .active_session_for_phone(&s.journey, PHONE, at(NOW))
+                .unwrap(),
+            None,
+            "{name}: not before initialisation"
+        );
+        initialise(&mut s);
+        store.apply(&s, &[], at(NOW)).unwrap();
+        let found = store
+            .active_session_for_phone(&s.journey, PHONE, at(NOW))
+            .unwrap();
+        assert_eq!(found.map(|f| f.id), Some("s1".to_string()), "{name}");
+        assert_eq!(
+            store
+                .active_session_for_phone(&s.journey, PHONE, s.expires_at)
+                .unwrap(),
+            None,
+            "{name}: not once expired"
+        );
+        s.status = Status::Ended;
+        store.apply(&s, &[], at(NOW)).unwrap();
+        assert_eq!(
+            store
+                .active_session_for_phone(&s.journey, PHONE, at(NOW))
+                .unwrap(),
+            None,
+            "{name}: not once ended"
+        );
+    }
+}
+
+#[test]
+fn the_outbox_suppresses_duplicates_within_30_minutes_and_opted_out_numbers() {
+    for (name, store) in stores("outbox") {
+        let mut s = new_session(&*store, "s1");
+        initialise(&mut s);
+        store
+            .apply(&s, &[sms("Hello"), sms("Hello")], at(NOW))
+            .unwrap();
+        store
+            .apply(&s, &[sms("Hello")], at(NOW) + Duration::minutes(29))
+            .unwrap();
+        store
+            .apply(&s, &[sms("Hello")], at(NOW) + Duration::minutes(31))
+            .unwrap();
+        let statuses: Vec<MessageStatus> = store
+            .outbox(Some("s1"))
+            .unwrap()
+            .iter()
+            .map(|m| m.status)
+            .collect();
+        use MessageStatus::*;
+        assert_eq!(
+            statuses,
+            [Pending, Suppressed, Suppressed, Pending],
+            "{name}"
+        );
+        assert!(
+            store
+                .events("s1")
+                .unwrap()
+                .iter()
+                .any(|(_, e)| e.contains("within 30 minutes")),
+            "{name}: the suppression is logged"
+        );
+
+        store.opt_out(PHONE, at(NOW)).unwrap();
+        assert!(store.is_opted_out(PHONE).unwrap());
+        store.apply(&s, &[sms("After STOP")], at(NOW)).unwrap();
+        store.opt_in(PHONE).unwrap();
+        store.apply(&s, &[sms("After START")], at(NOW)).unwrap();
+        let last: Vec<(String, MessageStatus)> = store
+            .outbox(None)
+            .unwrap()
+            .into_iter()
+            .rev()
+            .take(2)
+            .map(|m| (m.body, m.status))
+            .collect();
+        assert_eq!(
+            last,
+            [
+                ("After START".to_string(), Pending),
+                ("After STOP".to_string(), Suppressed)
+            ],
+            "{name}"
+        );
+
+        let first = store.outbox(None).unwrap()[0].id;
+        store.set_message_status(first, Sent, None).unwrap();
+        assert_eq!(store.outbox(None).unwrap()[0].status, Sent, "{name}");
+    }
+}
+
+#[test]
+fn timers_start_replace_stop_and_leave_with_their_step() {
+    for (name, store) in stores("timers") {
+        let s = new_session(&*store, "s1");
+        store
+            .apply(
+                &s,
+                &[
+                    timer("a", "2026-03-05T15:00:00Z", 0),
+                    timer("b", "2026-03-06T15:00:00Z", 1),
+                ],
+                at(NOW),
+            )
+            .unwrap();
+        assert_eq!(
+            store.next_timer_due().unwrap(),
+            Some(at("2026-03-05T15:00:00Z")),
+            "{name}"
+        );
+        // Starting a key again replaces it.
+        store
+            .apply(&s, &[timer("a", "2026-03-07T15:00:00Z", 0)], at(NOW))
+            .unwrap();
+        let due: Vec<(String, DateTime<Utc>)> = store
+            .due_timers(at("2030-01-01T00:00:00Z"), 10)
+            .unwrap()
+            .into_iter()
+            .map(|t| (t.key, t.due))
+            .collect();
+        assert_eq!(
+            due,
+            [
+                ("b".to_string(), at("2026-03-06T15:00:00Z")),
+                ("a".to_string(), at("2026-03-07T15:00:00Z"))
+            ],
+            "{name}"
+        );
+        assert!(
+            store
+                .due_timers(at("2026-03-06T14:59:59Z"), 10)
+                .unwrap()
+                .is_empty(),
+            "{name}: nothing due yet"
+        );
+        // Leaving step 0 cancels its timer only; stopping `b` cancels the other.
+        store
+            .apply(&s, &[Effect::LeftSteps { before: 1 }], at(NOW))
+            .unwrap();
+        assert_eq!(
+            store
+                .due_timers(at("2030-01-01T00:00:00Z"), 10)
+                .unwrap()
+                .len(),
+            1,
+            "{name}"
+        );
+        store
+            .apply(
+                &s,
+                &[
+                    Effect::StopTimer { key: "b".into() },
+                    Effect::StopTimer {
+                        key: "unknown".into(),
+                    },
+                ],
+                at(NOW),
+            )
+            .unwrap();
+        assert_eq!(store.next_timer_due().unwrap(), None, "{name}");
+    }
+}
+
+#[test]
+fn a_timer_fires_once_with_its_effects() {
+    for (name, store) in stores("fire") {
+        let mut s = new_session(&*store, "s1");
+        initialise(&mut s);
+        store
+            .apply(&s, &[timer("nudge", "2026-03-05T15:00:00Z", 0)], at(NOW))
+            .unwrap();
+        let t = store
+            .due_timers(at("2026-03-05T15:00:00Z"), 10)
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            t.actions,
+            vec![ir::Action::EndSession],
+            "{name}: the actions are kept"
+        );
+        assert!(
+            store
+                .fire_timer(t.id, &s, &[sms("Reminder")], t.due)
+                .unwrap(),
+            "{name}"
+        );
+        assert!(
+            !store
+                .fire_timer(t.id, &s, &[sms("Reminder again")], t.due)
+                .unwrap(),
+            "{name}: a second firing changes nothing"
+        );
+        let bodies: Vec<String> = store
+            .outbox(None)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(bodies, ["Reminder"], "{name}");
+        assert!(
+            store
+                .due_timers(at("2030-01-01T00:00:00Z"), 10)
+                .unwrap()
+                .is_empty(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn skipping_and_ending_leave_nothing_pending() {
+    for (name, store) in stores("skip") {
+        let mut s = new_session(&*store, "s1");
+        store
+            .apply(
+                &s,
+                &[
+                    timer("a", "2026-03-05T15:00:00Z", 0),
+                    timer("b", "2026-03-06T15:00:00Z", 0),
+                ],
+                at(NOW),
+            )
+            .unwrap();
+        let a = store
+            .due_timers(at("2026-03-05T15:00:00Z"), 10)
+            .unwrap()
+            .remove(0);
+        assert!(
+            store
+                .skip_timer(a.id, "missed while the runtime was down", at(NOW))
+                .unwrap(),
+            "{name}"
+        );
+        assert!(!store.skip_timer(a.id, "again", at(NOW)).unwrap(), "{name}");
+        assert!(
+            store
+                .events("s1")
+                .unwrap()
+                .iter()
+                .any(|(_, e)| e == "timer `a` skipped: missed while the runtime was down"),
+            "{name}"
+        );
+        s.status = Status::Ended;
+        store
+            .apply(&s, &[Effect::Log("session ended".into())], at(NOW))
+            .unwrap();
+        assert_eq!(
+            store.next_timer_due().unwrap(),
+            None,
+            "{name}: ending cancels what was pending"
+        );
+        assert_eq!(
+            store.session("s1").unwrap().unwrap().status,
+            Status::Ended,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_keeps_everything_across_a_reopen() {
+    let path = temp_db("reopen");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        let mut s = new_session(&store, "s1");
+        initialise(&mut s);
+        store
+            .apply(
+                &s,
+                &[timer("nudge", "2026-03-05T15:00:00Z", 0), sms("Hi")],
+                at(NOW),
+            )
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    assert!(store.session("s1").unwrap().unwrap().actor_initialized);
+    assert_eq!(
+        store.next_timer_due().unwrap(),
+        Some(at("2026-03-05T15:00:00Z"))
+    );
+    assert_eq!(store.outbox(None).unwrap().len(), 1);
+}
+
+#[test]
+fn sqlite_refuses_a_database_from_a_newer_version() {
+    let path = temp_db("newer");
+    drop(SqliteStore::open(&path).unwrap());
+    // As a newer journeyc would leave it.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = SqliteStore::open(&path).err().expect("refused");
+    assert!(err.0.contains("newer journeyc"), "{err}");
+}
