@@ -1,0 +1,251 @@
+//! The engine: sessions started by triggers, actions run by the interpreter, effects
+//! kept by the store, and durable timers fired in due order. It reads the time from a
+//! `Clock`, so tests (and the preview mode) can move time by hand.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::clock::{Clock, ManualClock};
+use super::interp::{self, Effect};
+use super::session::{SessionState, Status};
+use super::store::{Result, Store, StoreError};
+use super::Value;
+use crate::ir::{self, Policy};
+
+/// How a session starts, with what the trigger knows.
+#[derive(Clone, Debug)]
+pub enum Start {
+    Link,
+    /// An inbound text: the sender's number initialises the actor.
+    Sms {
+        from: String,
+        body: String,
+    },
+    /// An inbound call from a known number.
+    Call {
+        from: String,
+    },
+    /// The API trigger, for a phone number, with initial variable values by name.
+    Api {
+        phone: String,
+        vars: Vec<(String, Value)>,
+    },
+    Schedule,
+}
+
+/// The outcome of starting a session.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Started {
+    pub session: SessionState,
+    pub effects: Vec<Effect>,
+    /// True when the existing-session policy kept an active session instead.
+    pub existing: bool,
+}
+
+pub struct Engine {
+    journeys: Vec<ir::Journey>,
+    store: Box<dyn Store>,
+    clock: Arc<dyn Clock>,
+}
+
+/// Timers fired per `fire_due` call at most.
+const FIRE_BATCH: usize = 10_000;
+/// Stops in one `advance` at most.
+const MAX_ROUNDS: usize = 1_000_000;
+
+fn fail<T>(message: impl Into<String>) -> Result<T> {
+    Err(StoreError(message.into()))
+}
+
+impl Engine {
+    pub fn new(journeys: Vec<ir::Journey>, store: Box<dyn Store>, clock: Arc<dyn Clock>) -> Engine {
+        Engine {
+            journeys,
+            store,
+            clock,
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn journey(&self, name: &str) -> Option<&ir::Journey> {
+        self.journeys.iter().find(|j| j.name == name)
+    }
+
+    /// Starts a session: the existing-session policy first (when the trigger knows a
+    /// phone number), then the session-started event, then the trigger's own actions.
+    /// `journey_link` is the session's full journey-link URL, which only the caller
+    /// (the server) can form; `token_hash` finds the session from it later.
+    pub fn start(
+        &self,
+        journey: &str,
+        start: Start,
+        session_id: String,
+        token_hash: &[u8],
+        journey_link: Option<String>,
+    ) -> Result<Started> {
+        let now = self.now();
+        let Some(j) = self.journey(journey) else {
+            return fail(format!("no journey `{journey}`"));
+        };
+        let (trigger, phone) = match &start {
+            Start::Link => ("link", None),
+            Start::Sms { from, .. } => ("sms", Some(from.clone())),
+            Start::Call { from } => ("call", Some(from.clone())),
+            Start::Api { phone, .. } => ("api", Some(phone.clone())),
+            Start::Schedule => ("schedule", None),
+        };
+        if let Some(phone) = &phone {
+            if let Some(mut existing) = self.store.active_session_for_phone(journey, phone, now)? {
+                match j.existing_session {
+                    Policy::Keep => {
+                        return Ok(Started {
+                            session: existing,
+                            effects: vec![],
+                            existing: true,
+                        })
+                    }
+                    Policy::Reject => {
+                        return fail(format!(
+                            "{phone} already has an active session of `{journey}`"
+                        ))
+                    }
+                    Policy::Replace => {
+                        existing.status = Status::Ended;
+                        self.store.apply(
+                            &existing,
+                            &[Effect::Log(format!("replaced by session {session_id}"))],
+                            now,
+                        )?;
+                    }
+                }
+            }
+        }
+        let mut state = SessionState::new(session_id, j, trigger, now);
+        state.journey_link = journey_link;
+        if let Some(phone) = phone {
+            state.actor.insert("phone".into(), Value::Phone(phone));
+            state.actor_initialized = true;
+        }
+        if let Start::Sms { from, body } = &start {
+            state.message = Some(body.clone());
+            state.from = Some(from.clone());
+        }
+        if let Start::Api { vars, .. } = &start {
+            for (name, value) in vars {
+                match j.vars.iter().position(|v| &v.name == name) {
+                    Some(i) => state.vars[i] = value.clone(),
+                    None => return fail(format!("`{journey}` has no variable `{name}`")),
+                }
+            }
+        }
+        self.store.create_session(&state, token_hash, now)?;
+        let mut effects = vec![Effect::Log(format!("session started by {trigger}"))];
+        effects.extend(interp::run(j, &mut state, &j.on_started, now));
+        let trigger_actions = j.triggers.iter().find_map(|t| match (t, &start) {
+            (ir::Trigger::Sms { actions, .. }, Start::Sms { .. })
+            | (ir::Trigger::Call { actions, .. }, Start::Call { .. }) => Some(actions),
+            (ir::Trigger::Api { actions }, Start::Api { .. }) => Some(actions),
+            _ => None,
+        });
+        if let Some(actions) = trigger_actions {
+            effects.extend(interp::run(j, &mut state, actions, now));
+        }
+        self.store.apply(&state, &effects, now)?;
+        Ok(Started {
+            session: state,
+            effects,
+            existing: false,
+        })
+    }
+
+    /// Stores a page's inputs (variable index and value), then runs actions (a button,
+    /// a reply handler) in a session, and keeps the result in one transaction.
+    pub fn run(
+        &self,
+        session_id: &str,
+        inputs: &[(usize, Value)],
+        actions: &[ir::Action],
+    ) -> Result<(SessionState, Vec<Effect>)> {
+        let now = self.now();
+        let Some(mut state) = self.store.session(session_id)? else {
+            return fail(format!("no session `{session_id}`"));
+        };
+        if !state.is_active(now) {
+            return fail(format!("session `{session_id}` has ended"));
+        }
+        let Some(j) = self.journey(&state.journey) else {
+            return fail(format!("no journey `{}`", state.journey));
+        };
+        for (index, value) in inputs {
+            if let Some(slot) = state.vars.get_mut(*index) {
+                *slot = value.clone();
+            }
+        }
+        let effects = interp::run(j, &mut state, actions, now);
+        self.store.apply(&state, &effects, now)?;
+        Ok((state, effects))
+    }
+
+    /// Fires every timer due now, earliest first. `missed_before` marks timers that
+    /// came due while the runtime was down (at start-up: the start-up time): those that
+    /// say `skip if missed` are skipped; the others fire once, now.
+    pub fn fire_due(&self, missed_before: Option<DateTime<Utc>>) -> Result<usize> {
+        let now = self.now();
+        let mut fired = 0;
+        // One batch per call: timers that these actions start for "now" fire on the
+        // next call, so a timer that keeps restarting itself cannot hold the engine.
+        for timer in self.store.due_timers(now, FIRE_BATCH)? {
+            let state = self.store.session(&timer.session_id)?;
+            let Some(mut state) = state.filter(|s| s.is_active(now)) else {
+                self.store
+                    .skip_timer(timer.id, "the session is no longer active", now)?;
+                continue;
+            };
+            if timer.skip_if_missed && missed_before.is_some_and(|t| timer.due < t) {
+                self.store
+                    .skip_timer(timer.id, "missed while the runtime was down", now)?;
+                continue;
+            }
+            let Some(j) = self.journey(&state.journey) else {
+                self.store
+                    .skip_timer(timer.id, "its journey is no longer served", now)?;
+                continue;
+            };
+            // Timer actions see the session as it is now, not as it was when set.
+            let mut effects = vec![Effect::Log(format!("timer `{}` fired", timer.key))];
+            effects.extend(interp::run(j, &mut state, &timer.actions, now));
+            if self.store.fire_timer(timer.id, &state, &effects, now)? {
+                fired += 1;
+            }
+        }
+        Ok(fired)
+    }
+
+    /// With a manual clock: moves time forward by `by`, stopping at each timer's due
+    /// time on the way to fire it, so everything fires in due order at its own time.
+    pub fn advance(&self, clock: &ManualClock, by: Duration) -> Result<usize> {
+        let target = clock.now() + by;
+        let mut fired = 0;
+        let mut rounds = 0;
+        while let Some(next) = self.store.next_timer_due()?.filter(|t| *t <= target) {
+            rounds += 1;
+            if rounds > MAX_ROUNDS {
+                return fail("timers keep restarting at the same instant");
+            }
+            if next > clock.now() {
+                clock.advance(next - clock.now());
+            }
+            fired += self.fire_due(None)?;
+        }
+        clock.advance(target - clock.now());
+        Ok(fired)
+    }
+}

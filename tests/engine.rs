@@ -1,0 +1,328 @@
+//! The engine on a manual clock and a real SQLite file: the seed scenario up to the
+//! outbox, reminders across daylight-saving changes, restarts that lose and duplicate
+//! nothing, don't-run-if-missed, existing-session policies and expiry.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use journeyc::ir::{self, Control};
+use journeyc::runtime::clock::{Clock, ManualClock};
+use journeyc::runtime::engine::{Engine, Start};
+use journeyc::runtime::sqlite::SqliteStore;
+use journeyc::runtime::store::{MessageStatus, Store};
+use journeyc::runtime::Value;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("journeyc-engine-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("journey.db")
+}
+
+fn journeys(source: &str) -> Vec<ir::Journey> {
+    let (_, modules, diags) = journeyc::check_source("j.journey", source);
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
+    modules.into_iter().flat_map(|(_, m)| m.journeys).collect()
+}
+
+fn example(file: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(file),
+    )
+    .unwrap()
+}
+
+fn engine(source: &str, db: &Path, clock: &ManualClock) -> Engine {
+    Engine::new(
+        journeys(source),
+        Box::new(SqliteStore::open(db).unwrap()),
+        Arc::new(clock.clone()),
+    )
+}
+
+fn button(j: &ir::Journey, step: usize, page: usize) -> Vec<ir::Action> {
+    j.steps[step].pages[page]
+        .controls
+        .iter()
+        .find_map(|c| {
+            if let Control::Button { actions, .. } = c {
+                Some(actions.clone())
+            } else {
+                None
+            }
+        })
+        .expect("a button")
+}
+
+fn bodies(store: &dyn Store) -> Vec<String> {
+    store
+        .outbox(None)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.status == MessageStatus::Pending)
+        .map(|m| m.body)
+        .collect()
+}
+
+const LINK: &str = "https://journeys.example/j/tok";
+
+#[test]
+fn the_seed_scenario_survives_a_restart_and_its_reminder_fires_once() {
+    let db = temp_db("seed");
+    let source = example("texting_journey_links.journey");
+    // Wednesday 10:00 in New York.
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(&source, &db, &clock);
+    let started = e
+        .start(
+            "TextingJourneyLinks",
+            Start::Link,
+            "s1".into(),
+            b"tok",
+            Some(LINK.into()),
+        )
+        .unwrap();
+    assert!(!started.existing);
+    let j = e.journey("TextingJourneyLinks").unwrap().clone();
+    let phone_input = j.vars.iter().position(|v| v.name == "phone_input").unwrap();
+    e.run(
+        "s1",
+        &[(phone_input, Value::Phone("+14158675309".into()))],
+        &button(&j, 0, 0),
+    )
+    .unwrap();
+    assert_eq!(
+        bodies(e.store()),
+        [format!("Thanks! Continue any time here: {LINK}")]
+    );
+    assert_eq!(
+        e.store().next_timer_due().unwrap(),
+        Some(at("2026-03-05T15:00:00Z"))
+    );
+    drop(e);
+
+    // A real restart: a new engine on the same file, after the reminder came due.
+    clock.advance(Duration::days(1) + Duration::hours(1));
+    let e = engine(&source, &db, &clock);
+    assert_eq!(
+        e.store().session_by_token(b"tok").unwrap().map(|s| s.id),
+        Some("s1".into()),
+        "the journey link still finds it"
+    );
+    assert_eq!(
+        e.fire_due(Some(clock.now())).unwrap(),
+        1,
+        "fires once on start"
+    );
+    assert_eq!(e.fire_due(Some(clock.now())).unwrap(), 0, "and never again");
+    assert_eq!(
+        bodies(e.store())[1..],
+        [
+            "Still there? Your request is waiting.".to_string(),
+            LINK.to_string()
+        ]
+    );
+    let log: Vec<String> = e
+        .store()
+        .events("s1")
+        .unwrap()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert!(log.contains(&"timer `nudge` fired".to_string()), "{log:?}");
+}
+
+const DAILY: &str = "journey Daily {\n  sms from \"+15005550006\"\n  trigger api\n  on session started {\n    start timer \"nine\" at AT_TIME(TODAY(\"America/New_York\") + 1d, \"09:00\", \"America/New_York\") {\n      send sms Morning\n    }\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Morning sms {\n    text \"Good morning\"\n  }\n}\n";
+
+#[test]
+fn a_reminder_at_nine_in_new_york_across_both_daylight_saving_changes() {
+    for (start, expected) in [
+        // Saturday 7 March; clocks go forward on Sunday: 09:00 EDT is 13:00Z.
+        ("2026-03-07T17:00:00Z", "2026-03-08T13:00:00Z"),
+        // Saturday 31 October; clocks go back on Sunday: 09:00 EST is 14:00Z.
+        ("2026-10-31T16:00:00Z", "2026-11-01T14:00:00Z"),
+    ] {
+        let clock = ManualClock::new(at(start));
+        let e = engine(DAILY, &temp_db(&format!("daily-{start}")), &clock);
+        e.start(
+            "Daily",
+            Start::Api {
+                phone: "+14158675309".into(),
+                vars: vec![],
+            },
+            "d1".into(),
+            b"d1",
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.advance(&clock, Duration::days(2)).unwrap(), 1);
+        let fired_at = e
+            .store()
+            .events("d1")
+            .unwrap()
+            .into_iter()
+            .find(|(_, t)| t == "timer `nine` fired")
+            .map(|(when, _)| when);
+        assert_eq!(fired_at, Some(at(expected)), "from {start}");
+        assert_eq!(bodies(e.store()), ["Good morning"]);
+    }
+}
+
+#[test]
+fn dont_run_if_missed_skips_only_what_came_due_while_down() {
+    let source = example("appointment_reminder.journey");
+    let db = temp_db("missed");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(&source, &db, &clock);
+    let vars = vec![(
+        "appointment_at".to_string(),
+        Value::DateTime(at("2026-03-10T21:30:00Z")),
+    )];
+    e.start(
+        "AppointmentReminder",
+        Start::Api {
+            phone: "+14158675309".into(),
+            vars,
+        },
+        "a1".into(),
+        b"a1",
+        None,
+    )
+    .unwrap();
+    let due = e.store().next_timer_due().unwrap().unwrap();
+    drop(e);
+    // Down from before the reminder until after it.
+    clock.advance(due - clock.now() + Duration::hours(3));
+    let e = engine(&source, &db, &clock);
+    assert_eq!(e.fire_due(Some(clock.now())).unwrap(), 0);
+    let log: Vec<String> = e
+        .store()
+        .events("a1")
+        .unwrap()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert!(
+        log.contains(&"timer `reminder` skipped: missed while the runtime was down".to_string()),
+        "{log:?}"
+    );
+    assert_eq!(e.store().next_timer_due().unwrap(), None);
+}
+
+fn policy_journey(policy: &str) -> String {
+    format!("journey P {{\n  sms from \"+15005550006\"\n  trigger api\n  on existing session {policy}\n  on session started {{\n    start timer \"t\" after 1h {{\n      send sms Hi\n    }}\n  }}\n  step S {{\n    page P {{\n      heading \"x\"\n    }}\n  }}\n  notification Hi sms {{\n    text \"Hi\"\n  }}\n}}\n")
+}
+
+fn api(e: &Engine, id: &str) -> Result<bool, String> {
+    e.start(
+        "P",
+        Start::Api {
+            phone: "+14158675309".into(),
+            vars: vec![],
+        },
+        id.into(),
+        id.as_bytes(),
+        None,
+    )
+    .map(|s| s.existing)
+    .map_err(|e| e.0)
+}
+
+#[test]
+fn existing_session_policies() {
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let keep = engine(&policy_journey("keep"), &temp_db("keep"), &clock);
+    assert_eq!(api(&keep, "k1"), Ok(false));
+    assert_eq!(api(&keep, "k2"), Ok(true), "the first session is kept");
+    assert!(keep.store().session("k2").unwrap().is_none());
+
+    let reject = engine(&policy_journey("reject"), &temp_db("reject"), &clock);
+    assert_eq!(api(&reject, "r1"), Ok(false));
+    assert_eq!(
+        api(&reject, "r2"),
+        Err("+14158675309 already has an active session of `P`".into())
+    );
+
+    let replace = engine(&policy_journey("replace"), &temp_db("replace"), &clock);
+    assert_eq!(api(&replace, "p1"), Ok(false));
+    assert_eq!(api(&replace, "p2"), Ok(false));
+    assert_eq!(
+        replace.store().session("p1").unwrap().unwrap().status,
+        journeyc::runtime::session::Status::Ended
+    );
+    assert_eq!(
+        replace
+            .store()
+            .due_timers(at("2030-01-01T00:00:00Z"), 10)
+            .unwrap()
+            .len(),
+        1,
+        "the replaced session's timer is cancelled"
+    );
+    assert_eq!(replace.advance(&clock, Duration::hours(2)).unwrap(), 1);
+    assert_eq!(bodies(replace.store()), ["Hi"]);
+}
+
+#[test]
+fn timers_of_an_expired_session_do_not_fire() {
+    let source = "journey X {\n  sms from \"+15005550006\"\n  trigger api\n  expires after 1h\n  on session started {\n    start timer \"late\" after 2h {\n      send sms Hi\n    }\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Hi sms {\n    text \"Hi\"\n  }\n}\n";
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(source, &temp_db("expired"), &clock);
+    e.start(
+        "X",
+        Start::Api {
+            phone: "+14158675309".into(),
+            vars: vec![],
+        },
+        "x1".into(),
+        b"x1",
+        None,
+    )
+    .unwrap();
+    assert_eq!(e.advance(&clock, Duration::hours(3)).unwrap(), 0);
+    assert!(bodies(e.store()).is_empty());
+    let log: Vec<String> = e
+        .store()
+        .events("x1")
+        .unwrap()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert!(
+        log.contains(&"timer `late` skipped: the session is no longer active".to_string()),
+        "{log:?}"
+    );
+    assert_eq!(
+        e.run("x1", &[], &[]).err().map(|e| e.0),
+        Some("session `x1` has ended".into())
+    );
+}
+
+#[test]
+fn an_sms_trigger_initialises_the_actor_and_keeps_the_message() {
+    let source = example("texting_journey_links.journey");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(&source, &temp_db("sms"), &clock);
+    let started = e
+        .start(
+            "TextingJourneyLinksBySms",
+            Start::Sms {
+                from: "+14158675309".into(),
+                body: "hi".into(),
+            },
+            "m1".into(),
+            b"m1",
+            Some(LINK.into()),
+        )
+        .unwrap();
+    assert!(started.session.actor_initialized);
+    assert_eq!(started.session.message.as_deref(), Some("hi"));
+    assert_eq!(bodies(e.store()), ["Pick up where you left off:", LINK]);
+}
