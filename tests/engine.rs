@@ -326,3 +326,65 @@ fn an_sms_trigger_initialises_the_actor_and_keeps_the_message() {
     assert_eq!(started.session.message.as_deref(), Some("hi"));
     assert_eq!(bodies(e.store()), ["Pick up where you left off:", LINK]);
 }
+
+const WEEKDAYS: &str = "journey Digest {\n  trigger schedule \"30 8 * * MON-FRI\" in \"America/New_York\" {\n    set count = 1\n  }\n  var count: Number = 0\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n}\n";
+
+fn schedule_runs(store: &dyn Store, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .flat_map(|id| store.events(id).unwrap())
+        .map(|(_, t)| t)
+        .filter(|t| t.starts_with("schedule"))
+        .collect()
+}
+
+#[test]
+fn a_cron_schedule_runs_at_each_instant_in_its_zone_across_the_spring_change() {
+    let clock = ManualClock::new(at("2026-03-06T12:00:00Z"));
+    let e = engine(WEEKDAYS, &temp_db("cron"), &clock);
+    // Friday 08:30 EST (13:30Z), then Monday 08:30 EDT (12:30Z) after the clocks change.
+    assert_eq!(
+        e.advance(&clock, Duration::days(3) + Duration::hours(2))
+            .unwrap(),
+        2
+    );
+    let ids = [
+        "Digest-schedule-0-1772803800".to_string(),
+        "Digest-schedule-0-1773059400".to_string(),
+    ];
+    assert_eq!(
+        schedule_runs(e.store(), &ids),
+        [
+            "schedule `0 30 8 * * MON-FRI` ran for 2026-03-06T13:30:00+00:00",
+            "schedule `0 30 8 * * MON-FRI` ran for 2026-03-09T12:30:00+00:00"
+        ]
+    );
+    let session = e.store().session(&ids[0]).unwrap().unwrap();
+    assert_eq!(
+        session.vars[0],
+        Value::Number(1.0),
+        "the schedule's actions ran"
+    );
+}
+
+#[test]
+fn after_downtime_a_schedule_runs_once_not_once_per_missed_instant() {
+    let db = temp_db("cron-down");
+    let clock = ManualClock::new(at("2026-03-02T12:00:00Z"));
+    let e = engine(WEEKDAYS, &db, &clock);
+    assert_eq!(
+        e.run_schedules().unwrap(),
+        0,
+        "first sight: remembers Monday 08:30"
+    );
+    drop(e);
+    // Down all week, back on Saturday.
+    clock.advance(Duration::days(5));
+    let e = engine(WEEKDAYS, &db, &clock);
+    assert_eq!(e.run_schedules().unwrap(), 1, "one catch-up run");
+    assert_eq!(e.run_schedules().unwrap(), 0, "and not again");
+    assert_eq!(
+        e.next_schedule_due().unwrap(),
+        Some(at("2026-03-09T12:30:00Z")),
+        "then the next instant after now"
+    );
+}

@@ -2,6 +2,7 @@
 //! kept by the store, and durable timers fired in due order. It reads the time from a
 //! `Clock`, so tests (and the preview mode) can move time by hand.
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -229,13 +230,93 @@ impl Engine {
         Ok(fired)
     }
 
-    /// With a manual clock: moves time forward by `by`, stopping at each timer's due
-    /// time on the way to fire it, so everything fires in due order at its own time.
+    /// Runs the schedule triggers that are due, once each, and records their next
+    /// instants. After downtime a schedule runs once (not once per missed instant) and
+    /// then continues from the next instant after now. A schedule seen for the first
+    /// time starts from the first instant after now.
+    pub fn run_schedules(&self) -> Result<usize> {
+        let now = self.now();
+        let mut ran = 0;
+        for j in &self.journeys {
+            for (index, trigger) in j.triggers.iter().enumerate() {
+                let ir::Trigger::Schedule {
+                    cron,
+                    time_zone,
+                    actions,
+                } = trigger
+                else {
+                    continue;
+                };
+                let (Ok(schedule), Ok(zone)) = (
+                    cron::Schedule::from_str(cron),
+                    chrono_tz::Tz::from_str(time_zone),
+                ) else {
+                    continue;
+                };
+                let after_now = schedule
+                    .after(&now.with_timezone(&zone))
+                    .next()
+                    .map(|t| t.with_timezone(&Utc));
+                let Some(next) = after_now else { continue };
+                let current = self.store.schedule_next(&j.name, index)?;
+                match current {
+                    None => {
+                        self.store.claim_schedule(&j.name, index, None, next)?;
+                    }
+                    Some(due) if due <= now => {
+                        if !self.store.claim_schedule(&j.name, index, Some(due), next)? {
+                            continue;
+                        }
+                        let id = format!("{}-schedule-{index}-{}", j.name, due.timestamp());
+                        let started =
+                            self.start(&j.name, Start::Schedule, id.clone(), id.as_bytes(), None)?;
+                        let mut state = started.session;
+                        let mut effects = vec![Effect::Log(format!(
+                            "schedule `{cron}` ran for {}",
+                            due.to_rfc3339()
+                        ))];
+                        effects.extend(interp::run(j, &mut state, actions, now));
+                        self.store.apply(&state, &effects, now)?;
+                        ran += 1;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(ran)
+    }
+
+    /// When the next schedule trigger is due, if any is known.
+    pub fn next_schedule_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let mut next: Option<DateTime<Utc>> = None;
+        for j in &self.journeys {
+            for (index, trigger) in j.triggers.iter().enumerate() {
+                if matches!(trigger, ir::Trigger::Schedule { .. }) {
+                    if let Some(due) = self.store.schedule_next(&j.name, index)? {
+                        next = Some(next.map_or(due, |n| n.min(due)));
+                    }
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// With a manual clock: moves time forward by `by`, stopping at each timer's and
+    /// schedule's due time on the way to fire it, so everything fires in due order at
+    /// its own time. Returns how many timers fired and schedules ran.
     pub fn advance(&self, clock: &ManualClock, by: Duration) -> Result<usize> {
         let target = clock.now() + by;
-        let mut fired = 0;
+        // Timers fired plus schedule runs.
+        let mut fired = self.run_schedules()?;
         let mut rounds = 0;
-        while let Some(next) = self.store.next_timer_due()?.filter(|t| *t <= target) {
+        loop {
+            let next = [self.store.next_timer_due()?, self.next_schedule_due()?]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(next) = next.filter(|t| *t <= target) else {
+                break;
+            };
             rounds += 1;
             if rounds > MAX_ROUNDS {
                 return fail("timers keep restarting at the same instant");
@@ -244,6 +325,7 @@ impl Engine {
                 clock.advance(next - clock.now());
             }
             fired += self.fire_due(None)?;
+            fired += self.run_schedules()?;
         }
         clock.advance(target - clock.now());
         Ok(fired)

@@ -15,7 +15,8 @@ use super::store::{
 };
 
 /// Each migration runs once, in order, in its own transaction; never edit a shipped one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE sessions (
     id          TEXT PRIMARY KEY,
     journey     TEXT NOT NULL,
@@ -61,7 +62,16 @@ CREATE TABLE opt_outs (
     phone TEXT PRIMARY KEY,
     at    INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE schedules (
+    journey       TEXT NOT NULL,
+    trigger_index INTEGER NOT NULL,
+    next_at       INTEGER NOT NULL,
+    PRIMARY KEY (journey, trigger_index)
+);
+"#,
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -444,6 +454,42 @@ impl Store for SqliteStore {
         self.with(|c| {
             c.execute("DELETE FROM opt_outs WHERE phone = ?1", [phone])
                 .map(|_| ())
+        })
+    }
+
+    fn schedule_next(&self, journey: &str, trigger_index: usize) -> Result<Option<DateTime<Utc>>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT next_at FROM schedules WHERE journey = ?1 AND trigger_index = ?2",
+                params![journey, trigger_index as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+        })
+        .map(|ms| ms.map(instant))
+    }
+
+    fn claim_schedule(
+        &self,
+        journey: &str,
+        trigger_index: usize,
+        expected: Option<DateTime<Utc>>,
+        next: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let current: Option<i64> = tx
+                .query_row("SELECT next_at FROM schedules WHERE journey = ?1 AND trigger_index = ?2", params![journey, trigger_index as i64], |r| r.get(0))
+                .optional()?;
+            if current != expected.map(millis) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO schedules (journey, trigger_index, next_at) VALUES (?1, ?2, ?3) ON CONFLICT (journey, trigger_index) DO UPDATE SET next_at = ?3",
+                params![journey, trigger_index as i64, millis(next)],
+            )?;
+            tx.commit()?;
+            Ok(true)
         })
     }
 

@@ -127,4 +127,16 @@ pub trait Store: Send + Sync {
     fn opt_out(&self, phone: &str, now: DateTime<Utc>) -> Result<()>;
     fn opt_in(&self, phone: &str) -> Result<()>;
     fn is_opted_out(&self, phone: &str) -> Result<bool>;
+    /// The next instant a schedule trigger (by its index in the journey) is due.
+    fn schedule_next(&self, journey: &str, trigger_index: usize) -> Result<Option<DateTime<Utc>>>;
+    /// Moves a schedule's next instant from `expected` to `next`, atomically; false
+    /// when another runner moved it first. Claiming before running makes each instant
+    /// run at most once, across restarts and servers.
+    fn claim_schedule(
+        &self,
+        journey: &str,
+        trigger_index: usize,
+        expected: Option<DateTime<Utc>>,
+        next: DateTime<Utc>,
+    ) -> Result<bool>;
 }
