@@ -388,3 +388,90 @@ fn after_downtime_a_schedule_runs_once_not_once_per_missed_instant() {
         "then the next instant after now"
     );
 }
+
+fn new_id(id: &str) -> impl FnOnce() -> (String, Vec<u8>, Option<String>) + '_ {
+    move || {
+        (
+            id.to_string(),
+            id.as_bytes().to_vec(),
+            Some(LINK.to_string()),
+        )
+    }
+}
+
+#[test]
+fn inbound_texts_start_sessions_reach_reply_handlers_and_opt_out() {
+    use journeyc::runtime::engine::Reply;
+    let source = example("appointment_reminder.journey")
+        + &example("texting_journey_links.journey")
+            .replace("import std.calendars\nimport std.notifications\n", "");
+    let source = format!("import std.calendars\nimport std.notifications\n{source}");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(&source, &temp_db("inbound"), &clock);
+    let me = "+14158675309";
+    let vars = vec![(
+        "appointment_at".to_string(),
+        Value::DateTime(at("2026-03-10T21:30:00Z")),
+    )];
+    e.start(
+        "AppointmentReminder",
+        Start::Api {
+            phone: me.into(),
+            vars,
+        },
+        "a1".into(),
+        b"a1",
+        Some(LINK.into()),
+    )
+    .unwrap();
+
+    // A reply reaches the session's handler for its keyword.
+    assert_eq!(
+        e.inbound_sms("+15005550006", me, " yes ", new_id("unused"))
+            .unwrap(),
+        Reply::None
+    );
+    let confirmed = e
+        .journey("AppointmentReminder")
+        .unwrap()
+        .vars
+        .iter()
+        .position(|v| v.name == "confirmed")
+        .unwrap();
+    assert_eq!(
+        e.store().session("a1").unwrap().unwrap().vars[confirmed],
+        Value::Boolean(true)
+    );
+    assert!(bodies(e.store())
+        .iter()
+        .any(|b| b.starts_with("Thanks, you're confirmed.")));
+
+    // HELP answers with the journey's help text.
+    let help = e
+        .inbound_sms("+15005550006", me, "help", new_id("unused"))
+        .unwrap();
+    assert_eq!(
+        help,
+        Reply::Text("Appointment reminders from Acme Dental. Reply STOP to opt out.".into())
+    );
+
+    // STOP opts the number out: what the session sends after it is suppressed.
+    e.inbound_sms("+15005550006", me, "STOP", new_id("unused"))
+        .unwrap();
+    assert!(e.store().is_opted_out(me).unwrap());
+    e.inbound_sms("+15005550006", me, "NO", new_id("unused"))
+        .unwrap();
+    let last = e.store().outbox(None).unwrap().pop().unwrap();
+    assert_eq!(
+        (last.body.starts_with("No problem."), last.status),
+        (true, MessageStatus::Suppressed)
+    );
+
+    // A text from someone without a session starts one through the SMS trigger.
+    let other = "+14155550123";
+    e.inbound_sms("+15005550006", other, "hi", new_id("t1"))
+        .unwrap();
+    let started = e.store().session("t1").unwrap().unwrap();
+    assert_eq!(started.journey, "TextingJourneyLinksBySms");
+    assert!(started.actor_initialized);
+}

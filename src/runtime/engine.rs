@@ -331,3 +331,97 @@ impl Engine {
         Ok(fired)
     }
 }
+
+/// What to answer an inbound text with, if anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    None,
+    Text(String),
+}
+
+/// Keywords that opt a number out, back in, or ask for help; Twilio's list.
+const STOP_WORDS: &[&str] = &[
+    "STOP",
+    "UNSUBSCRIBE",
+    "END",
+    "QUIT",
+    "STOPALL",
+    "REVOKE",
+    "OPTOUT",
+    "CANCEL",
+];
+const START_WORDS: &[&str] = &["START", "YES", "UNSTOP"];
+const HELP_WORDS: &[&str] = &["HELP", "INFO"];
+
+impl Engine {
+    /// An inbound text to `to` from `from`. In order: STOP-family words opt the number
+    /// out; a text from the initialised actor of an active session goes to that
+    /// session's reply handlers (START-family words there opt back in first); HELP
+    /// answers with the journey's help text; otherwise the journey whose SMS trigger
+    /// has number `to` starts a session (ids from `new_id`). Anything else is logged by
+    /// the caller and answered with nothing.
+    pub fn inbound_sms(
+        &self,
+        to: &str,
+        from: &str,
+        body: &str,
+        new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
+    ) -> Result<Reply> {
+        let now = self.now();
+        let word = body.trim().to_uppercase();
+        if STOP_WORDS.contains(&word.as_str()) {
+            self.store.opt_out(from, now)?;
+            return Ok(Reply::None);
+        }
+        let opted_out = self.store.is_opted_out(from)?;
+        if START_WORDS.contains(&word.as_str()) && opted_out {
+            self.store.opt_in(from)?;
+        }
+        for j in &self.journeys {
+            let Some(mut state) = self.store.active_session_for_phone(&j.name, from, now)? else {
+                continue;
+            };
+            if HELP_WORDS.contains(&word.as_str()) {
+                return Ok(j.help_text.clone().map_or(Reply::None, Reply::Text));
+            }
+            state.message = Some(body.to_string());
+            state.from = Some(from.to_string());
+            let handler = j
+                .reply_handlers
+                .iter()
+                .find(|h| h.keywords.contains(&word))
+                .or_else(|| j.reply_handlers.iter().find(|h| h.keywords.is_empty()));
+            let mut effects = vec![Effect::Log(format!("text from {from}: {body}"))];
+            if let Some(h) = handler {
+                effects.extend(interp::run(j, &mut state, &h.actions, now));
+            }
+            self.store.apply(&state, &effects, now)?;
+            return Ok(Reply::None);
+        }
+        let by_number = self.journeys.iter().find(|j| {
+            j.triggers
+                .iter()
+                .any(|t| matches!(t, ir::Trigger::Sms { to: number, .. } if number == to))
+        });
+        match by_number {
+            Some(j) if HELP_WORDS.contains(&word.as_str()) => {
+                Ok(j.help_text.clone().map_or(Reply::None, Reply::Text))
+            }
+            Some(j) => {
+                let (id, token_hash, link) = new_id();
+                self.start(
+                    &j.name.clone(),
+                    Start::Sms {
+                        from: from.to_string(),
+                        body: body.to_string(),
+                    },
+                    id,
+                    &token_hash,
+                    link,
+                )?;
+                Ok(Reply::None)
+            }
+            None => Ok(Reply::None),
+        }
+    }
+}
