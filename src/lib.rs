@@ -1,7 +1,8 @@
-//! journeyc: the journey language's compiler core.
+//! journeyc: the journey language's compiler and runtime cores.
 //!
-//! Pure: no file system, no clock, no printing. The binary and the server do IO
-//! around it. See ARCHITECTURE.md for the phases and their invariants.
+//! The compiler (`syntax`, `check`) is pure: no file system, no clock, no printing.
+//! The runtime does IO only through its `Store` and reads time only from a `Clock`.
+//! See ARCHITECTURE.md for the phases and their invariants.
 
 pub mod check;
 pub mod diagnostic;
