@@ -390,3 +390,46 @@ fn sqlite_refuses_a_database_from_a_newer_version() {
     let err = SqliteStore::open(&path).err().expect("refused");
     assert!(err.0.contains("newer journeyc"), "{err}");
 }
+
+#[test]
+fn concurrent_changes_all_land_and_a_failing_one_undoes_only_itself() {
+    for (name, store) in stores("concurrent") {
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
+        for i in 0..8 {
+            new_session(&*store, &format!("s{i}"));
+        }
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let s = store.session(&format!("s{i}")).unwrap().unwrap();
+                    for k in 0..50 {
+                        store
+                            .apply(
+                                &s,
+                                &[timer(&format!("t{k}"), "2026-03-05T15:00:00Z", 0)],
+                                at(NOW),
+                            )
+                            .unwrap();
+                    }
+                    // A second session with a taken id fails alone.
+                    let clash = SessionState::new(format!("s{i}"), &journey(), "link", at(NOW));
+                    assert!(store
+                        .create_session(&clash, format!("other{i}").as_bytes(), at(NOW))
+                        .is_err());
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            store
+                .due_timers(at("2030-01-01T00:00:00Z"), 10_000)
+                .unwrap()
+                .len(),
+            400,
+            "{name}"
+        );
+    }
+}

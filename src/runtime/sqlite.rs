@@ -3,10 +3,10 @@
 //! `kill -9` of the process.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::interp::Effect;
 use super::session::{SessionState, Status};
@@ -75,6 +75,26 @@ CREATE TABLE schedules (
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    writes: Mutex<Writes>,
+}
+
+/// A change waiting to be committed, and where its result goes.
+type Job = Box<dyn FnOnce(&Connection) -> rusqlite::Result<i64> + Send>;
+
+#[derive(Default)]
+struct Slot {
+    result: Mutex<Option<Result<i64>>>,
+    ready: Condvar,
+}
+
+/// Group commit: changes that arrive while a batch is being committed wait together
+/// and go in the next batch, one transaction and one fsync for all of them. Each change
+/// runs in its own savepoint, so one that fails does not undo the others.
+#[derive(Default)]
+struct Writes {
+    queue: Vec<(Job, Arc<Slot>)>,
+    /// Some thread is committing batches; the others only wait for their result.
+    leading: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -139,12 +159,81 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            writes: Mutex::new(Writes::default()),
         })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut conn).map_err(err)
+    }
+
+    /// Commits a change, grouped with the changes of other threads that arrive
+    /// meanwhile; returns when it is durable.
+    fn write(
+        &self,
+        job: impl FnOnce(&Connection) -> rusqlite::Result<i64> + Send + 'static,
+    ) -> Result<i64> {
+        let slot = Arc::new(Slot::default());
+        let lead = {
+            let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+            writes.queue.push((Box::new(job), slot.clone()));
+            !std::mem::replace(&mut writes.leading, true)
+        };
+        if lead {
+            loop {
+                let batch = {
+                    let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+                    if writes.queue.is_empty() {
+                        writes.leading = false;
+                        break;
+                    }
+                    std::mem::take(&mut writes.queue)
+                };
+                self.commit_batch(batch);
+            }
+        }
+        let mut result = slot.result.lock().unwrap_or_else(|e| e.into_inner());
+        while result.is_none() {
+            result = slot.ready.wait(result).unwrap_or_else(|e| e.into_inner());
+        }
+        result.take().expect("a result was delivered")
+    }
+
+    fn commit_batch(&self, batch: Vec<(Job, Arc<Slot>)>) {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        // Every waiting thread gets a result, whatever happens to the batch.
+        let (jobs, slots): (Vec<Job>, Vec<Arc<Slot>>) = batch.into_iter().unzip();
+        let outcome = (|| {
+            let mut tx = conn.transaction()?;
+            let mut results = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                let savepoint = tx.savepoint()?;
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&savepoint)));
+                match result {
+                    Ok(Ok(v)) => {
+                        savepoint.commit()?;
+                        results.push(Ok(v));
+                    }
+                    // Dropping the savepoint rolls back this change alone.
+                    Ok(Err(e)) => results.push(Err(err(e))),
+                    Err(_) => results.push(Err(StoreError(
+                        "a change panicked and was rolled back".into(),
+                    ))),
+                }
+            }
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(results)
+        })();
+        let results: Vec<Result<i64>> = match outcome {
+            Ok(results) => results,
+            Err(e) => slots.iter().map(|_| Err(err(&e))).collect(),
+        };
+        for (slot, result) in slots.iter().zip(results) {
+            *slot.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            slot.ready.notify_all();
+        }
     }
 
     pub fn schema_version(&self) -> Result<i64> {
@@ -158,30 +247,25 @@ fn session_from(json: String) -> rusqlite::Result<SessionState> {
     })
 }
 
-fn save_session(tx: &Transaction, state: &SessionState) -> rusqlite::Result<()> {
+fn save_session(tx: &Connection, state: &SessionState) -> rusqlite::Result<()> {
     let phone = match (state.actor_initialized, state.actor.get("phone")) {
         (true, Some(super::Value::Phone(p))) => Some(p.clone()),
         _ => None,
     };
     let json = serde_json::to_string(state).expect("session state serializes");
-    tx.execute(
-        "UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1",
-        params![state.id, status_text(state.status), phone, millis(state.expires_at), json],
-    )?;
+    tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1")?.execute(params![state.id, status_text(state.status), phone, millis(state.expires_at), json])?;
     Ok(())
 }
 
 fn apply_effects(
-    tx: &Transaction,
+    tx: &Connection,
     state: &SessionState,
     effects: &[Effect],
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
-    let log = |tx: &Transaction, text: &str| {
-        tx.execute(
-            "INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)",
-            params![state.id, millis(now), text],
-        )
+    let log = |tx: &Connection, text: &str| {
+        tx.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
+            .execute(params![state.id, millis(now), text])
     };
     for effect in effects {
         match effect {
@@ -207,10 +291,7 @@ fn apply_effects(
                 } else {
                     (MessageStatus::Pending, None)
                 };
-                tx.execute(
-                    "INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![state.id, to, from, body, status.as_str(), note, millis(now)],
-                )?;
+                tx.prepare_cached("INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(params![state.id, to, from, body, status.as_str(), note, millis(now)])?;
                 if let Some(note) = note {
                     log(tx, &format!("SMS to {to} suppressed: {note}"))?;
                 }
@@ -222,18 +303,15 @@ fn apply_effects(
                 skip_if_missed,
                 actions,
             } => {
-                tx.execute("UPDATE timers SET state = 'replaced' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'", params![state.id, key])?;
+                tx.prepare_cached("UPDATE timers SET state = 'replaced' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'")?.execute(params![state.id, key])?;
                 let actions = serde_json::to_string(actions).expect("actions serialize");
-                tx.execute(
-                    "INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
-                    params![state.id, key, millis(*due), *step as i64, skip_if_missed, actions],
-                )?;
+                tx.prepare_cached("INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')")?.execute(params![state.id, key, millis(*due), *step as i64, skip_if_missed, actions])?;
             }
             Effect::StopTimer { key } => {
-                tx.execute("UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'", params![state.id, key])?;
+                tx.prepare_cached("UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'")?.execute(params![state.id, key])?;
             }
             Effect::LeftSteps { before } => {
-                tx.execute("UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND step < ?2 AND state = 'pending'", params![state.id, *before as i64])?;
+                tx.prepare_cached("UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND step < ?2 AND state = 'pending'")?.execute(params![state.id, *before as i64])?;
             }
             Effect::Log(text) => {
                 log(tx, text)?;
@@ -243,10 +321,10 @@ fn apply_effects(
     }
     // An ended or expired session leaves nothing pending behind.
     if state.status != Status::Active {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND state = 'pending'",
-            [&state.id],
-        )?;
+        )?
+        .execute([&state.id])?;
     }
     Ok(())
 }
@@ -258,15 +336,12 @@ impl Store for SqliteStore {
         token_hash: &[u8],
         _now: DateTime<Utc>,
     ) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}')",
-                params![state.id, state.journey, token_hash, millis(state.expires_at)],
-            )?;
-            save_session(&tx, state)?;
-            tx.commit()
+        let (state, token_hash) = (state.clone(), token_hash.to_vec());
+        self.write(move |c| {
+            c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}')")?.execute(params![state.id, state.journey, token_hash, millis(state.expires_at)])?;
+            save_session(c, &state).map(|_| 0)
         })
+        .map(|_| ())
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionState>> {
@@ -306,12 +381,12 @@ impl Store for SqliteStore {
     }
 
     fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            save_session(&tx, state)?;
-            apply_effects(&tx, state, effects, now)?;
-            tx.commit()
+        let (state, effects) = (state.clone(), effects.to_vec());
+        self.write(move |c| {
+            save_session(c, &state)?;
+            apply_effects(c, &state, &effects, now).map(|_| 0)
         })
+        .map(|_| ())
     }
 
     fn fire_timer(
@@ -321,26 +396,26 @@ impl Store for SqliteStore {
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let marked = tx.execute(
-                "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending'",
-                [timer_id],
-            )?;
+        let (state, effects) = (state.clone(), effects.to_vec());
+        self.write(move |c| {
+            let marked = c
+                .prepare_cached(
+                    "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending'",
+                )?
+                .execute([timer_id])?;
             if marked == 0 {
-                return Ok(false);
+                return Ok(0);
             }
-            save_session(&tx, state)?;
-            apply_effects(&tx, state, effects, now)?;
-            tx.commit()?;
-            Ok(true)
+            save_session(c, &state)?;
+            apply_effects(c, &state, &effects, now).map(|_| 1)
         })
+        .map(|n| n == 1)
     }
 
     fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let session: Option<(String, String)> = tx
+        let reason = reason.to_string();
+        self.write(move |c| {
+            let session: Option<(String, String)> = c
                 .query_row(
                     "SELECT session_id, key FROM timers WHERE id = ?1 AND state = 'pending'",
                     [timer_id],
@@ -348,23 +423,19 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             let Some((session_id, key)) = session else {
-                return Ok(false);
+                return Ok(0);
             };
-            tx.execute(
-                "UPDATE timers SET state = 'skipped' WHERE id = ?1",
-                [timer_id],
-            )?;
-            tx.execute(
-                "INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)",
-                params![
+            c.prepare_cached("UPDATE timers SET state = 'skipped' WHERE id = ?1")?
+                .execute([timer_id])?;
+            c.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
+                .execute(params![
                     session_id,
                     millis(now),
                     format!("timer `{key}` skipped: {reason}")
-                ],
-            )?;
-            tx.commit()?;
-            Ok(true)
+                ])?;
+            Ok(1)
         })
+        .map(|n| n == 1)
     }
 
     fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
@@ -432,27 +503,26 @@ impl Store for SqliteStore {
 
     fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
         self.with(|c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE id = ?1",
-                params![id, status.as_str(), note],
-            )
+            )?
+            .execute(params![id, status.as_str(), note])
             .map(|_| ())
         })
     }
 
     fn opt_out(&self, phone: &str, now: DateTime<Utc>) -> Result<()> {
         self.with(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO opt_outs (phone, at) VALUES (?1, ?2)",
-                params![phone, millis(now)],
-            )
-            .map(|_| ())
+            c.prepare_cached("INSERT OR IGNORE INTO opt_outs (phone, at) VALUES (?1, ?2)")?
+                .execute(params![phone, millis(now)])
+                .map(|_| ())
         })
     }
 
     fn opt_in(&self, phone: &str) -> Result<()> {
         self.with(|c| {
-            c.execute("DELETE FROM opt_outs WHERE phone = ?1", [phone])
+            c.prepare_cached("DELETE FROM opt_outs WHERE phone = ?1")?
+                .execute([phone])
                 .map(|_| ())
         })
     }
@@ -484,10 +554,7 @@ impl Store for SqliteStore {
             if current != expected.map(millis) {
                 return Ok(false);
             }
-            tx.execute(
-                "INSERT INTO schedules (journey, trigger_index, next_at) VALUES (?1, ?2, ?3) ON CONFLICT (journey, trigger_index) DO UPDATE SET next_at = ?3",
-                params![journey, trigger_index as i64, millis(next)],
-            )?;
+            tx.prepare_cached("INSERT INTO schedules (journey, trigger_index, next_at) VALUES (?1, ?2, ?3) ON CONFLICT (journey, trigger_index) DO UPDATE SET next_at = ?3")?.execute(params![journey, trigger_index as i64, millis(next)])?;
             tx.commit()?;
             Ok(true)
         })

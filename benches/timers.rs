@@ -1,0 +1,131 @@
+//! Durable timers on the SQLite store. Run with `cargo bench --bench timers` (release).
+//!
+//! - Schedules `JOURNEYC_TIMERS` timers (default 1,000,000) from 64 threads, as
+//!   concurrent sessions would, and reports the rate and the peak resident memory,
+//!   next to a baseline: the same inserts as one bulk transaction.
+//!
+//! Targets: at least 50,000 timers per second, at most 300 MB resident.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Duration, Utc};
+use journeyc::ir;
+use journeyc::runtime::interp::Effect;
+use journeyc::runtime::session::SessionState;
+use journeyc::runtime::sqlite::SqliteStore;
+use journeyc::runtime::store::Store;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn journey() -> ir::Journey {
+    let text = include_str!("../examples/texting_journey_links.journey");
+    let (_, modules, _) = journeyc::check_source("t.journey", text);
+    modules
+        .into_iter()
+        .flat_map(|(_, m)| m.journeys)
+        .next()
+        .unwrap()
+}
+
+fn main() {
+    let total: usize = std::env::var("JOURNEYC_TIMERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let threads = 64;
+    let dir = std::env::temp_dir().join(format!("journeyc-bench-timers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let now: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-03-04T15:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let j = journey();
+
+    let store: Arc<SqliteStore> = Arc::new(SqliteStore::open(&dir.join("timers.db")).unwrap());
+    let sessions: Vec<SessionState> = (0..threads)
+        .map(|i| {
+            let s = SessionState::new(format!("s{i}"), &j, "link", now);
+            store
+                .create_session(&s, format!("tok{i}").as_bytes(), now)
+                .unwrap();
+            s
+        })
+        .collect();
+    let started = Instant::now();
+    let handles: Vec<_> = sessions
+        .into_iter()
+        .map(|s| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for k in 0..total / threads {
+                    let due = now + Duration::seconds(60 + k as i64);
+                    let timer = Effect::StartTimer {
+                        key: format!("t{k}"),
+                        due,
+                        step: 0,
+                        skip_if_missed: false,
+                        actions: vec![ir::Action::EndSession],
+                    };
+                    store.apply(&s, &[timer], now).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let elapsed = started.elapsed();
+    let peak = peak_rss_mb();
+    let scheduled = (total / threads) * threads;
+    let pending: i64 = rusqlite::Connection::open(dir.join("timers.db"))
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM timers WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending as usize, scheduled, "every timer is pending");
+
+    // Baseline: one session's timers inserted as a single apply (one transaction).
+    let baseline_store = SqliteStore::open(&dir.join("baseline.db")).unwrap();
+    let s = SessionState::new("b".into(), &j, "link", now);
+    baseline_store.create_session(&s, b"b", now).unwrap();
+    let effects: Vec<Effect> = (0..scheduled.min(200_000))
+        .map(|k| Effect::StartTimer {
+            key: format!("t{k}"),
+            due: now + Duration::seconds(60 + k as i64),
+            step: 0,
+            skip_if_missed: false,
+            actions: vec![ir::Action::EndSession],
+        })
+        .collect();
+    let base_started = Instant::now();
+    baseline_store.apply(&s, &effects, now).unwrap();
+    let base_rate = effects.len() as f64 / base_started.elapsed().as_secs_f64();
+
+    let rate = scheduled as f64 / elapsed.as_secs_f64();
+    println!(
+        "timers scheduled            {scheduled:>10} from {threads} threads in {:.1} s",
+        elapsed.as_secs_f64()
+    );
+    println!("rate                        {rate:>10.0} timers/s (target: at least 50,000)");
+    println!(
+        "baseline (one transaction)  {base_rate:>10.0} timers/s ({:.2}x the concurrent rate)",
+        base_rate / rate
+    );
+    println!(
+        "peak resident memory        {peak:>10.1} MB with all pending (target: at most 300 MB)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
