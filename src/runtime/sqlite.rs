@@ -253,7 +253,8 @@ fn save_session(tx: &Connection, state: &SessionState) -> rusqlite::Result<()> {
         _ => None,
     };
     let json = serde_json::to_string(state).expect("session state serializes");
-    tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1")?.execute(params![state.id, status_text(state.status), phone, millis(state.expires_at), json])?;
+    // An unchanged session is not written again: most applies only add effects.
+    tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1 AND state IS NOT ?5")?.execute(params![state.id, status_text(state.status), phone, millis(state.expires_at), json])?;
     Ok(())
 }
 
