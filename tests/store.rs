@@ -433,3 +433,41 @@ fn concurrent_changes_all_land_and_a_failing_one_undoes_only_itself() {
         );
     }
 }
+
+#[test]
+fn a_batch_of_firings_commits_together_and_skips_what_is_no_longer_pending() {
+    for (name, store) in stores("fire-batch") {
+        let mut s = new_session(&*store, "s1");
+        initialise(&mut s);
+        store
+            .apply(
+                &s,
+                &[
+                    timer("a", "2026-03-05T15:00:00Z", 0),
+                    timer("b", "2026-03-05T15:00:00Z", 0),
+                ],
+                at(NOW),
+            )
+            .unwrap();
+        let due = store.due_timers(at("2026-03-05T15:00:00Z"), 10).unwrap();
+        let (a, b) = (due[0].id, due[1].id);
+        assert!(store.fire_timer(a, &s, &[], at(NOW)).unwrap());
+        let fired = store
+            .fire_timers(
+                vec![
+                    (a, s.clone(), vec![sms("from a")]),
+                    (b, s.clone(), vec![sms("from b")]),
+                ],
+                at(NOW),
+            )
+            .unwrap();
+        assert_eq!(fired, [false, true], "{name}");
+        let bodies: Vec<String> = store
+            .outbox(None)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(bodies, ["from b"], "{name}: only what fired left effects");
+    }
+}

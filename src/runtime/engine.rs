@@ -2,6 +2,8 @@
 //! kept by the store, and durable timers fired in due order. It reads the time from a
 //! `Clock`, so tests (and the preview mode) can move time by hand.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -52,6 +54,8 @@ pub struct Engine {
 
 /// Timers fired per `fire_due` call at most.
 const FIRE_BATCH: usize = 10_000;
+/// Timers fired per transaction at most.
+const FIRE_COMMIT: usize = 1_000;
 /// Stops in one `advance` at most.
 const MAX_ROUNDS: usize = 1_000_000;
 
@@ -200,32 +204,48 @@ impl Engine {
     /// say `skip if missed` are skipped; the others fire once, now.
     pub fn fire_due(&self, missed_before: Option<DateTime<Utc>>) -> Result<usize> {
         let now = self.now();
-        let mut fired = 0;
+        // Sessions as the timers before left them: a later timer of the same session
+        // sees what an earlier one did.
+        let mut sessions: HashMap<String, Option<SessionState>> = HashMap::new();
+        let mut fires = Vec::new();
+        let mut skips: Vec<(i64, &str)> = Vec::new();
         // One batch per call: timers that these actions start for "now" fire on the
         // next call, so a timer that keeps restarting itself cannot hold the engine.
         for timer in self.store.due_timers(now, FIRE_BATCH)? {
-            let state = self.store.session(&timer.session_id)?;
-            let Some(mut state) = state.filter(|s| s.is_active(now)) else {
-                self.store
-                    .skip_timer(timer.id, "the session is no longer active", now)?;
+            let state = match sessions.entry(timer.session_id.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.store.session(&timer.session_id)?),
+            };
+            let Some(state) = state.as_mut().filter(|s| s.is_active(now)) else {
+                skips.push((timer.id, "the session is no longer active"));
                 continue;
             };
             if timer.skip_if_missed && missed_before.is_some_and(|t| timer.due < t) {
-                self.store
-                    .skip_timer(timer.id, "missed while the runtime was down", now)?;
+                skips.push((timer.id, "missed while the runtime was down"));
                 continue;
             }
             let Some(j) = self.journey(&state.journey) else {
-                self.store
-                    .skip_timer(timer.id, "its journey is no longer served", now)?;
+                skips.push((timer.id, "its journey is no longer served"));
                 continue;
             };
             // Timer actions see the session as it is now, not as it was when set.
             let mut effects = vec![Effect::Log(format!("timer `{}` fired", timer.key))];
-            effects.extend(interp::run(j, &mut state, &timer.actions, now));
-            if self.store.fire_timer(timer.id, &state, &effects, now)? {
-                fired += 1;
-            }
+            effects.extend(interp::run(j, state, &timer.actions, now));
+            fires.push((timer.id, state.clone(), effects));
+        }
+        let mut fired = 0;
+        // Many firings per transaction: one fsync for a thousand timers, not one each.
+        while !fires.is_empty() {
+            let rest = fires.split_off(fires.len().min(FIRE_COMMIT));
+            fired += self
+                .store
+                .fire_timers(std::mem::replace(&mut fires, rest), now)?
+                .into_iter()
+                .filter(|f| *f)
+                .count();
+        }
+        for (id, reason) in skips {
+            self.store.skip_timer(id, reason, now)?;
         }
         Ok(fired)
     }

@@ -413,6 +413,36 @@ impl Store for SqliteStore {
         .map(|n| n == 1)
     }
 
+    fn fire_timers(
+        &self,
+        fires: Vec<(i64, SessionState, Vec<Effect>)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>> {
+        // The job may run on another thread (the batch leader): it reports through this.
+        let flags = Arc::new(Mutex::new(Vec::with_capacity(fires.len())));
+        let out = flags.clone();
+        self.write(move |c| {
+            let mut marked_flags = Vec::with_capacity(fires.len());
+            for (timer_id, state, effects) in fires {
+                let marked = c
+                    .prepare_cached(
+                        "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending'",
+                    )?
+                    .execute([timer_id])?
+                    == 1;
+                if marked {
+                    save_session(c, &state)?;
+                    apply_effects(c, &state, &effects, now)?;
+                }
+                marked_flags.push(marked);
+            }
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = marked_flags;
+            Ok(0)
+        })?;
+        let flags = std::mem::take(&mut *flags.lock().unwrap_or_else(|e| e.into_inner()));
+        Ok(flags)
+    }
+
     fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool> {
         let reason = reason.to_string();
         self.write(move |c| {

@@ -116,6 +116,13 @@ pub trait Store: Send + Sync {
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Fires several timers in one transaction: each `(timer id, session, effects)` as
+    /// `fire_timer` would. Returns, for each, whether it was still pending.
+    fn fire_timers(
+        &self,
+        fires: Vec<(i64, SessionState, Vec<Effect>)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>>;
     /// Marks a pending timer skipped (missed while the runtime was down).
     fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool>;
     fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
