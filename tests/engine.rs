@@ -475,3 +475,55 @@ fn inbound_texts_start_sessions_reach_reply_handlers_and_opt_out() {
     assert_eq!(started.journey, "TextingJourneyLinksBySms");
     assert!(started.actor_initialized);
 }
+
+#[test]
+fn the_scheduler_fires_on_the_real_clock_and_wakes_early_for_an_earlier_timer() {
+    use journeyc::runtime::clock::SystemClock;
+    use journeyc::runtime::scheduler::Scheduler;
+    let source = "journey Soon {\n  sms from \"+15005550006\"\n  trigger api\n  var late: Boolean = false\n  on session started {\n    if late {\n      start timer \"t\" after 1h {\n        send sms Hi\n      }\n    } else {\n      start timer \"t\" at NOW() + 1s {\n        send sms Hi\n      }\n    }\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Hi sms {\n    text \"Hi\"\n  }\n}\n";
+    let e = Arc::new(Engine::new(
+        journeys(source),
+        Box::new(SqliteStore::open(&temp_db("realtime")).unwrap()),
+        Arc::new(SystemClock),
+    ));
+    let late = vec![("late".to_string(), Value::Boolean(true))];
+    e.start(
+        "Soon",
+        Start::Api {
+            phone: "+14158675309".into(),
+            vars: late,
+        },
+        "late".into(),
+        b"late",
+        None,
+    )
+    .unwrap();
+    let scheduler = Scheduler::start(e.clone());
+    // The scheduler now sleeps for an hour; a session whose timer is due in a second
+    // must wake it.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    e.start(
+        "Soon",
+        Start::Api {
+            phone: "+14155550123".into(),
+            vars: vec![],
+        },
+        "soon".into(),
+        b"soon",
+        None,
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while bodies(e.store()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    scheduler.stop();
+    let sent: Vec<String> = e
+        .store()
+        .outbox(None)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.session_id)
+        .collect();
+    assert_eq!(sent, ["soon"], "only the timer due in a second fired");
+}

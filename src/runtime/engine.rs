@@ -50,6 +50,8 @@ pub struct Engine {
     journeys: Vec<ir::Journey>,
     store: Box<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Rung whenever a timer is started, so a sleeping scheduler wakes early.
+    wakeup: Arc<super::scheduler::Wakeup>,
 }
 
 /// Timers fired per `fire_due` call at most.
@@ -69,7 +71,24 @@ impl Engine {
             journeys,
             store,
             clock,
+            wakeup: Arc::default(),
         }
+    }
+
+    /// Keeps a session and its effects; wakes the scheduler when a timer started.
+    fn keep(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
+        self.store.apply(state, effects, now)?;
+        if effects
+            .iter()
+            .any(|e| matches!(e, Effect::StartTimer { .. }))
+        {
+            self.wakeup.ring();
+        }
+        Ok(())
+    }
+
+    pub fn wakeup(&self) -> Arc<super::scheduler::Wakeup> {
+        self.wakeup.clone()
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -163,7 +182,7 @@ impl Engine {
         if let Some(actions) = trigger_actions {
             effects.extend(interp::run(j, &mut state, actions, now));
         }
-        self.store.apply(&state, &effects, now)?;
+        self.keep(&state, &effects, now)?;
         Ok(Started {
             session: state,
             effects,
@@ -195,7 +214,7 @@ impl Engine {
             }
         }
         let effects = interp::run(j, &mut state, actions, now);
-        self.store.apply(&state, &effects, now)?;
+        self.keep(&state, &effects, now)?;
         Ok((state, effects))
     }
 
@@ -296,7 +315,7 @@ impl Engine {
                             due.to_rfc3339()
                         ))];
                         effects.extend(interp::run(j, &mut state, actions, now));
-                        self.store.apply(&state, &effects, now)?;
+                        self.keep(&state, &effects, now)?;
                         ran += 1;
                     }
                     Some(_) => {}
@@ -415,7 +434,7 @@ impl Engine {
             if let Some(h) = handler {
                 effects.extend(interp::run(j, &mut state, &h.actions, now));
             }
-            self.store.apply(&state, &effects, now)?;
+            self.keep(&state, &effects, now)?;
             return Ok(Reply::None);
         }
         let by_number = self.journeys.iter().find(|j| {

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod engine;
 pub mod eval;
 pub mod interp;
+pub mod scheduler;
 pub mod session;
 pub mod sqlite;
 pub mod store;
