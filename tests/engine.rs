@@ -527,3 +527,81 @@ fn the_scheduler_fires_on_the_real_clock_and_wakes_early_for_an_earlier_timer() 
         .collect();
     assert_eq!(sent, ["soon"], "only the timer due in a second fired");
 }
+
+/// Run as a child process by `acknowledged_changes_survive_kill_9` (ignored when run
+/// alone): starts sessions with a timer each, printing every acknowledged one, until
+/// it is killed.
+#[test]
+#[ignore = "a helper process for acknowledged_changes_survive_kill_9"]
+fn kill_9_child() {
+    let db =
+        std::env::var("JOURNEYC_KILL9_DB").expect("run by acknowledged_changes_survive_kill_9");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(DAILY, Path::new(&db), &clock);
+    for i in 0.. {
+        let id = format!("k{i}");
+        e.start(
+            "Daily",
+            Start::Api {
+                phone: format!("+1415555{:04}", i % 10_000),
+                vars: vec![],
+            },
+            id.clone(),
+            id.as_bytes(),
+            None,
+        )
+        .unwrap();
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "acked {id}").unwrap();
+        out.flush().unwrap();
+    }
+}
+
+#[test]
+fn acknowledged_changes_survive_kill_9() {
+    use std::io::BufRead;
+    let db = temp_db("kill9");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "kill_9_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("JOURNEYC_KILL9_DB", &db)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while acked.len() < 300 {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(id) = line.strip_prefix("acked ") {
+            acked.push(id.to_string());
+        }
+    }
+    // SIGKILL: no destructors, no checkpoint, no chance to tidy up.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 300, "the child acknowledged changes");
+
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(DAILY, &db, &clock);
+    for id in &acked {
+        let s = e.store().session(id).unwrap();
+        assert!(
+            s.is_some_and(|s| s.actor_initialized),
+            "acknowledged session {id} survived"
+        );
+    }
+    // Every acknowledged session's timer is there too, and fires once.
+    let fired = e.advance(&clock, Duration::days(2)).unwrap();
+    assert!(
+        fired >= acked.len(),
+        "{fired} timers fired for {} acknowledged sessions",
+        acked.len()
+    );
+    assert_eq!(e.advance(&clock, Duration::days(2)).unwrap(), 0);
+}
