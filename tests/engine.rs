@@ -605,3 +605,51 @@ fn acknowledged_changes_survive_kill_9() {
     );
     assert_eq!(e.advance(&clock, Duration::days(2)).unwrap(), 0);
 }
+
+#[test]
+fn inbound_calls_say_their_text_and_join_or_start_sessions() {
+    let source = example("call_deflection.journey");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(&source, &temp_db("calls"), &clock);
+    let said = e
+        .inbound_call("+15005550006", Some("+14158675309"), new_id("c1"))
+        .unwrap();
+    assert_eq!(
+        said,
+        ["Thanks for calling Acme. We've just texted you a link to book online. Goodbye!"]
+    );
+    assert_eq!(
+        bodies(e.store()),
+        ["Thanks for calling Acme. Book a call back here:", LINK]
+    );
+
+    // The same caller again joins the active session: no new session, the texts are
+    // suppressed as duplicates within 30 minutes.
+    let again = e
+        .inbound_call("+15005550006", Some("+14158675309"), new_id("c2"))
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(e.store().session("c2").unwrap().is_none());
+    assert_eq!(bodies(e.store()).len(), 2);
+
+    // A withheld number still hears the message; the text cannot go anywhere.
+    let withheld = e.inbound_call("+15005550006", None, new_id("c3")).unwrap();
+    assert_eq!(withheld.len(), 1);
+    let log: Vec<String> = e
+        .store()
+        .events("c3")
+        .unwrap()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("action failed: cannot send `BookingLink`")),
+        "{log:?}"
+    );
+
+    assert!(
+        e.inbound_call("+15005559999", None, new_id("c4")).is_err(),
+        "no journey answers that number"
+    );
+}

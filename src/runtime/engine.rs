@@ -25,9 +25,9 @@ pub enum Start {
         from: String,
         body: String,
     },
-    /// An inbound call from a known number.
+    /// An inbound call; `None` when the caller withheld the number.
     Call {
-        from: String,
+        from: Option<String>,
     },
     /// The API trigger, for a phone number, with initial variable values by name.
     Api {
@@ -122,7 +122,7 @@ impl Engine {
         let (trigger, phone) = match &start {
             Start::Link => ("link", None),
             Start::Sms { from, .. } => ("sms", Some(from.clone())),
-            Start::Call { from } => ("call", Some(from.clone())),
+            Start::Call { from } => ("call", from.clone()),
             Start::Api { phone, .. } => ("api", Some(phone.clone())),
             Start::Schedule => ("schedule", None),
         };
@@ -462,5 +462,77 @@ impl Engine {
             }
             None => Ok(Reply::None),
         }
+    }
+}
+
+impl Engine {
+    /// An inbound call to `to`: the journey whose call trigger has that number runs its
+    /// call actions, in the caller's active session if there is one (the call joins
+    /// it), else in a new session. Returns what to say, in order. A withheld number
+    /// starts a session without an actor, so its texts fail and are logged.
+    pub fn inbound_call(
+        &self,
+        to: &str,
+        from: Option<&str>,
+        new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
+    ) -> Result<Vec<String>> {
+        let now = self.now();
+        let Some(j) = self.journeys.iter().find(|j| {
+            j.triggers
+                .iter()
+                .any(|t| matches!(t, ir::Trigger::Call { to: number, .. } if number == to))
+        }) else {
+            return fail(format!("no journey answers calls to {to}"));
+        };
+        let existing = match from {
+            Some(phone) => self.store.active_session_for_phone(&j.name, phone, now)?,
+            None => None,
+        };
+        let effects = match existing {
+            Some(mut state) => {
+                let actions = j.triggers.iter().find_map(|t| match t {
+                    ir::Trigger::Call {
+                        to: number,
+                        actions,
+                    } if number == to => Some(actions.clone()),
+                    _ => None,
+                });
+                let mut effects = vec![Effect::Log(format!(
+                    "call from {}",
+                    from.unwrap_or("a withheld number")
+                ))];
+                effects.extend(interp::run(
+                    j,
+                    &mut state,
+                    &actions.unwrap_or_default(),
+                    now,
+                ));
+                self.keep(&state, &effects, now)?;
+                effects
+            }
+            None => {
+                let (id, token_hash, link) = new_id();
+                self.start(
+                    &j.name.clone(),
+                    Start::Call {
+                        from: from.map(str::to_string),
+                    },
+                    id,
+                    &token_hash,
+                    link,
+                )?
+                .effects
+            }
+        };
+        Ok(effects
+            .into_iter()
+            .filter_map(|e| {
+                if let Effect::Say(text) = e {
+                    Some(text)
+                } else {
+                    None
+                }
+            })
+            .collect())
     }
 }
