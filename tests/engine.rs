@@ -61,6 +61,16 @@ fn button(j: &ir::Journey, step: usize, page: usize) -> Vec<ir::Action> {
         .expect("a button")
 }
 
+/// A session's event log, as text.
+fn log(store: &dyn Store, session: &str) -> Vec<String> {
+    store
+        .events(session)
+        .unwrap()
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect()
+}
+
 fn bodies(store: &dyn Store) -> Vec<String> {
     store
         .outbox(None)
@@ -129,13 +139,7 @@ fn the_seed_scenario_survives_a_restart_and_its_reminder_fires_once() {
             LINK.to_string()
         ]
     );
-    let log: Vec<String> = e
-        .store()
-        .events("s1")
-        .unwrap()
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let log = log(e.store(), "s1");
     assert!(log.contains(&"timer `nudge` fired".to_string()), "{log:?}");
 }
 
@@ -202,13 +206,7 @@ fn dont_run_if_missed_skips_only_what_came_due_while_down() {
     clock.advance(due - clock.now() + Duration::hours(3));
     let e = engine(&source, &db, &clock);
     assert_eq!(e.fire_due(Some(clock.now())).unwrap(), 0);
-    let log: Vec<String> = e
-        .store()
-        .events("a1")
-        .unwrap()
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let log = log(e.store(), "a1");
     assert!(
         log.contains(&"timer `reminder` skipped: missed while the runtime was down".to_string()),
         "{log:?}"
@@ -288,13 +286,7 @@ fn timers_of_an_expired_session_do_not_fire() {
     .unwrap();
     assert_eq!(e.advance(&clock, Duration::hours(3)).unwrap(), 0);
     assert!(bodies(e.store()).is_empty());
-    let log: Vec<String> = e
-        .store()
-        .events("x1")
-        .unwrap()
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let log = log(e.store(), "x1");
     assert!(
         log.contains(&"timer `late` skipped: the session is no longer active".to_string()),
         "{log:?}"
@@ -635,13 +627,7 @@ fn inbound_calls_say_their_text_and_join_or_start_sessions() {
     // A withheld number still hears the message; the text cannot go anywhere.
     let withheld = e.inbound_call("+15005550006", None, new_id("c3")).unwrap();
     assert_eq!(withheld.len(), 1);
-    let log: Vec<String> = e
-        .store()
-        .events("c3")
-        .unwrap()
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let log = log(e.store(), "c3");
     assert!(
         log.iter()
             .any(|l| l.starts_with("action failed: cannot send `BookingLink`")),

@@ -1202,7 +1202,7 @@ impl<'a> Cx<'a> {
                 self.push(d);
             }
         }
-        self.timers(&scope);
+        self.stops_of_unknown_timers(&scope);
         // After a syntax error or a `go to` that names nothing, the graph is incomplete:
         // its findings would only echo that mistake.
         let quiet = scope.unresolved_navigation || self.syntax_errors_within(j.span);
@@ -1213,14 +1213,15 @@ impl<'a> Cx<'a> {
         out
     }
 
-    fn timers(&mut self, scope: &Scope) {
-        let first: HashMap<&str, Span> = scope
+    /// Warns about `stop timer` keys that no `start timer` of the journey uses.
+    fn stops_of_unknown_timers(&mut self, scope: &Scope) {
+        let started: HashMap<&str, Span> = scope
             .timer_starts
             .iter()
             .map(|(k, s)| (k.as_str(), *s))
             .collect();
         for (key, span) in &scope.timer_stops {
-            if first.contains_key(key.as_str()) {
+            if started.contains_key(key.as_str()) {
                 continue;
             }
             let mut d = self.diag(
@@ -1229,7 +1230,7 @@ impl<'a> Cx<'a> {
                 format!("no timer `{key}` is ever started"),
                 "this stops nothing",
             );
-            d = match did_you_mean(key, first.keys().copied()) {
+            d = match did_you_mean(key, started.keys().copied()) {
                 Some(s) => d.with_help(format!("did you mean `\"{s}\"`?")),
                 None => d.with_help(
                     "check the key against your `start timer` actions, or remove this action",

@@ -449,7 +449,7 @@ impl Engine {
             Some(j) => {
                 let (id, token_hash, link) = new_id();
                 self.start(
-                    &j.name.clone(),
+                    &j.name,
                     Start::Sms {
                         from: from.to_string(),
                         body: body.to_string(),
@@ -513,7 +513,7 @@ impl Engine {
             None => {
                 let (id, token_hash, link) = new_id();
                 self.start(
-                    &j.name.clone(),
+                    &j.name,
                     Start::Call {
                         from: from.map(str::to_string),
                     },

@@ -390,29 +390,6 @@ impl Store for SqliteStore {
         .map(|_| ())
     }
 
-    fn fire_timer(
-        &self,
-        timer_id: i64,
-        state: &SessionState,
-        effects: &[Effect],
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let (state, effects) = (state.clone(), effects.to_vec());
-        self.write(move |c| {
-            let marked = c
-                .prepare_cached(
-                    "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending'",
-                )?
-                .execute([timer_id])?;
-            if marked == 0 {
-                return Ok(0);
-            }
-            save_session(c, &state)?;
-            apply_effects(c, &state, &effects, now).map(|_| 1)
-        })
-        .map(|n| n == 1)
-    }
-
     fn fire_timers(
         &self,
         fires: Vec<(i64, SessionState, Vec<Effect>)>,

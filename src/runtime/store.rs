@@ -115,7 +115,10 @@ pub trait Store: Send + Sync {
         state: &SessionState,
         effects: &[Effect],
         now: DateTime<Utc>,
-    ) -> Result<bool>;
+    ) -> Result<bool> {
+        let fired = self.fire_timers(vec![(timer_id, state.clone(), effects.to_vec())], now)?;
+        Ok(fired.first().copied().unwrap_or(false))
+    }
     /// Fires several timers in one transaction: each `(timer id, session, effects)` as
     /// `fire_timer` would. Returns, for each, whether it was still pending.
     fn fire_timers(

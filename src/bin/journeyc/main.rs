@@ -73,9 +73,13 @@ fn main() -> ExitCode {
 
 /// Shows paths relative to the working directory when they are below it.
 fn display_name(canonical: &Path) -> String {
-    let cwd = std::env::current_dir()
-        .ok()
-        .and_then(|d| d.canonicalize().ok());
+    // Read once: a folder of many files would otherwise ask for it per file.
+    static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let cwd = CWD.get_or_init(|| {
+        std::env::current_dir()
+            .ok()
+            .and_then(|d| d.canonicalize().ok())
+    });
     match cwd
         .as_deref()
         .and_then(|cwd| canonical.strip_prefix(cwd).ok())
