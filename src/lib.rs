@@ -8,6 +8,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod ir;
 pub mod runtime;
+pub mod server;
 pub mod stdlib;
 pub mod syntax;
 pub mod types;

@@ -46,12 +46,23 @@ pub struct Started {
     pub existing: bool,
 }
 
+/// What a server wants to hear about, as it happens: to wake its sender and count.
+pub trait Listener: Send + Sync {
+    /// Messages were added to the outbox.
+    fn sms_queued(&self) {}
+    /// A session started.
+    fn session_started(&self) {}
+    /// A timer fired, this long after its due time.
+    fn timer_fired(&self, _lateness: Duration) {}
+}
+
 pub struct Engine {
     journeys: Vec<ir::Journey>,
     store: Box<dyn Store>,
     clock: Arc<dyn Clock>,
     /// Rung whenever a timer is started, so a sleeping scheduler wakes early.
     wakeup: Arc<super::scheduler::Wakeup>,
+    listener: std::sync::OnceLock<Arc<dyn Listener>>,
 }
 
 /// Timers fired per `fire_due` call at most.
@@ -72,12 +83,31 @@ impl Engine {
             store,
             clock,
             wakeup: Arc::default(),
+            listener: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets the one listener; later calls change nothing.
+    pub fn listen(&self, listener: Arc<dyn Listener>) {
+        let _ = self.listener.set(listener);
+    }
+
+    fn tell(&self, effects: &[Effect]) {
+        if let Some(l) = self.listener.get() {
+            if effects.iter().any(|e| matches!(e, Effect::Sms { .. })) {
+                l.sms_queued();
+            }
+        }
+    }
+
+    pub fn journeys(&self) -> &[ir::Journey] {
+        &self.journeys
     }
 
     /// Keeps a session and its effects; wakes the scheduler when a timer started.
     fn keep(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
         self.store.apply(state, effects, now)?;
+        self.tell(effects);
         if effects
             .iter()
             .any(|e| matches!(e, Effect::StartTimer { .. }))
@@ -183,6 +213,9 @@ impl Engine {
             effects.extend(interp::run(j, &mut state, actions, now));
         }
         self.keep(&state, &effects, now)?;
+        if let Some(l) = self.listener.get() {
+            l.session_started();
+        }
         Ok(Started {
             session: state,
             effects,
@@ -228,6 +261,7 @@ impl Engine {
         let mut sessions: HashMap<String, Option<SessionState>> = HashMap::new();
         let mut fires = Vec::new();
         let mut skips: Vec<(i64, &str)> = Vec::new();
+        let mut dues = Vec::new();
         // One batch per call: timers that these actions start for "now" fire on the
         // next call, so a timer that keeps restarting itself cannot hold the engine.
         for timer in self.store.due_timers(now, FIRE_BATCH)? {
@@ -251,17 +285,30 @@ impl Engine {
             let mut effects = vec![Effect::Log(format!("timer `{}` fired", timer.key))];
             effects.extend(interp::run(j, state, &timer.actions, now));
             fires.push((timer.id, state.clone(), effects));
+            dues.push(timer.due);
         }
         let mut fired = 0;
         // Many firings per transaction: one fsync for a thousand timers, not one each.
         while !fires.is_empty() {
             let rest = fires.split_off(fires.len().min(FIRE_COMMIT));
-            fired += self
-                .store
-                .fire_timers(std::mem::replace(&mut fires, rest), now)?
-                .into_iter()
-                .filter(|f| *f)
-                .count();
+            let batch = std::mem::replace(&mut fires, rest);
+            let sms = batch.iter().flat_map(|(_, _, e)| e).any(|e| matches!(e, Effect::Sms { .. }));
+            let done = self.store.fire_timers(batch, now)?;
+            let at = self.now();
+            let due_rest = dues.split_off(done.len().min(dues.len()));
+            for (ok, due) in done.iter().zip(std::mem::replace(&mut dues, due_rest)) {
+                if *ok {
+                    fired += 1;
+                    if let Some(l) = self.listener.get() {
+                        l.timer_fired(at - due);
+                    }
+                }
+            }
+            if sms {
+                if let Some(l) = self.listener.get() {
+                    l.sms_queued();
+                }
+            }
         }
         for (id, reason) in skips {
             self.store.skip_timer(id, reason, now)?;

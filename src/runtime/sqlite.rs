@@ -71,6 +71,19 @@ CREATE TABLE schedules (
     PRIMARY KEY (journey, trigger_index)
 );
 "#,
+    r#"
+ALTER TABLE outbox ADD COLUMN sid TEXT;
+CREATE INDEX outbox_by_sid ON outbox (sid);
+CREATE INDEX outbox_sending ON outbox (id) WHERE status = 'sending';
+CREATE TABLE deliveries (
+    sid TEXT PRIMARY KEY,
+    at  INTEGER NOT NULL
+);
+CREATE TABLE secrets (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+"#,
 ];
 
 pub struct SqliteStore {
@@ -241,6 +254,21 @@ impl SqliteStore {
     }
 }
 
+fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    let status: String = r.get(5)?;
+    Ok(Message {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        to: r.get(2)?,
+        from: r.get(3)?,
+        body: r.get(4)?,
+        status: MessageStatus::parse(&status).unwrap_or(MessageStatus::Unknown),
+        created_at: instant(r.get(6)?),
+        note: r.get(7)?,
+        sid: r.get(8)?,
+    })
+}
+
 fn session_from(json: String) -> rusqlite::Result<SessionState> {
     serde_json::from_str(&json).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
@@ -278,7 +306,7 @@ fn apply_effects(
                 )?;
                 let since = millis(now) - DUPLICATE_WINDOW_SECS * 1000;
                 let duplicate: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body = ?2 AND created_at > ?3 AND status IN ('pending', 'sent', 'unknown'))",
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body = ?2 AND created_at > ?3 AND status IN ('pending', 'sending', 'sent', 'delivered', 'unknown'))",
                     params![to, body, since],
                     |r| r.get(0),
                 )?;
@@ -490,33 +518,117 @@ impl Store for SqliteStore {
     fn outbox(&self, session_id: Option<&str>) -> Result<Vec<Message>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, session_id, to_number, from_number, body, status, created_at, note FROM outbox WHERE ?1 IS NULL OR session_id = ?1 ORDER BY id",
+                "SELECT id, session_id, to_number, from_number, body, status, created_at, note, sid FROM outbox WHERE ?1 IS NULL OR session_id = ?1 ORDER BY id",
             )?;
-            let rows = stmt.query_map([session_id], |r| {
-                let status: String = r.get(5)?;
-                Ok(Message {
-                    id: r.get(0)?,
-                    session_id: r.get(1)?,
-                    to: r.get(2)?,
-                    from: r.get(3)?,
-                    body: r.get(4)?,
-                    status: MessageStatus::parse(&status).unwrap_or(MessageStatus::Unknown),
-                    created_at: instant(r.get(6)?),
-                    note: r.get(7)?,
-                })
-            })?;
+            let rows = stmt.query_map([session_id], message_from)?;
             rows.collect()
         })
     }
 
-    fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
+    fn claim_messages(&self, limit: usize, skip_from: &[String]) -> Result<Vec<Message>> {
+        let skip = serde_json::to_string(skip_from).expect("strings serialize");
         self.with(|c| {
+            let tx = c.transaction()?;
+            let mut claimed = {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET status = 'sending' WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND from_number NOT IN (SELECT value FROM json_each(?2)) ORDER BY id LIMIT ?1) RETURNING id, session_id, to_number, from_number, body, status, created_at, note, sid",
+                )?;
+                let rows = stmt.query_map(params![limit as i64, skip], message_from)?;
+                rows.collect::<rusqlite::Result<Vec<Message>>>()?
+            };
+            tx.commit()?;
+            claimed.sort_by_key(|m| m.id);
+            Ok(claimed)
+        })
+    }
+
+    fn message_sent(&self, id: i64, sid: &str) -> Result<()> {
+        let sid = sid.to_string();
+        self.write(move |c| {
+            // A status callback may have raced ahead and recorded a later status.
+            c.prepare_cached("UPDATE outbox SET sid = ?2, status = CASE WHEN status IN ('sending', 'unknown', 'pending') THEN 'sent' ELSE status END WHERE id = ?1")?
+                .execute(params![id, sid])
+                .map(|n| n as i64)
+        })
+        .map(|_| ())
+    }
+
+    fn message_status_by_sid(
+        &self,
+        sid: &str,
+        status: MessageStatus,
+        note: Option<&str>,
+    ) -> Result<bool> {
+        let (sid, note) = (sid.to_string(), note.map(str::to_string));
+        self.write(move |c| {
+            c.prepare_cached("UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE sid = ?1")?
+                .execute(params![sid, status.as_str(), note])
+                .map(|n| n as i64)
+        })
+        .map(|n| n > 0)
+    }
+
+    fn recover_sending(&self) -> Result<usize> {
+        self.write(|c| {
+            c.prepare_cached("UPDATE outbox SET status = 'unknown', note = 'the server stopped while sending it' WHERE status = 'sending'")?
+                .execute([])
+                .map(|n| n as i64)
+        })
+        .map(|n| n as usize)
+    }
+
+    fn first_delivery(&self, sid: &str, now: DateTime<Utc>) -> Result<bool> {
+        let sid = sid.to_string();
+        self.write(move |c| {
+            c.prepare_cached("INSERT OR IGNORE INTO deliveries (sid, at) VALUES (?1, ?2)")?
+                .execute(params![sid, millis(now)])
+                .map(|n| n as i64)
+        })
+        .map(|n| n > 0)
+    }
+
+    fn forget_delivery(&self, sid: &str) -> Result<()> {
+        let sid = sid.to_string();
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM deliveries WHERE sid = ?1")?
+                .execute([sid])
+                .map(|n| n as i64)
+        })
+        .map(|_| ())
+    }
+
+    fn secret(&self, name: &str) -> Result<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(err)?;
+        let name = name.to_string();
+        let key = name.clone();
+        self.write(move |c| {
+            c.prepare_cached("INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)")?
+                .execute(params![name, fresh.to_vec()])
+                .map(|n| n as i64)
+        })?;
+        self.with(|c| {
+            c.query_row("SELECT value FROM secrets WHERE name = ?1", [key], |r| {
+                r.get(0)
+            })
+        })
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
+            .map(|_| ())
+    }
+
+    fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
+        let note = note.map(str::to_string);
+        self.write(move |c| {
             c.prepare_cached(
                 "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE id = ?1",
             )?
             .execute(params![id, status.as_str(), note])
-            .map(|_| ())
+            .map(|n| n as i64)
         })
+        .map(|_| ())
     }
 
     fn opt_out(&self, phone: &str, now: DateTime<Utc>) -> Result<()> {

@@ -39,9 +39,14 @@ pub struct Timer {
 pub enum MessageStatus {
     /// Waiting for the sender.
     Pending,
+    /// Claimed by a sender and on its way to the provider.
+    Sending,
     /// Not sent: the number opted out, or the same text went to it within 30 minutes.
     Suppressed,
+    /// Accepted by the provider.
     Sent,
+    /// The provider reported it delivered.
+    Delivered,
     Failed,
     /// Handed to the provider without a clear answer; to be reconciled, not resent.
     Unknown,
@@ -51,6 +56,8 @@ impl MessageStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             MessageStatus::Pending => "pending",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Delivered => "delivered",
             MessageStatus::Suppressed => "suppressed",
             MessageStatus::Sent => "sent",
             MessageStatus::Failed => "failed",
@@ -61,6 +68,8 @@ impl MessageStatus {
     pub fn parse(s: &str) -> Option<MessageStatus> {
         [
             MessageStatus::Pending,
+            MessageStatus::Sending,
+            MessageStatus::Delivered,
             MessageStatus::Suppressed,
             MessageStatus::Sent,
             MessageStatus::Failed,
@@ -83,6 +92,8 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     /// Why it was suppressed or failed.
     pub note: Option<String>,
+    /// The provider's id for it, once accepted.
+    pub sid: Option<String>,
 }
 
 /// The same text to the same number within this many seconds is suppressed.
@@ -134,6 +145,31 @@ pub trait Store: Send + Sync {
     fn events(&self, session_id: &str) -> Result<Vec<(DateTime<Utc>, String)>>;
     fn outbox(&self, session_id: Option<&str>) -> Result<Vec<Message>>;
     fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()>;
+    /// Moves up to `limit` pending messages to `sending`, oldest first, and returns
+    /// them: a message is claimed once. Messages from the numbers in `skip_from` stay
+    /// pending (their sender is busy), so other numbers do not wait behind them.
+    fn claim_messages(&self, limit: usize, skip_from: &[String]) -> Result<Vec<Message>>;
+    /// Records that the provider accepted a message, with its id.
+    fn message_sent(&self, id: i64, sid: &str) -> Result<()>;
+    /// Updates a message's status from a provider callback; false for an unknown id.
+    fn message_status_by_sid(
+        &self,
+        sid: &str,
+        status: MessageStatus,
+        note: Option<&str>,
+    ) -> Result<bool>;
+    /// At start-up: messages a crash left `sending` may or may not have reached the
+    /// provider, so they become `unknown`, to be reconciled rather than resent.
+    fn recover_sending(&self) -> Result<usize>;
+    /// Records a webhook delivery by the provider's id; false when it came before, so a
+    /// webhook delivered twice is processed once.
+    fn first_delivery(&self, sid: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Forgets a delivery whose processing failed, so the provider's retry is processed.
+    fn forget_delivery(&self, sid: &str) -> Result<()>;
+    /// A random secret kept in the store, made on first use: it outlives restarts.
+    fn secret(&self, name: &str) -> Result<Vec<u8>>;
+    /// Answers when the store works.
+    fn ping(&self) -> Result<()>;
     fn opt_out(&self, phone: &str, now: DateTime<Utc>) -> Result<()>;
     fn opt_in(&self, phone: &str) -> Result<()>;
     fn is_opted_out(&self, phone: &str) -> Result<bool>;

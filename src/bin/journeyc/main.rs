@@ -2,6 +2,7 @@
 //! pure compiler core.
 
 mod render;
+mod run;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,13 @@ enum Command {
         #[arg(long, value_enum)]
         emit: Option<Emit>,
     },
+    /// Check journeys, then serve them: pages, journey links, Twilio webhooks, the API
+    /// trigger, timers and the SMS sender.
+    ///
+    /// Twilio credentials come from TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (without
+    /// them every SMS is printed on the console), the API base from TWILIO_API_BASE,
+    /// and the API trigger's bearer token from JOURNEY_API_TOKEN.
+    Run(run::RunArgs),
     /// Explain a diagnostic code, such as J0101, with a bad and a fixed example.
     Explain {
         /// The code, e.g. J0301.
@@ -66,7 +74,27 @@ fn main() -> ExitCode {
             format,
             deny_warnings,
             emit,
-        } => check(&paths, format, deny_warnings, emit),
+        } => {
+            let (code, modules) = check(&paths, format, deny_warnings, emit);
+            // The process ends here: handing the trees back to the allocator piece by
+            // piece would only cost time.
+            std::mem::forget(modules);
+            code
+        }
+        Command::Run(args) => {
+            let (code, modules) = check(
+                std::slice::from_ref(args.path()),
+                Format::Human,
+                false,
+                None,
+            );
+            if code != ExitCode::SUCCESS {
+                eprintln!("error: the journey has errors, so the server did not start");
+                return code;
+            }
+            let journeys = modules.into_iter().flat_map(|m| m.journeys).collect();
+            run::run(args, journeys)
+        }
         Command::Explain { code } => explain(&code),
     }
 }
@@ -177,26 +205,35 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn check(paths: &[PathBuf], format: Format, deny_warnings: bool, emit: Option<Emit>) -> ExitCode {
+/// Checks files and reports; returns the exit status and the root files' modules.
+fn check(
+    paths: &[PathBuf],
+    format: Format,
+    deny_warnings: bool,
+    emit: Option<Emit>,
+) -> (ExitCode, Vec<journeyc::ir::Module>) {
     let files = match collect(paths) {
         Ok(f) => f,
-        Err(e) => return usage_error(&e),
+        Err(e) => return (usage_error(&e), Vec::new()),
     };
     let mut inputs = Vec::new();
     for f in &files {
         let canonical = match f.canonicalize() {
             Ok(c) => c,
             Err(e) => {
-                return usage_error(&format!(
-                    "cannot read `{}`: {}",
-                    f.display(),
-                    lower_first(&e.to_string())
-                ))
+                return (
+                    usage_error(&format!(
+                        "cannot read `{}`: {}",
+                        f.display(),
+                        lower_first(&e.to_string())
+                    )),
+                    Vec::new(),
+                )
             }
         };
         match read(&canonical) {
             Ok(text) => inputs.push((display_name(&canonical), text)),
-            Err(e) => return usage_error(&e),
+            Err(e) => return (usage_error(&e), Vec::new()),
         }
     }
     let mut compiler = Compiler::new(FsLoader);
@@ -249,14 +286,18 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool, emit: Option<Em
         rendered_human.push_str(&render::summary(errors, warnings, checked, color));
         let _ = std::io::stderr().write_all(rendered_human.as_bytes());
     }
-    // The process ends here: handing the trees back to the allocator piece by piece
-    // would only cost time.
-    std::mem::forget((sources, modules, diagnostics));
-    if errors > 0 {
+    let roots: Vec<journeyc::ir::Module> = modules
+        .into_iter()
+        .filter(|(id, _)| roots.contains(id))
+        .map(|(_, m)| m)
+        .collect();
+    std::mem::forget((sources, diagnostics));
+    let code = if errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    };
+    (code, roots)
 }
 
 fn usage_error(message: &str) -> ExitCode {

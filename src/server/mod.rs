@@ -1,0 +1,1102 @@
+//! `journeyc run`: the HTTP server around the engine. It hands out starting links and
+//! journey links, renders pages, takes Twilio's webhooks and the API trigger, and runs
+//! the sender that drains the outbox.
+//!
+//! The engine and its store are synchronous; every call into them runs on tokio's
+//! blocking pool, so a slow fsync never stalls the threads that answer requests.
+
+pub mod metrics;
+pub mod pages;
+pub mod sender;
+pub mod twilio;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use hmac::{KeyInit, Mac};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use maud::Markup;
+use serde_json::json;
+use sha2::Digest;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+use crate::ir::{self, LandsOn};
+use crate::runtime::clock::ManualClock;
+use crate::runtime::engine::{Engine, Listener, Reply, Start};
+use crate::runtime::session::SessionState;
+use crate::runtime::Value;
+use metrics::Metrics;
+use pages::{Entered, PageView};
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+/// A client has this long to send its request headers, and again its body.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest `clock/advance` in one call: a year.
+const MAX_ADVANCE_SECS: u64 = 366 * 86_400;
+
+/// Twilio's account and where its API is.
+#[derive(Clone)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    pub auth_token: String,
+    pub api_base: String,
+}
+
+impl std::fmt::Debug for TwilioConfig {
+    // The auth token never reaches a log, even by accident.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("account_sid", &self.account_sid)
+            .field("api_base", &self.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where people and Twilio reach this server, e.g. `https://journeys.example.com`;
+    /// journey links and signature checks use it. Without it: `http://` + the
+    /// listening address.
+    pub public_url: Option<String>,
+    pub preview: bool,
+    pub twilio: Option<TwilioConfig>,
+    /// The API trigger's bearer token; without one the API answers `401`.
+    pub api_token: Option<String>,
+    /// Messages per second from one sender number; 0 lifts the limit.
+    pub sms_per_second: f64,
+    /// Messages on their way to Twilio at once, at most.
+    pub sms_concurrency: usize,
+    /// How long to wait for Twilio's answer before recording the message `unknown`.
+    pub sms_timeout: Duration,
+    pub log_json: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            public_url: None,
+            preview: false,
+            twilio: None,
+            api_token: None,
+            sms_per_second: 1.0,
+            sms_concurrency: 16,
+            sms_timeout: Duration::from_secs(15),
+            log_json: false,
+        }
+    }
+}
+
+/// Log lines on standard error, as text or JSON. Callers never pass a journey-link
+/// token or a secret: routes are logged by name, not by path.
+#[derive(Clone, Copy)]
+pub struct Log {
+    pub json: bool,
+}
+
+impl Log {
+    pub fn line(&self, level: &str, message: &str) {
+        let now = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+        if self.json {
+            eprintln!("{}", json!({"ts": now.to_string(), "level": level, "msg": message}));
+        } else {
+            eprintln!("{now} {level:<5} {message}");
+        }
+    }
+    pub fn info(&self, message: &str) {
+        self.line("INFO", message);
+    }
+    pub fn warn(&self, message: &str) {
+        self.line("WARN", message);
+    }
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    pub engine: Arc<Engine>,
+    pub config: Config,
+    pub metrics: Arc<Metrics>,
+    /// The preview's clock, moved by `POST /_preview/api/clock/advance`.
+    pub manual_clock: Option<ManualClock>,
+    /// Base of every URL we hand out, without a trailing `/`.
+    pub base_url: String,
+    /// Rung when the outbox has new messages.
+    pub outbox_bell: Arc<Notify>,
+    csrf_key: Vec<u8>,
+    log: Log,
+}
+
+/// Wakes the sender and counts, as the engine works.
+struct EngineListener {
+    metrics: Arc<Metrics>,
+    bell: Arc<Notify>,
+}
+
+impl Listener for EngineListener {
+    fn sms_queued(&self) {
+        self.bell.notify_one();
+    }
+    fn session_started(&self) {
+        self.metrics
+            .sessions_started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn timer_fired(&self, lateness: chrono::Duration) {
+        self.metrics
+            .lateness(lateness.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
+    }
+}
+
+impl App {
+    /// Wires an engine into a server. `listening` is where the socket is bound, for
+    /// URLs when there is no public URL.
+    pub fn new(
+        engine: Arc<Engine>,
+        config: Config,
+        manual_clock: Option<ManualClock>,
+        listening: SocketAddr,
+    ) -> Result<Arc<App>, String> {
+        let csrf_key = engine
+            .store()
+            .secret("csrf")
+            .map_err(|e| format!("the store has no secret key: {e}"))?;
+        let base_url = match &config.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{listening}"),
+        };
+        let metrics = Arc::new(Metrics::default());
+        let outbox_bell = Arc::new(Notify::new());
+        engine.listen(Arc::new(EngineListener {
+            metrics: metrics.clone(),
+            bell: outbox_bell.clone(),
+        }));
+        let log = Log {
+            json: config.log_json,
+        };
+        Ok(Arc::new(App {
+            engine,
+            config,
+            metrics,
+            manual_clock,
+            base_url,
+            outbox_bell,
+            csrf_key,
+            log,
+        }))
+    }
+
+    pub fn log(&self) -> Log {
+        self.log
+    }
+
+    /// Whether webhooks must carry a valid Twilio signature: always with credentials,
+    /// and without them only outside preview (where every webhook is refused).
+    fn signatures_checked(&self) -> bool {
+        self.config.twilio.is_some() || !self.config.preview
+    }
+
+    /// The per-session form token: an HMAC of the session id under the store's secret.
+    fn csrf_token(&self, session_id: &str) -> String {
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.csrf_key).expect("any key length");
+        mac.update(session_id.as_bytes());
+        b64(&mac.finalize().into_bytes())
+    }
+
+    fn csrf_valid(&self, session_id: &str, given: &str) -> bool {
+        let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(given) else {
+            return false;
+        };
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.csrf_key).expect("any key length");
+        mac.update(session_id.as_bytes());
+        mac.verify_slice(&given).is_ok()
+    }
+
+    /// A fresh session id, journey-link token (its hash for the store) and full link.
+    pub fn new_ids(&self) -> NewIds {
+        let token = random_b64(18);
+        NewIds {
+            id: format!("s_{}", random_b64(12)),
+            token_hash: token_hash(&token),
+            link: format!("{}/j/{token}", self.base_url),
+            token,
+        }
+    }
+}
+
+pub struct NewIds {
+    pub id: String,
+    pub token: String,
+    pub token_hash: Vec<u8>,
+    pub link: String,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `n` bytes from the operating system's generator, in URL-safe base64.
+fn random_b64(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).expect("the operating system has randomness");
+    b64(&bytes)
+}
+
+/// What the store keeps instead of a journey-link token: its SHA-256.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// Runs an engine call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&Engine) -> T + Send + 'static,
+) -> Result<T, Resp> {
+    let engine = app.engine.clone();
+    tokio::task::spawn_blocking(move || f(&engine))
+        .await
+        .map_err(|_| server_error(app, "an engine call panicked"))
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn html_page(status: StatusCode, markup: Markup) -> Resp {
+    let mut r = respond(status, "text/html; charset=utf-8", markup.into_string());
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Resp {
+    respond(status, "text/plain; charset=utf-8", body.into())
+}
+
+fn json_response(status: StatusCode, value: serde_json::Value) -> Resp {
+    respond(status, "application/json", value.to_string())
+}
+
+/// An RFC 9457 problem document.
+fn problem(status: StatusCode, detail: impl Into<String>) -> Resp {
+    respond(
+        status,
+        "application/problem+json",
+        json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or(""),
+            "status": status.as_u16(),
+            "detail": detail.into(),
+        })
+        .to_string(),
+    )
+}
+
+fn twiml(body: String) -> Resp {
+    respond(StatusCode::OK, "text/xml; charset=utf-8", body)
+}
+
+fn redirect(location: &str) -> Resp {
+    let mut r = text(StatusCode::SEE_OTHER, "");
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+fn server_error(app: &App, what: &str) -> Resp {
+    app.log.line("ERROR", what);
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side; please try again.\n",
+    )
+}
+
+fn not_found_page() -> Resp {
+    html_page(
+        StatusCode::NOT_FOUND,
+        pages::notice(
+            "Link not found",
+            "This link is not valid. Check that it was copied completely.",
+        ),
+    )
+}
+
+fn gone_page() -> Resp {
+    html_page(
+        StatusCode::GONE,
+        pages::notice(
+            "This link has expired",
+            "This journey has ended, so its link no longer works. If you still need help, start again from the link you were first given.",
+        ),
+    )
+}
+
+/// Reads a request body, at most `MAX_BODY` bytes, within `READ_TIMEOUT`.
+async fn read_body(body: Incoming) -> Result<Bytes, Resp> {
+    match tokio::time::timeout(READ_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+        Err(_) => Err(text(StatusCode::REQUEST_TIMEOUT, "the request body took too long\n")),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over {MAX_BODY} bytes\n"),
+        )),
+        Ok(Err(_)) => Err(text(StatusCode::BAD_REQUEST, "the request body could not be read\n")),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting and
+/// lets the requests in flight finish (for at most 10 seconds).
+pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(READ_TIMEOUT)
+        .max_buf_size(64 * 1024);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(handle(app, req).await) }
+                });
+                let conn = http.serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}
+
+/// Routes a request and logs it by route name.
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> Resp {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (route, response) = match (&method, segments.as_slice()) {
+        (&Method::GET, ["start", slug]) => ("start", start_link(&app, slug).await),
+        (&Method::GET | &Method::HEAD, ["j", token]) => {
+            let query = req.uri().query().unwrap_or("").to_string();
+            ("journey_link", journey_link(&app, token, &query).await)
+        }
+        (&Method::POST, ["j", token]) => {
+            let token = token.to_string();
+            ("journey_form", journey_form(&app, &token, req).await)
+        }
+        (&Method::POST, ["twilio", "sms"]) => ("twilio_sms", twilio_sms(&app, req).await),
+        (&Method::POST, ["twilio", "voice"]) => ("twilio_voice", twilio_voice(&app, req).await),
+        (&Method::POST, ["twilio", "status"]) => ("twilio_status", twilio_status(&app, req).await),
+        (&Method::POST, ["api", "v1", "journeys", journey, "sessions"]) => {
+            let journey = journey.to_string();
+            ("api_sessions", api_start(&app, &journey, req).await)
+        }
+        (&Method::GET, ["api", "v1", "journeys"]) => ("api_journeys", api_journeys(&app)),
+        (&Method::GET, ["healthz"]) => ("healthz", healthz(&app).await),
+        (&Method::GET, ["metrics"]) => (
+            "metrics",
+            respond(StatusCode::OK, "text/plain; version=0.0.4", app.metrics.render()),
+        ),
+        (_, ["_preview", "api", rest @ ..]) if app.config.preview => {
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            ("preview", preview(&app, &rest, req).await)
+        }
+        (_, ["start", _] | ["j", _] | ["healthz"] | ["metrics"]) => (
+            "other",
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+        ),
+        (_, ["twilio", "sms" | "voice" | "status"] | ["api", "v1", "journeys", ..]) => (
+            "other",
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+        ),
+        (&Method::GET, [""]) => ("other", home(&app)),
+        _ => ("not_found", text(StatusCode::NOT_FOUND, "not found\n")),
+    };
+    app.metrics.request(route);
+    app.log.info(&format!(
+        "{method} {route} {} {:.1}ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1e3
+    ));
+    response
+}
+
+/// `/`: what this server serves, for a person who opens it in a browser.
+fn home(app: &Arc<App>) -> Resp {
+    let links: Vec<(String, String)> = app
+        .engine
+        .journeys()
+        .iter()
+        .flat_map(|j| {
+            j.triggers.iter().filter_map(move |t| match t {
+                ir::Trigger::Link { slug } => Some((j.name.clone(), slug.clone())),
+                _ => None,
+            })
+        })
+        .collect();
+    let base = &app.base_url;
+    html_page(
+        StatusCode::OK,
+        pages::document(
+            "journeyc",
+            maud::html! {
+                h1 { "journeyc" }
+                @if links.is_empty() {
+                    p { "No journey here has a starting link." }
+                } @else {
+                    p { "Starting links:" }
+                    ul {
+                        @for (journey, slug) in &links {
+                            li { a href=(format!("{base}/start/{slug}")) { (journey) } }
+                        }
+                    }
+                }
+            },
+        ),
+    )
+}
+
+async fn start_link(app: &Arc<App>, slug: &str) -> Resp {
+    let journey = app.engine.journeys().iter().find(|j| {
+        j.triggers
+            .iter()
+            .any(|t| matches!(t, ir::Trigger::Link { slug: s } if s == slug))
+    });
+    let Some(journey) = journey else {
+        return html_page(
+            StatusCode::NOT_FOUND,
+            pages::notice("Link not found", "There is no journey at this address."),
+        );
+    };
+    let name = journey.name.clone();
+    let ids = app.new_ids();
+    let (id, hash, link) = (ids.id, ids.token_hash, ids.link.clone());
+    match blocking(app, move |e| e.start(&name, Start::Link, id, &hash, Some(link))).await {
+        Ok(Ok(_)) => redirect(&format!("/j/{}", ids.token)),
+        Ok(Err(e)) => server_error(app, &format!("starting a session failed: {e}")),
+        Err(r) => r,
+    }
+}
+
+/// A token as we make them: URL-safe base64, not too long. Anything else cannot be one.
+fn plausible_token(token: &str) -> bool {
+    (16..=64).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Finds the session of a journey-link token: `Err` is the response to give instead.
+async fn session_for(app: &Arc<App>, token: &str) -> Result<SessionState, Resp> {
+    if !plausible_token(token) {
+        return Err(not_found_page());
+    }
+    let hash = token_hash(token);
+    match blocking(app, move |e| {
+        let now = e.now();
+        e.store().session_by_token(&hash).map(|s| (s, now))
+    })
+    .await?
+    {
+        Ok((None, _)) => Err(not_found_page()),
+        Ok((Some(s), now)) if !s.is_active(now) => Err(gone_page()),
+        Ok((Some(s), _)) => Ok(s),
+        Err(e) => Err(server_error(app, &format!("reading a session failed: {e}"))),
+    }
+}
+
+/// Which page a journey link shows: the session's current page, or step 1's first
+/// page when the journey says links open the first page (unless the person is in
+/// the middle of the flow, which `?continue` marks).
+fn shown_page(journey: &ir::Journey, state: &SessionState, continuing: bool) -> Option<(usize, usize)> {
+    if journey.link_lands_on == LandsOn::FirstPage && !continuing {
+        return (!journey.steps.first()?.pages.is_empty()).then_some((0, 0));
+    }
+    let step = journey.steps.get(state.step)?;
+    let page = state.page.unwrap_or(0);
+    (page < step.pages.len()).then_some((state.step, page))
+}
+
+fn render_page(
+    app: &Arc<App>,
+    journey: &ir::Journey,
+    state: &SessionState,
+    token: &str,
+    at: Option<(usize, usize)>,
+    entered: Option<&Entered>,
+) -> Resp {
+    let Some((step, page)) = at else {
+        return html_page(
+            StatusCode::OK,
+            pages::notice("All set", "There is nothing more to do here right now."),
+        );
+    };
+    let action = format!("/j/{token}");
+    let csrf = app.csrf_token(&state.id);
+    let view = PageView {
+        journey,
+        state,
+        step,
+        page,
+        action: &action,
+        csrf: &csrf,
+        entered,
+        now: app.engine.now(),
+    };
+    let status = if entered.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    html_page(status, pages::page(&view))
+}
+
+async fn journey_link(app: &Arc<App>, token: &str, query: &str) -> Resp {
+    let state = match session_for(app, token).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(journey) = app.engine.journey(&state.journey) else {
+        return gone_page();
+    };
+    let continuing = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "continue");
+    let at = shown_page(journey, &state, continuing);
+    render_page(app, journey, &state, token, at, None)
+}
+
+async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Resp {
+    let body = match read_body(req.into_body()).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let state = match session_for(app, token).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let form = parse_form(&body);
+    if !form_value(&form, "_csrf").is_some_and(|t| app.csrf_valid(&state.id, t)) {
+        return html_page(
+            StatusCode::FORBIDDEN,
+            pages::notice(
+                "This form has expired",
+                "Please go back, reload the page and try again.",
+            ),
+        );
+    }
+    let Some(journey) = app.engine.journey(&state.journey) else {
+        return gone_page();
+    };
+    // The form must come from the page the session is on (or, for journeys whose
+    // link opens the first page, from that page); an old tab just sees the current one.
+    let current = shown_page(journey, &state, true);
+    let landing = shown_page(journey, &state, false);
+    let posted = form_value(&form, "_page").and_then(|p| {
+        let (s, p) = p.split_once('.')?;
+        Some((s.parse::<usize>().ok()?, p.parse::<usize>().ok()?))
+    });
+    let Some((step, page)) = posted.filter(|p| Some(*p) == current || Some(*p) == landing) else {
+        return redirect(&format!("/j/{token}?continue"));
+    };
+    let controls = &journey.steps[step].pages[page].controls;
+    let button = match form_value(&form, "_button") {
+        Some(b) => b.parse::<usize>().ok(),
+        // Enter in a field submits without naming a button: the first one is meant.
+        None => controls
+            .iter()
+            .position(|c| matches!(c, ir::Control::Button { .. })),
+    };
+    let actions = match button.and_then(|i| controls.get(i)) {
+        Some(ir::Control::Button { actions, .. }) => actions.clone(),
+        _ => return text(StatusCode::BAD_REQUEST, "the form did not say which button was pressed\n"),
+    };
+    let fields: HashMap<String, String> = form
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with('_'))
+        .collect();
+    let now = app.engine.now();
+    let inputs = match pages::validate(journey, &state, step, page, &fields, now) {
+        Ok(v) => v,
+        Err(entered) => {
+            return render_page(app, journey, &state, token, Some((step, page)), Some(&entered))
+        }
+    };
+    let id = state.id.clone();
+    match blocking(app, move |e| e.run(&id, &inputs, &actions)).await {
+        Ok(Ok(_)) => redirect(&format!("/j/{token}?continue")),
+        Ok(Err(e)) => server_error(app, &format!("running a form's actions failed: {e}")),
+        Err(r) => r,
+    }
+}
+
+/// The URL Twilio called, as it signed it.
+fn called_url(app: &App, req: &Request<Incoming>) -> String {
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    match &app.config.public_url {
+        Some(base) => format!("{}{path_and_query}", base.trim_end_matches('/')),
+        None => {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}{path_and_query}")
+        }
+    }
+}
+
+/// Reads a webhook's form and checks its signature: `Err` is the response to give.
+async fn webhook_form(app: &Arc<App>, req: Request<Incoming>) -> Result<Vec<(String, String)>, Resp> {
+    let url = called_url(app, &req);
+    let signature = req
+        .headers()
+        .get("x-twilio-signature")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let body = read_body(req.into_body()).await?;
+    let form = parse_form(&body);
+    if app.signatures_checked() {
+        let Some(twilio) = &app.config.twilio else {
+            return Err(text(
+                StatusCode::FORBIDDEN,
+                "webhooks need TWILIO_AUTH_TOKEN to check their signatures (or --preview)\n",
+            ));
+        };
+        let valid = signature
+            .as_deref()
+            .is_some_and(|s| twilio::valid_signature(&twilio.auth_token, &url, &form, s));
+        if !valid {
+            app.log.warn("a webhook with a missing or invalid X-Twilio-Signature was refused");
+            return Err(text(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature\n"));
+        }
+    }
+    Ok(form)
+}
+
+async fn twilio_sms(app: &Arc<App>, req: Request<Incoming>) -> Resp {
+    let form = match webhook_form(app, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (Some(sid), Some(from), Some(to)) = (
+        form_value(&form, "MessageSid"),
+        form_value(&form, "From"),
+        form_value(&form, "To"),
+    ) else {
+        return text(StatusCode::BAD_REQUEST, "an SMS webhook needs MessageSid, From and To\n");
+    };
+    let body = form_value(&form, "Body").unwrap_or("").to_string();
+    let (sid, from, to) = (sid.to_string(), from.to_string(), to.to_string());
+    match inbound_sms(app, sid, from, to, body).await {
+        Ok(reply) => twiml(twilio::message_twiml(reply.as_deref())),
+        Err(r) => r,
+    }
+}
+
+/// An inbound text, processed once per message id; the reply to send, if any.
+async fn inbound_sms(
+    app: &Arc<App>,
+    sid: String,
+    from: String,
+    to: String,
+    body: String,
+) -> Result<Option<String>, Resp> {
+    let ids = app.new_ids();
+    let outcome = blocking(app, move |e| {
+        let now = e.now();
+        if !e.store().first_delivery(&sid, now)? {
+            return Ok(None);
+        }
+        let result = e.inbound_sms(&to, &from, &body, || (ids.id, ids.token_hash, Some(ids.link)));
+        if result.is_err() {
+            // Let Twilio's retry of this webhook be processed.
+            let _ = e.store().forget_delivery(&sid);
+        }
+        result.map(Some)
+    })
+    .await?;
+    match outcome {
+        Ok(None) => {
+            app.log.info("a repeated SMS webhook was answered without processing it again");
+            Ok(None)
+        }
+        Ok(Some(Reply::Text(t))) => Ok(Some(t)),
+        Ok(Some(Reply::None)) => Ok(None),
+        Err(e) => Err(server_error(app, &format!("an inbound SMS failed: {e}"))),
+    }
+}
+
+async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
+    let form = match webhook_form(app, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (Some(sid), Some(to)) = (form_value(&form, "CallSid"), form_value(&form, "To")) else {
+        return text(StatusCode::BAD_REQUEST, "a voice webhook needs CallSid and To\n");
+    };
+    // A withheld number arrives as "anonymous", "Restricted", an empty string or a
+    // made-up number: whatever is not a phone number is treated as unknown.
+    let from = form_value(&form, "From").and_then(crate::check::literals::parse_phone);
+    let (sid, to) = (sid.to_string(), to.to_string());
+    let ids = app.new_ids();
+    let outcome = blocking(app, move |e| {
+        if !e.store().first_delivery(&sid, e.now())? {
+            return Ok(None);
+        }
+        let result = e.inbound_call(&to, from.as_deref(), || {
+            (ids.id, ids.token_hash, Some(ids.link))
+        });
+        if result.is_err() {
+            let _ = e.store().forget_delivery(&sid);
+        }
+        result.map(Some)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(Some(say))) => twiml(twilio::voice_twiml(&say)),
+        Ok(Ok(None)) => twiml(twilio::voice_twiml(&[])),
+        Ok(Err(e)) => {
+            app.log.warn(&format!("an inbound call was not handled: {e}"));
+            twiml(twilio::voice_twiml(&[]))
+        }
+        Err(r) => r,
+    }
+}
+
+async fn twilio_status(app: &Arc<App>, req: Request<Incoming>) -> Resp {
+    let form = match webhook_form(app, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (Some(sid), Some(status)) = (
+        form_value(&form, "MessageSid"),
+        form_value(&form, "MessageStatus"),
+    ) else {
+        return text(StatusCode::BAD_REQUEST, "a status callback needs MessageSid and MessageStatus\n");
+    };
+    use crate::runtime::store::MessageStatus as M;
+    let ours = match status {
+        "accepted" | "queued" | "sending" | "sent" => M::Sent,
+        "delivered" | "read" => M::Delivered,
+        "undelivered" | "failed" => M::Failed,
+        _ => return text(StatusCode::OK, ""),
+    };
+    let note = form_value(&form, "ErrorCode")
+        .filter(|c| !c.is_empty())
+        .map(|c| format!("Twilio error {c}: {status}"));
+    let sid = sid.to_string();
+    match blocking(app, move |e| e.store().message_status_by_sid(&sid, ours, note.as_deref())).await {
+        Ok(Ok(_)) => text(StatusCode::OK, ""),
+        Ok(Err(e)) => server_error(app, &format!("recording a status failed: {e}")),
+        Err(r) => r,
+    }
+}
+
+/// Converts a JSON value to a variable's type, as the API trigger receives it.
+fn value_for(ty: &crate::types::Type, v: &serde_json::Value) -> Result<Value, String> {
+    use crate::types::Type as T;
+    use serde_json::Value as J;
+    Ok(match (ty, v) {
+        (_, J::Null) => Value::Null,
+        (T::Text, J::String(s)) => Value::Text(s.clone()),
+        (T::Number, J::Number(n)) => Value::Number(n.as_f64().ok_or("not a finite number")?),
+        (T::Boolean, J::Bool(b)) => Value::Boolean(*b),
+        (T::Phone, J::String(s)) => Value::Phone(
+            crate::check::literals::parse_phone(s).ok_or_else(|| format!("`{s}` is not a phone number"))?,
+        ),
+        (T::Email, J::String(s)) if crate::check::literals::is_email(s) => Value::Email(s.clone()),
+        (T::Date, J::String(s)) => Value::Date(
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))?,
+        ),
+        (T::DateTime, J::String(s)) => Value::DateTime(
+            DateTime::parse_from_rfc3339(s)
+                .map_err(|_| format!("`{s}` is not an RFC 3339 date-time"))?
+                .with_timezone(&Utc),
+        ),
+        (T::Duration, J::Number(n)) => Value::Duration(n.as_i64().ok_or("a duration is whole seconds")?),
+        (T::List, J::Array(items)) => Value::List(
+            items
+                .iter()
+                .map(|i| json_value(i))
+                .collect(),
+        ),
+        (T::Object, J::Object(_)) => json_value(v),
+        (ty, _) => return Err(format!("expected {ty}")),
+    })
+}
+
+/// A JSON value as a runtime value, by its own shape.
+fn json_value(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Value::Text(s.clone()),
+        J::Array(items) => Value::List(items.iter().map(json_value).collect()),
+        J::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), json_value(v))).collect()),
+    }
+}
+
+fn bearer_ok(app: &App, req: &Request<Incoming>) -> bool {
+    let Some(expected) = &app.config.api_token else {
+        return false;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Comparing digests keeps the time independent of where the tokens differ.
+    sha2::Sha256::digest(given.as_bytes()) == sha2::Sha256::digest(expected.as_bytes())
+}
+
+async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Resp {
+    if !bearer_ok(app, &req) {
+        let mut r = problem(
+            StatusCode::UNAUTHORIZED,
+            if app.config.api_token.is_some() {
+                "a valid `Authorization: Bearer <JOURNEY_API_TOKEN>` header is required"
+            } else {
+                "the API is off: start the server with JOURNEY_API_TOKEN set"
+            },
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    }
+    let Some(j) = app.engine.journey(journey) else {
+        return problem(StatusCode::NOT_FOUND, format!("no journey named `{journey}` is served here"));
+    };
+    if !j.triggers.iter().any(|t| matches!(t, ir::Trigger::Api { .. })) {
+        return problem(StatusCode::NOT_FOUND, format!("`{journey}` has no `trigger api`"));
+    }
+    let body = match read_body(req.into_body()).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let input: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {e}")),
+    };
+    let Some(phone) = input.pointer("/actor/phone").and_then(|p| p.as_str()) else {
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, "`actor.phone` is required: {\"actor\": {\"phone\": \"+14155550123\"}}");
+    };
+    let Some(phone) = crate::check::literals::parse_phone(phone) else {
+        return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("`actor.phone` is not a phone number: `{phone}`"));
+    };
+    let mut vars = Vec::new();
+    match input.get("vars") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Object(fields)) => {
+            for (name, v) in fields {
+                let Some(var) = j.vars.iter().find(|var| &var.name == name) else {
+                    return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("`{journey}` has no variable `{name}`"));
+                };
+                match value_for(&var.ty, v) {
+                    Ok(value) => vars.push((name.clone(), value)),
+                    Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("`vars.{name}`: {e}")),
+                }
+            }
+        }
+        Some(_) => return problem(StatusCode::UNPROCESSABLE_ENTITY, "`vars` must be an object"),
+    }
+    let name = journey.to_string();
+    let ids = app.new_ids();
+    let (id, hash, link) = (ids.id, ids.token_hash, ids.link);
+    let policy = j.existing_session;
+    match blocking(app, move |e| e.start(&name, Start::Api { phone, vars }, id, &hash, Some(link))).await {
+        Ok(Ok(started)) => json_response(
+            if started.existing { StatusCode::OK } else { StatusCode::CREATED },
+            json!({
+                "session": started.session.id,
+                "journey_link": started.session.journey_link,
+                "existing": started.existing,
+            }),
+        ),
+        Ok(Err(e)) if policy == ir::Policy::Reject => problem(StatusCode::CONFLICT, e.to_string()),
+        Ok(Err(e)) => server_error(app, &format!("the API trigger failed: {e}")),
+        Err(r) => r,
+    }
+}
+
+fn api_journeys(app: &Arc<App>) -> Resp {
+    let base = &app.base_url;
+    let list: Vec<serde_json::Value> = app
+        .engine
+        .journeys()
+        .iter()
+        .map(|j| {
+            let links: Vec<String> = j
+                .triggers
+                .iter()
+                .filter_map(|t| match t {
+                    ir::Trigger::Link { slug } => Some(format!("{base}/start/{slug}")),
+                    _ => None,
+                })
+                .collect();
+            let api = j
+                .triggers
+                .iter()
+                .any(|t| matches!(t, ir::Trigger::Api { .. }))
+                .then(|| format!("{base}/api/v1/journeys/{}/sessions", j.name));
+            json!({"name": j.name, "starting_links": links, "api": api})
+        })
+        .collect();
+    json_response(StatusCode::OK, json!({ "journeys": list }))
+}
+
+async fn healthz(app: &Arc<App>) -> Resp {
+    match blocking(app, |e| e.store().ping()).await {
+        Ok(Ok(())) => text(StatusCode::OK, "ok\n"),
+        Ok(Err(e)) => {
+            app.log.warn(&format!("health check: the store does not answer: {e}"));
+            text(StatusCode::SERVICE_UNAVAILABLE, "the store does not answer\n")
+        }
+        Err(r) => r,
+    }
+}
+
+async fn json_body(req: Request<Incoming>) -> Result<serde_json::Value, Resp> {
+    let body = read_body(req.into_body()).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| problem(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {e}")))
+}
+
+/// The preview's API: what a simulated phone and a developer need.
+async fn preview(app: &Arc<App>, rest: &[String], req: Request<Incoming>) -> Resp {
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match (req.method().clone(), rest.as_slice()) {
+        (Method::GET, ["outbox"]) => match blocking(app, |e| e.store().outbox(None)).await {
+            Ok(Ok(messages)) => json_response(
+                StatusCode::OK,
+                json!({"messages": messages.iter().map(|m| json!({
+                    "id": m.id,
+                    "session": m.session_id,
+                    "to": m.to,
+                    "from": m.from,
+                    "body": m.body,
+                    "status": m.status.as_str(),
+                    "note": m.note,
+                    "sid": m.sid,
+                    "created_at": m.created_at.to_rfc3339(),
+                })).collect::<Vec<_>>()}),
+            ),
+            Ok(Err(e)) => server_error(app, &format!("reading the outbox failed: {e}")),
+            Err(r) => r,
+        },
+        (Method::POST, ["sms"]) => {
+            let body = match json_body(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let field = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            let (Some(from), Some(to), Some(text_body)) = (field("from"), field("to"), field("body")) else {
+                return problem(StatusCode::UNPROCESSABLE_ENTITY, "expected {\"from\": \"+1...\", \"to\": \"+1...\", \"body\": \"...\"}");
+            };
+            let (Some(from), Some(to)) = (
+                crate::check::literals::parse_phone(&from),
+                crate::check::literals::parse_phone(&to),
+            ) else {
+                return problem(StatusCode::UNPROCESSABLE_ENTITY, "`from` and `to` must be phone numbers");
+            };
+            let sid = format!("SMpreview{}", random_b64(12));
+            match inbound_sms(app, sid, from, to, text_body).await {
+                Ok(reply) => json_response(StatusCode::OK, json!({ "reply": reply })),
+                Err(r) => r,
+            }
+        }
+        (Method::POST, ["clock", "advance"]) => {
+            let Some(clock) = app.manual_clock.clone() else {
+                return problem(StatusCode::CONFLICT, "this server runs on the real clock");
+            };
+            let body = match json_body(req).await {
+                Ok(b) => b,
+                Err(r) => return r,
+            };
+            let Some(seconds) = body.get("seconds").and_then(|s| s.as_u64()).filter(|s| *s <= MAX_ADVANCE_SECS) else {
+                return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("expected {{\"seconds\": N}} with N a whole number from 0 to {MAX_ADVANCE_SECS}"));
+            };
+            match blocking(app, move |e| {
+                e.advance(&clock, chrono::Duration::seconds(seconds as i64)).map(|n| (n, e.now()))
+            })
+            .await
+            {
+                Ok(Ok((fired, now))) => json_response(StatusCode::OK, json!({"fired": fired, "now": now.to_rfc3339()})),
+                Ok(Err(e)) => server_error(app, &format!("advancing the clock failed: {e}")),
+                Err(r) => r,
+            }
+        }
+        (Method::GET, ["sessions", id]) => {
+            let id = id.to_string();
+            match blocking(app, move |e| {
+                Ok::<_, crate::runtime::store::StoreError>((e.store().session(&id)?, e.store().events(&id)?))
+            })
+            .await
+            {
+                Ok(Ok((Some(state), events))) => json_response(
+                    StatusCode::OK,
+                    json!({
+                        "session": state,
+                        "events": events.iter().map(|(at, text)| json!({"at": at.to_rfc3339(), "text": text})).collect::<Vec<_>>(),
+                    }),
+                ),
+                Ok(Ok((None, _))) => problem(StatusCode::NOT_FOUND, "no such session"),
+                Ok(Err(e)) => server_error(app, &format!("reading a session failed: {e}")),
+                Err(r) => r,
+            }
+        }
+        _ => problem(StatusCode::NOT_FOUND, "no such preview endpoint: GET outbox, POST sms, POST clock/advance, GET sessions/{id}"),
+    }
+}
+
+/// Stops a task group: the value is `true` once shutdown has begun.
+pub type Stop = watch::Receiver<bool>;

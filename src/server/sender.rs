@@ -1,0 +1,391 @@
+//! The sender: drains the outbox to Twilio, or to the console without credentials.
+//!
+//! A message is claimed (`sending`) before it is handed over and marked `sent` with
+//! Twilio's id after, so a crash in between leaves it `sending`; on the next start it
+//! becomes `unknown` and is reconciled by asking Twilio, never blindly resent. Each
+//! sender number has its own lane with its own rate, so numbers never wait on each
+//! other; a semaphore caps the requests in flight.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::{App, Stop, TwilioConfig};
+use crate::runtime::store::{Message, MessageStatus};
+
+/// Messages waiting in one lane at most; more stay pending in the store.
+const LANE_DEPTH: usize = 64;
+/// Messages claimed per store round trip at most.
+const CLAIM_BATCH: usize = 256;
+/// Attempts for one message on 429, 5xx or a refused connection.
+const MAX_ATTEMPTS: u32 = 6;
+/// The first retry waits about this long; each next one twice as long.
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Shared by the lanes.
+struct Ctx {
+    app: Arc<App>,
+    client: reqwest::Client,
+    in_flight: Semaphore,
+    stop: Stop,
+}
+
+struct Lane {
+    tx: mpsc::Sender<Message>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Runs until `stop` turns true; then finishes what is in flight and returns.
+pub async fn run(app: Arc<App>, stop: Stop) {
+    let client = reqwest::Client::builder()
+        .timeout(app.config.sms_timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(app.config.sms_concurrency.max(1))
+        .build()
+        .expect("the HTTP client builds");
+    let ctx = Arc::new(Ctx {
+        in_flight: Semaphore::new(app.config.sms_concurrency.max(1)),
+        client,
+        app: app.clone(),
+        stop: stop.clone(),
+    });
+    let store_app = app.clone();
+    match super::blocking(&store_app, |e| e.store().recover_sending()).await {
+        Ok(Ok(n)) if n > 0 => app.log().warn(&format!(
+            "{n} message(s) were being sent when the server stopped; reconciling with Twilio"
+        )),
+        Ok(Err(e)) => app.log().warn(&format!("recovering the outbox failed: {e}")),
+        _ => {}
+    }
+    reconcile_unknown(&ctx).await;
+    let mut lanes: HashMap<String, Lane> = HashMap::new();
+    let mut tasks = JoinSet::new();
+    let mut stop_rx = stop.clone();
+    loop {
+        if *stop_rx.borrow() {
+            break;
+        }
+        let full: Vec<String> = lanes
+            .iter()
+            .filter(|(_, l)| l.queued.load(Relaxed) >= LANE_DEPTH)
+            .map(|(from, _)| from.clone())
+            .collect();
+        let claimed = match super::blocking(&app, move |e| e.store().claim_messages(CLAIM_BATCH, &full)).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                app.log().warn(&format!("reading the outbox failed: {e}"));
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = app.outbox_bell.notified() => continue,
+                _ = stop_rx.changed() => break,
+            }
+        }
+        for m in claimed {
+            let lane = lanes.entry(m.from.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(LANE_DEPTH * 2);
+                let queued = Arc::new(AtomicUsize::new(0));
+                tasks.spawn(lane(ctx.clone(), rx, queued.clone()));
+                Lane { tx, queued }
+            });
+            lane.queued.fetch_add(1, Relaxed);
+            if lane.tx.send(m).await.is_err() {
+                break;
+            }
+        }
+    }
+    // Closing the lanes lets each finish the messages it holds, then end.
+    drop(lanes);
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One sender number: paced at the configured rate, each message sent by its own task.
+async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<AtomicUsize>) {
+    let rate = ctx.app.config.sms_per_second;
+    let gap = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+    let mut next = Instant::now();
+    let mut sends = JoinSet::new();
+    while let Some(m) = rx.recv().await {
+        if let Some(gap) = gap {
+            tokio::time::sleep_until(next).await;
+            next = Instant::now().max(next) + gap;
+        }
+        let Ok(permit) = ctx.in_flight.acquire().await else {
+            break;
+        };
+        permit.forget();
+        let ctx2 = ctx.clone();
+        let queued = queued.clone();
+        sends.spawn(async move {
+            send(&ctx2, m).await;
+            ctx2.in_flight.add_permits(1);
+            // Room in the lane: the claim loop may take more for this number.
+            if queued.fetch_sub(1, Relaxed) == LANE_DEPTH {
+                ctx2.app.outbox_bell.notify_one();
+            }
+        });
+        // Reap finished sends so the set does not grow without bound.
+        while sends.try_join_next().is_some() {}
+    }
+    while sends.join_next().await.is_some() {}
+}
+
+async fn set_status(ctx: &Ctx, id: i64, status: MessageStatus, note: Option<String>) {
+    let r = super::blocking(&ctx.app, move |e| {
+        e.store().set_message_status(id, status, note.as_deref())
+    })
+    .await;
+    if !matches!(r, Ok(Ok(()))) {
+        ctx.app
+            .log()
+            .warn(&format!("recording message {id} as {} failed", status.as_str()));
+    }
+}
+
+fn count(ctx: &Ctx, sent: bool) {
+    let m = &ctx.app.metrics;
+    if sent {
+        m.sms_sent.fetch_add(1, Relaxed);
+    } else {
+        m.sms_failed.fetch_add(1, Relaxed);
+    }
+}
+
+/// A delay with jitter: between half and all of `base * 2^attempt`, capped.
+fn backoff(attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let full = BACKOFF_BASE
+        .saturating_mul(1 << attempt.min(16))
+        .min(BACKOFF_MAX);
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    let jittered = full / 2 + full.mul_f64(f64::from(byte[0]) / 510.0);
+    retry_after.map_or(jittered, |r| r.max(jittered).min(BACKOFF_MAX))
+}
+
+fn messages_url(t: &TwilioConfig) -> String {
+    format!(
+        "{}/2010-04-01/Accounts/{}/Messages.json",
+        t.api_base.trim_end_matches('/'),
+        t.account_sid
+    )
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Accepted(String),
+    /// Worth trying again: Twilio did not take it (429, 5xx, 21611, refused connection).
+    Retry(String, Option<Duration>),
+    /// Never retried; the Twilio error code, when there is one.
+    Permanent(Option<u64>, String),
+    /// No answer: Twilio may or may not have it.
+    Unknown(String),
+}
+
+async fn attempt(ctx: &Ctx, t: &TwilioConfig, m: &Message) -> Attempt {
+    let mut form = vec![("To", m.to.as_str()), ("From", m.from.as_str()), ("Body", m.body.as_str())];
+    let callback = ctx
+        .app
+        .config
+        .public_url
+        .as_ref()
+        .map(|u| format!("{}/twilio/status", u.trim_end_matches('/')));
+    if let Some(cb) = &callback {
+        form.push(("StatusCallback", cb));
+    }
+    let response = ctx
+        .client
+        .post(messages_url(t))
+        .basic_auth(&t.account_sid, Some(&t.auth_token))
+        .form(&form)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => return Attempt::Retry(format!("cannot connect to Twilio: {}", e.without_url()), None),
+        Err(e) if e.is_timeout() => return Attempt::Unknown("Twilio did not answer in time".into()),
+        Err(e) => return Attempt::Unknown(format!("the request to Twilio broke off: {}", e.without_url())),
+    };
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body: Json = match response.bytes().await {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or(Json::Null),
+        Err(_) if status.is_success() => return Attempt::Unknown("Twilio's answer broke off".into()),
+        Err(_) => Json::Null,
+    };
+    if status.is_success() {
+        return match body.get("sid").and_then(Json::as_str) {
+            Some(sid) => Attempt::Accepted(sid.to_string()),
+            None => Attempt::Unknown(format!("Twilio answered {status} without a message sid")),
+        };
+    }
+    let code = body.get("code").and_then(Json::as_u64);
+    let message = body
+        .get("message")
+        .and_then(Json::as_str)
+        .unwrap_or("no message")
+        .to_string();
+    let described = match code {
+        Some(c) => format!("Twilio error {c} (HTTP {}): {message}", status.as_u16()),
+        None => format!("HTTP {} from Twilio: {message}", status.as_u16()),
+    };
+    if status.as_u16() == 429 || status.is_server_error() || matches!(code, Some(20429 | 21611)) {
+        Attempt::Retry(described, retry_after)
+    } else {
+        Attempt::Permanent(code, described)
+    }
+}
+
+/// Sends one claimed message and records the outcome.
+async fn send(ctx: &Ctx, m: Message) {
+    let Some(t) = ctx.app.config.twilio.clone() else {
+        // The development sink: the message is for the person at the console. It is
+        // printed on standard output, apart from the log, because its journey link
+        // is what they click next.
+        println!("SMS to {} from {}: {}", m.to, m.from, m.body);
+        set_status(ctx, m.id, MessageStatus::Sent, Some("printed by the development sink".into())).await;
+        count(ctx, true);
+        return;
+    };
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt(ctx, &t, &m).await {
+            Attempt::Accepted(sid) => {
+                let id = m.id;
+                let r = super::blocking(&ctx.app, move |e| e.store().message_sent(id, &sid)).await;
+                if !matches!(r, Ok(Ok(()))) {
+                    ctx.app.log().warn(&format!("recording message {id} as sent failed"));
+                }
+                count(ctx, true);
+                return;
+            }
+            Attempt::Permanent(code, note) => {
+                ctx.app.log().warn(&format!("message {} failed: {note}", m.id));
+                if code == Some(21610) {
+                    let to = m.to.clone();
+                    let _ = super::blocking(&ctx.app, move |e| e.store().opt_out(&to, e.now())).await;
+                }
+                set_status(ctx, m.id, MessageStatus::Failed, Some(note)).await;
+                count(ctx, false);
+                return;
+            }
+            Attempt::Unknown(note) => {
+                ctx.app.log().warn(&format!("message {}: {note}; it will be reconciled, not resent", m.id));
+                set_status(ctx, m.id, MessageStatus::Unknown, Some(note)).await;
+                let ctx_app = ctx.app.clone();
+                let (client, stop) = (ctx.client.clone(), ctx.stop.clone());
+                // Twilio lists a message a moment after taking it: look a little later.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    let ctx = Ctx { app: ctx_app, client, in_flight: Semaphore::new(1), stop };
+                    reconcile_unknown(&ctx).await;
+                });
+                return;
+            }
+            Attempt::Retry(note, retry_after) if tries < MAX_ATTEMPTS => {
+                let wait = backoff(tries - 1, retry_after);
+                let mut stop = ctx.stop.clone();
+                let stopped = tokio::select! {
+                    _ = tokio::time::sleep(wait) => false,
+                    _ = stop.wait_for(|s| *s) => true,
+                };
+                if stopped {
+                    // Twilio did not take it: it can wait for the next start.
+                    set_status(ctx, m.id, MessageStatus::Pending, Some(note)).await;
+                    return;
+                }
+            }
+            Attempt::Retry(note, _) => {
+                let note = format!("gave up after {tries} attempts: {note}");
+                ctx.app.log().warn(&format!("message {}: {note}", m.id));
+                set_status(ctx, m.id, MessageStatus::Failed, Some(note)).await;
+                count(ctx, false);
+                return;
+            }
+        }
+    }
+}
+
+/// For each `unknown` message, asks Twilio whether it has it (same To, From and Body,
+/// created since shortly before ours): if so it is `sent`; if Twilio clearly has no
+/// such message it goes back to `pending`; if Twilio cannot be asked it stays.
+async fn reconcile_unknown(ctx: &Ctx) {
+    let Some(t) = ctx.app.config.twilio.clone() else {
+        return;
+    };
+    let unknown: Vec<Message> = match super::blocking(&ctx.app, |e| e.store().outbox(None)).await {
+        Ok(Ok(all)) => all
+            .into_iter()
+            .filter(|m| m.status == MessageStatus::Unknown)
+            .collect(),
+        _ => return,
+    };
+    for m in unknown {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("To", &m.to)
+            .append_pair("From", &m.from)
+            .append_pair("PageSize", "100")
+            .finish();
+        let listed = ctx
+            .client
+            .get(format!("{}?{query}", messages_url(&t)))
+            .basic_auth(&t.account_sid, Some(&t.auth_token))
+            .send()
+            .await;
+        let Ok(listed) = listed else { continue };
+        if !listed.status().is_success() {
+            continue;
+        }
+        let Ok(body) = listed.json_bytes().await else { continue };
+        let Some(messages) = body.get("messages").and_then(Json::as_array) else {
+            continue;
+        };
+        let since = m.created_at - chrono::Duration::minutes(5);
+        let found = messages.iter().find(|x| {
+            x.get("body").and_then(Json::as_str) == Some(m.body.as_str())
+                && x.get("date_created")
+                    .and_then(Json::as_str)
+                    .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+                    .is_none_or(|d| d >= since)
+        });
+        let id = m.id;
+        match found.and_then(|x| x.get("sid")).and_then(Json::as_str) {
+            Some(sid) => {
+                let sid = sid.to_string();
+                let _ = super::blocking(&ctx.app, move |e| e.store().message_sent(id, &sid)).await;
+                count(ctx, true);
+            }
+            None => {
+                set_status(ctx, id, MessageStatus::Pending, Some("Twilio does not have it: sending again".into())).await;
+                ctx.app.outbox_bell.notify_one();
+            }
+        }
+    }
+}
+
+/// Reading a JSON body without reqwest's `json` feature.
+trait JsonBytes {
+    async fn json_bytes(self) -> Result<Json, ()>;
+}
+
+impl JsonBytes for reqwest::Response {
+    async fn json_bytes(self) -> Result<Json, ()> {
+        let bytes = self.bytes().await.map_err(|_| ())?;
+        serde_json::from_slice(&bytes).map_err(|_| ())
+    }
+}
