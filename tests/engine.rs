@@ -159,6 +159,7 @@ fn a_reminder_at_nine_in_new_york_across_both_daylight_saving_changes() {
             "Daily",
             Start::Api {
                 phone: "+14158675309".into(),
+                actor: vec![],
                 vars: vec![],
             },
             "d1".into(),
@@ -193,6 +194,7 @@ fn dont_run_if_missed_skips_only_what_came_due_while_down() {
         "AppointmentReminder",
         Start::Api {
             phone: "+14158675309".into(),
+            actor: vec![],
             vars,
         },
         "a1".into(),
@@ -223,6 +225,7 @@ fn api(e: &Engine, id: &str) -> Result<bool, String> {
         "P",
         Start::Api {
             phone: "+14158675309".into(),
+            actor: vec![],
             vars: vec![],
         },
         id.into(),
@@ -277,6 +280,7 @@ fn timers_of_an_expired_session_do_not_fire() {
         "X",
         Start::Api {
             phone: "+14158675309".into(),
+            actor: vec![],
             vars: vec![],
         },
         "x1".into(),
@@ -409,6 +413,7 @@ fn inbound_texts_start_sessions_reach_reply_handlers_and_opt_out() {
         "AppointmentReminder",
         Start::Api {
             phone: me.into(),
+            actor: vec![],
             vars,
         },
         "a1".into(),
@@ -483,6 +488,7 @@ fn the_scheduler_fires_on_the_real_clock_and_wakes_early_for_an_earlier_timer() 
         "Soon",
         Start::Api {
             phone: "+14158675309".into(),
+            actor: vec![],
             vars: late,
         },
         "late".into(),
@@ -498,6 +504,7 @@ fn the_scheduler_fires_on_the_real_clock_and_wakes_early_for_an_earlier_timer() 
         "Soon",
         Start::Api {
             phone: "+14155550123".into(),
+            actor: vec![],
             vars: vec![],
         },
         "soon".into(),
@@ -536,6 +543,7 @@ fn kill_9_child() {
             "Daily",
             Start::Api {
                 phone: format!("+1415555{:04}", i % 10_000),
+                actor: vec![],
                 vars: vec![],
             },
             id.clone(),

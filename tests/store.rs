@@ -369,13 +369,100 @@ fn sqlite_keeps_everything_across_a_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2, "every migration ran");
+    assert_eq!(store.schema_version().unwrap(), 3, "every migration ran");
     assert!(store.session("s1").unwrap().unwrap().actor_initialized);
     assert_eq!(
         store.next_timer_due().unwrap(),
         Some(at("2026-03-05T15:00:00Z"))
     );
     assert_eq!(store.outbox(None).unwrap().len(), 1);
+}
+
+#[test]
+fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
+    for (name, store) in stores("claim") {
+        let mut s = new_session(&*store, "s1");
+        initialise(&mut s);
+        let other = Effect::Sms {
+            to: PHONE.into(),
+            from: "+15005550007".into(),
+            body: "From another number".into(),
+        };
+        store
+            .apply(&s, &[sms("One"), sms("Two"), other, sms("Three")], at(NOW))
+            .unwrap();
+        // A busy sender number is skipped; the others' messages are claimed.
+        let busy = vec!["+15005550006".to_string()];
+        let claimed = store.claim_messages(10, &busy).unwrap();
+        let bodies: Vec<&str> = claimed.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, ["From another number"], "{name}");
+        let claimed = store.claim_messages(2, &[]).unwrap();
+        let bodies: Vec<&str> = claimed.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(
+            bodies,
+            ["One", "Two"],
+            "{name}: oldest first, at most the limit"
+        );
+        assert!(claimed.iter().all(|m| m.status == MessageStatus::Sending));
+        let rest = store.claim_messages(10, &[]).unwrap();
+        assert_eq!(rest.len(), 1, "{name}: a message is claimed once");
+        assert!(store.claim_messages(10, &[]).unwrap().is_empty());
+
+        store.message_sent(claimed[0].id, "SM1").unwrap();
+        assert!(store
+            .message_status_by_sid("SM1", MessageStatus::Delivered, None)
+            .unwrap());
+        assert!(!store
+            .message_status_by_sid("SMnope", MessageStatus::Delivered, None)
+            .unwrap());
+        // A crash leaves the others `sending`: at start-up they become `unknown`.
+        assert_eq!(store.recover_sending().unwrap(), 3, "{name}");
+        let statuses: Vec<(String, MessageStatus, Option<String>)> = store
+            .outbox(None)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.body, m.status, m.sid))
+            .collect();
+        use MessageStatus::*;
+        assert_eq!(
+            statuses,
+            [
+                ("One".into(), Delivered, Some("SM1".into())),
+                ("Two".into(), Unknown, None),
+                ("From another number".into(), Unknown, None),
+                ("Three".into(), Unknown, None),
+            ],
+            "{name}"
+        );
+        // Unknown messages count as sent for duplicate suppression.
+        store.apply(&s, &[sms("Two")], at(NOW)).unwrap();
+        assert_eq!(
+            store.outbox(None).unwrap().last().unwrap().status,
+            Suppressed,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn webhook_deliveries_are_seen_once_and_secrets_outlive_a_reopen() {
+    for (name, store) in stores("deliveries") {
+        assert!(store.first_delivery("SMa", at(NOW)).unwrap(), "{name}");
+        assert!(!store.first_delivery("SMa", at(NOW)).unwrap(), "{name}");
+        store.forget_delivery("SMa").unwrap();
+        assert!(store.first_delivery("SMa", at(NOW)).unwrap(), "{name}");
+        let key = store.secret("csrf").unwrap();
+        assert_eq!(key.len(), 32);
+        assert_eq!(store.secret("csrf").unwrap(), key, "{name}");
+        assert_ne!(store.secret("other").unwrap(), key, "{name}");
+        store.ping().unwrap();
+    }
+    let path = temp_db("secret");
+    let key = SqliteStore::open(&path).unwrap().secret("csrf").unwrap();
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().secret("csrf").unwrap(),
+        key
+    );
 }
 
 #[test]

@@ -29,9 +29,11 @@ pub enum Start {
     Call {
         from: Option<String>,
     },
-    /// The API trigger, for a phone number, with initial variable values by name.
+    /// The API trigger, for a phone number, with more actor fields (`email`,
+    /// `first_name`, `last_name`, `time_zone`) and initial variable values, by name.
     Api {
         phone: String,
+        actor: Vec<(String, Value)>,
         vars: Vec<(String, Value)>,
     },
     Schedule,
@@ -192,7 +194,12 @@ impl Engine {
             state.message = Some(body.clone());
             state.from = Some(from.clone());
         }
-        if let Start::Api { vars, .. } = &start {
+        if let Start::Api { actor, vars, .. } = &start {
+            for (field, value) in actor {
+                if field != "phone" {
+                    state.actor.insert(field.clone(), value.clone());
+                }
+            }
             for (name, value) in vars {
                 match j.vars.iter().position(|v| &v.name == name) {
                     Some(i) => state.vars[i] = value.clone(),
@@ -292,7 +299,10 @@ impl Engine {
         while !fires.is_empty() {
             let rest = fires.split_off(fires.len().min(FIRE_COMMIT));
             let batch = std::mem::replace(&mut fires, rest);
-            let sms = batch.iter().flat_map(|(_, _, e)| e).any(|e| matches!(e, Effect::Sms { .. }));
+            let sms = batch
+                .iter()
+                .flat_map(|(_, _, e)| e)
+                .any(|e| matches!(e, Effect::Sms { .. }));
             let done = self.store.fire_timers(batch, now)?;
             let at = self.now();
             let due_rest = dues.split_off(done.len().min(dues.len()));

@@ -561,9 +561,11 @@ impl Store for SqliteStore {
     ) -> Result<bool> {
         let (sid, note) = (sid.to_string(), note.map(str::to_string));
         self.write(move |c| {
-            c.prepare_cached("UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE sid = ?1")?
-                .execute(params![sid, status.as_str(), note])
-                .map(|n| n as i64)
+            c.prepare_cached(
+                "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE sid = ?1",
+            )?
+            .execute(params![sid, status.as_str(), note])
+            .map(|n| n as i64)
         })
         .map(|n| n > 0)
     }

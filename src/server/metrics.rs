@@ -38,7 +38,10 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn request(&self, route: &str) {
-        let i = ROUTES.iter().position(|r| *r == route).unwrap_or(ROUTES.len() - 1);
+        let i = ROUTES
+            .iter()
+            .position(|r| *r == route)
+            .unwrap_or(ROUTES.len() - 1);
         self.requests[i].fetch_add(1, Relaxed);
     }
 
@@ -59,23 +62,58 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP journeyc_http_requests_total HTTP requests by route.\n# TYPE journeyc_http_requests_total counter\n");
         for (route, n) in ROUTES.iter().zip(&self.requests) {
-            let _ = writeln!(out, "journeyc_http_requests_total{{route=\"{route}\"}} {}", n.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "journeyc_http_requests_total{{route=\"{route}\"}} {}",
+                n.load(Relaxed)
+            );
         }
         for (name, help, value) in [
-            ("journeyc_sessions_started_total", "Sessions started.", &self.sessions_started),
-            ("journeyc_sms_sent_total", "SMS accepted by the provider (or printed, in development).", &self.sms_sent),
-            ("journeyc_sms_failed_total", "SMS that failed for good.", &self.sms_failed),
-            ("journeyc_timers_fired_total", "Timers fired.", &self.timers_fired),
+            (
+                "journeyc_sessions_started_total",
+                "Sessions started.",
+                &self.sessions_started,
+            ),
+            (
+                "journeyc_sms_sent_total",
+                "SMS accepted by the provider (or printed, in development).",
+                &self.sms_sent,
+            ),
+            (
+                "journeyc_sms_failed_total",
+                "SMS that failed for good.",
+                &self.sms_failed,
+            ),
+            (
+                "journeyc_timers_fired_total",
+                "Timers fired.",
+                &self.timers_fired,
+            ),
         ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Relaxed)
+            );
         }
         out.push_str("# HELP journeyc_timer_lateness_seconds Time from a timer's due time to its firing.\n# TYPE journeyc_timer_lateness_seconds histogram\n");
         for (bound, bucket) in BUCKETS.iter().zip(&self.lateness_buckets) {
-            let _ = writeln!(out, "journeyc_timer_lateness_seconds_bucket{{le=\"{bound}\"}} {}", bucket.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "journeyc_timer_lateness_seconds_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Relaxed)
+            );
         }
         let count = self.lateness_count.load(Relaxed);
-        let _ = writeln!(out, "journeyc_timer_lateness_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "journeyc_timer_lateness_seconds_sum {}", self.lateness_sum_us.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "journeyc_timer_lateness_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "journeyc_timer_lateness_seconds_sum {}",
+            self.lateness_sum_us.load(Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "journeyc_timer_lateness_seconds_count {count}");
         out
     }

@@ -110,7 +110,10 @@ impl Log {
     pub fn line(&self, level: &str, message: &str) {
         let now = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
         if self.json {
-            eprintln!("{}", json!({"ts": now.to_string(), "level": level, "msg": message}));
+            eprintln!(
+                "{}",
+                json!({"ts": now.to_string(), "level": level, "msg": message})
+            );
         } else {
             eprintln!("{now} {level:<5} {message}");
         }
@@ -244,6 +247,11 @@ pub struct NewIds {
     pub link: String,
 }
 
+/// Makes ring rustls's cryptography for HTTPS clients; later calls change nothing.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -290,8 +298,14 @@ fn html_page(status: StatusCode, markup: Markup) -> Resp {
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
@@ -362,12 +376,18 @@ fn gone_page() -> Resp {
 /// Reads a request body, at most `MAX_BODY` bytes, within `READ_TIMEOUT`.
 async fn read_body(body: Incoming) -> Result<Bytes, Resp> {
     match tokio::time::timeout(READ_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
-        Err(_) => Err(text(StatusCode::REQUEST_TIMEOUT, "the request body took too long\n")),
+        Err(_) => Err(text(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body took too long\n",
+        )),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(text(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is over {MAX_BODY} bytes\n"),
         )),
-        Ok(Err(_)) => Err(text(StatusCode::BAD_REQUEST, "the request body could not be read\n")),
+        Ok(Err(_)) => Err(text(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read\n",
+        )),
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
     }
 }
@@ -377,7 +397,9 @@ fn parse_form(body: &[u8]) -> Vec<(String, String)> {
 }
 
 fn form_value<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; then stops accepting and
@@ -439,7 +461,11 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Resp {
         (&Method::GET, ["healthz"]) => ("healthz", healthz(&app).await),
         (&Method::GET, ["metrics"]) => (
             "metrics",
-            respond(StatusCode::OK, "text/plain; version=0.0.4", app.metrics.render()),
+            respond(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                app.metrics.render(),
+            ),
         ),
         (_, ["_preview", "api", rest @ ..]) if app.config.preview => {
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
@@ -515,7 +541,11 @@ async fn start_link(app: &Arc<App>, slug: &str) -> Resp {
     let name = journey.name.clone();
     let ids = app.new_ids();
     let (id, hash, link) = (ids.id, ids.token_hash, ids.link.clone());
-    match blocking(app, move |e| e.start(&name, Start::Link, id, &hash, Some(link))).await {
+    match blocking(app, move |e| {
+        e.start(&name, Start::Link, id, &hash, Some(link))
+    })
+    .await
+    {
         Ok(Ok(_)) => redirect(&format!("/j/{}", ids.token)),
         Ok(Err(e)) => server_error(app, &format!("starting a session failed: {e}")),
         Err(r) => r,
@@ -552,13 +582,26 @@ async fn session_for(app: &Arc<App>, token: &str) -> Result<SessionState, Resp> 
 /// Which page a journey link shows: the session's current page, or step 1's first
 /// page when the journey says links open the first page (unless the person is in
 /// the middle of the flow, which `?continue` marks).
-fn shown_page(journey: &ir::Journey, state: &SessionState, continuing: bool) -> Option<(usize, usize)> {
+fn shown_page(
+    journey: &ir::Journey,
+    state: &SessionState,
+    continuing: bool,
+) -> Option<(usize, usize)> {
     if journey.link_lands_on == LandsOn::FirstPage && !continuing {
         return (!journey.steps.first()?.pages.is_empty()).then_some((0, 0));
     }
     let step = journey.steps.get(state.step)?;
     let page = state.page.unwrap_or(0);
     (page < step.pages.len()).then_some((state.step, page))
+}
+
+/// Where a form goes after it is handled: back to the journey link, marked as within
+/// the flow when plain links would open the first page.
+fn continue_url(journey: &ir::Journey, token: &str) -> String {
+    match journey.link_lands_on {
+        LandsOn::FirstPage => format!("/j/{token}?continue"),
+        LandsOn::LastPage => format!("/j/{token}"),
+    }
 }
 
 fn render_page(
@@ -639,7 +682,7 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
         Some((s.parse::<usize>().ok()?, p.parse::<usize>().ok()?))
     });
     let Some((step, page)) = posted.filter(|p| Some(*p) == current || Some(*p) == landing) else {
-        return redirect(&format!("/j/{token}?continue"));
+        return redirect(&continue_url(journey, token));
     };
     let controls = &journey.steps[step].pages[page].controls;
     let button = match form_value(&form, "_button") {
@@ -651,7 +694,12 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
     };
     let actions = match button.and_then(|i| controls.get(i)) {
         Some(ir::Control::Button { actions, .. }) => actions.clone(),
-        _ => return text(StatusCode::BAD_REQUEST, "the form did not say which button was pressed\n"),
+        _ => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "the form did not say which button was pressed\n",
+            )
+        }
     };
     let fields: HashMap<String, String> = form
         .into_iter()
@@ -661,12 +709,19 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
     let inputs = match pages::validate(journey, &state, step, page, &fields, now) {
         Ok(v) => v,
         Err(entered) => {
-            return render_page(app, journey, &state, token, Some((step, page)), Some(&entered))
+            return render_page(
+                app,
+                journey,
+                &state,
+                token,
+                Some((step, page)),
+                Some(&entered),
+            )
         }
     };
     let id = state.id.clone();
     match blocking(app, move |e| e.run(&id, &inputs, &actions)).await {
-        Ok(Ok(_)) => redirect(&format!("/j/{token}?continue")),
+        Ok(Ok(_)) => redirect(&continue_url(journey, token)),
         Ok(Err(e)) => server_error(app, &format!("running a form's actions failed: {e}")),
         Err(r) => r,
     }
@@ -693,7 +748,10 @@ fn called_url(app: &App, req: &Request<Incoming>) -> String {
 }
 
 /// Reads a webhook's form and checks its signature: `Err` is the response to give.
-async fn webhook_form(app: &Arc<App>, req: Request<Incoming>) -> Result<Vec<(String, String)>, Resp> {
+async fn webhook_form(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+) -> Result<Vec<(String, String)>, Resp> {
     let url = called_url(app, &req);
     let signature = req
         .headers()
@@ -713,7 +771,8 @@ async fn webhook_form(app: &Arc<App>, req: Request<Incoming>) -> Result<Vec<(Str
             .as_deref()
             .is_some_and(|s| twilio::valid_signature(&twilio.auth_token, &url, &form, s));
         if !valid {
-            app.log.warn("a webhook with a missing or invalid X-Twilio-Signature was refused");
+            app.log
+                .warn("a webhook with a missing or invalid X-Twilio-Signature was refused");
             return Err(text(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature\n"));
         }
     }
@@ -730,7 +789,10 @@ async fn twilio_sms(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         form_value(&form, "From"),
         form_value(&form, "To"),
     ) else {
-        return text(StatusCode::BAD_REQUEST, "an SMS webhook needs MessageSid, From and To\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "an SMS webhook needs MessageSid, From and To\n",
+        );
     };
     let body = form_value(&form, "Body").unwrap_or("").to_string();
     let (sid, from, to) = (sid.to_string(), from.to_string(), to.to_string());
@@ -754,7 +816,9 @@ async fn inbound_sms(
         if !e.store().first_delivery(&sid, now)? {
             return Ok(None);
         }
-        let result = e.inbound_sms(&to, &from, &body, || (ids.id, ids.token_hash, Some(ids.link)));
+        let result = e.inbound_sms(&to, &from, &body, || {
+            (ids.id, ids.token_hash, Some(ids.link))
+        });
         if result.is_err() {
             // Let Twilio's retry of this webhook be processed.
             let _ = e.store().forget_delivery(&sid);
@@ -764,7 +828,8 @@ async fn inbound_sms(
     .await?;
     match outcome {
         Ok(None) => {
-            app.log.info("a repeated SMS webhook was answered without processing it again");
+            app.log
+                .info("a repeated SMS webhook was answered without processing it again");
             Ok(None)
         }
         Ok(Some(Reply::Text(t))) => Ok(Some(t)),
@@ -779,7 +844,10 @@ async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         Err(r) => return r,
     };
     let (Some(sid), Some(to)) = (form_value(&form, "CallSid"), form_value(&form, "To")) else {
-        return text(StatusCode::BAD_REQUEST, "a voice webhook needs CallSid and To\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "a voice webhook needs CallSid and To\n",
+        );
     };
     // A withheld number arrives as "anonymous", "Restricted", an empty string or a
     // made-up number: whatever is not a phone number is treated as unknown.
@@ -803,7 +871,8 @@ async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         Ok(Ok(Some(say))) => twiml(twilio::voice_twiml(&say)),
         Ok(Ok(None)) => twiml(twilio::voice_twiml(&[])),
         Ok(Err(e)) => {
-            app.log.warn(&format!("an inbound call was not handled: {e}"));
+            app.log
+                .warn(&format!("an inbound call was not handled: {e}"));
             twiml(twilio::voice_twiml(&[]))
         }
         Err(r) => r,
@@ -819,7 +888,10 @@ async fn twilio_status(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         form_value(&form, "MessageSid"),
         form_value(&form, "MessageStatus"),
     ) else {
-        return text(StatusCode::BAD_REQUEST, "a status callback needs MessageSid and MessageStatus\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "a status callback needs MessageSid and MessageStatus\n",
+        );
     };
     use crate::runtime::store::MessageStatus as M;
     let ours = match status {
@@ -832,7 +904,11 @@ async fn twilio_status(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         .filter(|c| !c.is_empty())
         .map(|c| format!("Twilio error {c}: {status}"));
     let sid = sid.to_string();
-    match blocking(app, move |e| e.store().message_status_by_sid(&sid, ours, note.as_deref())).await {
+    match blocking(app, move |e| {
+        e.store().message_status_by_sid(&sid, ours, note.as_deref())
+    })
+    .await
+    {
         Ok(Ok(_)) => text(StatusCode::OK, ""),
         Ok(Err(e)) => server_error(app, &format!("recording a status failed: {e}")),
         Err(r) => r,
@@ -849,24 +925,23 @@ fn value_for(ty: &crate::types::Type, v: &serde_json::Value) -> Result<Value, St
         (T::Number, J::Number(n)) => Value::Number(n.as_f64().ok_or("not a finite number")?),
         (T::Boolean, J::Bool(b)) => Value::Boolean(*b),
         (T::Phone, J::String(s)) => Value::Phone(
-            crate::check::literals::parse_phone(s).ok_or_else(|| format!("`{s}` is not a phone number"))?,
+            crate::check::literals::parse_phone(s)
+                .ok_or_else(|| format!("`{s}` is not a phone number"))?,
         ),
         (T::Email, J::String(s)) if crate::check::literals::is_email(s) => Value::Email(s.clone()),
         (T::Date, J::String(s)) => Value::Date(
-            NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))?,
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))?,
         ),
         (T::DateTime, J::String(s)) => Value::DateTime(
             DateTime::parse_from_rfc3339(s)
                 .map_err(|_| format!("`{s}` is not an RFC 3339 date-time"))?
                 .with_timezone(&Utc),
         ),
-        (T::Duration, J::Number(n)) => Value::Duration(n.as_i64().ok_or("a duration is whole seconds")?),
-        (T::List, J::Array(items)) => Value::List(
-            items
-                .iter()
-                .map(|i| json_value(i))
-                .collect(),
-        ),
+        (T::Duration, J::Number(n)) => {
+            Value::Duration(n.as_i64().ok_or("a duration is whole seconds")?)
+        }
+        (T::List, J::Array(items)) => Value::List(items.iter().map(json_value).collect()),
         (T::Object, J::Object(_)) => json_value(v),
         (ty, _) => return Err(format!("expected {ty}")),
     })
@@ -881,7 +956,12 @@ fn json_value(v: &serde_json::Value) -> Value {
         J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
         J::String(s) => Value::Text(s.clone()),
         J::Array(items) => Value::List(items.iter().map(json_value).collect()),
-        J::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), json_value(v))).collect()),
+        J::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -914,10 +994,20 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
         return r;
     }
     let Some(j) = app.engine.journey(journey) else {
-        return problem(StatusCode::NOT_FOUND, format!("no journey named `{journey}` is served here"));
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("no journey named `{journey}` is served here"),
+        );
     };
-    if !j.triggers.iter().any(|t| matches!(t, ir::Trigger::Api { .. })) {
-        return problem(StatusCode::NOT_FOUND, format!("`{journey}` has no `trigger api`"));
+    if !j
+        .triggers
+        .iter()
+        .any(|t| matches!(t, ir::Trigger::Api { .. }))
+    {
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("`{journey}` has no `trigger api`"),
+        );
     }
     let body = match read_body(req.into_body()).await {
         Ok(b) => b,
@@ -925,25 +1015,74 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
     };
     let input: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {e}")),
+        Err(e) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the body is not JSON: {e}"),
+            )
+        }
     };
     let Some(phone) = input.pointer("/actor/phone").and_then(|p| p.as_str()) else {
-        return problem(StatusCode::UNPROCESSABLE_ENTITY, "`actor.phone` is required: {\"actor\": {\"phone\": \"+14155550123\"}}");
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`actor.phone` is required: {\"actor\": {\"phone\": \"+14155550123\"}}",
+        );
     };
     let Some(phone) = crate::check::literals::parse_phone(phone) else {
-        return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("`actor.phone` is not a phone number: `{phone}`"));
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("`actor.phone` is not a phone number: `{phone}`"),
+        );
     };
+    let mut actor = Vec::new();
+    if let Some(fields) = input.get("actor").and_then(|a| a.as_object()) {
+        for (field, v) in fields {
+            let value = match (field.as_str(), v) {
+                ("phone", _) => continue,
+                (_, serde_json::Value::Null) => Value::Null,
+                ("email", serde_json::Value::String(s)) if crate::check::literals::is_email(s) => {
+                    Value::Email(s.clone())
+                }
+                ("first_name" | "last_name", serde_json::Value::String(s)) => {
+                    Value::Text(s.clone())
+                }
+                ("time_zone", serde_json::Value::String(s))
+                    if s.parse::<chrono_tz::Tz>().is_ok() =>
+                {
+                    Value::Text(s.clone())
+                }
+                ("email" | "first_name" | "last_name" | "time_zone", _) => {
+                    return problem(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("`actor.{field}` is not valid: {v}"),
+                    );
+                }
+                _ => {
+                    return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("the actor has no field `{field}` (it has phone, email, first_name, last_name and time_zone)"));
+                }
+            };
+            actor.push((field.clone(), value));
+        }
+    }
     let mut vars = Vec::new();
     match input.get("vars") {
         None | Some(serde_json::Value::Null) => {}
         Some(serde_json::Value::Object(fields)) => {
             for (name, v) in fields {
                 let Some(var) = j.vars.iter().find(|var| &var.name == name) else {
-                    return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("`{journey}` has no variable `{name}`"));
+                    return problem(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("`{journey}` has no variable `{name}`"),
+                    );
                 };
                 match value_for(&var.ty, v) {
                     Ok(value) => vars.push((name.clone(), value)),
-                    Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("`vars.{name}`: {e}")),
+                    Err(e) => {
+                        return problem(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            format!("`vars.{name}`: {e}"),
+                        )
+                    }
                 }
             }
         }
@@ -953,9 +1092,23 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
     let ids = app.new_ids();
     let (id, hash, link) = (ids.id, ids.token_hash, ids.link);
     let policy = j.existing_session;
-    match blocking(app, move |e| e.start(&name, Start::Api { phone, vars }, id, &hash, Some(link))).await {
+    match blocking(app, move |e| {
+        e.start(
+            &name,
+            Start::Api { phone, actor, vars },
+            id,
+            &hash,
+            Some(link),
+        )
+    })
+    .await
+    {
         Ok(Ok(started)) => json_response(
-            if started.existing { StatusCode::OK } else { StatusCode::CREATED },
+            if started.existing {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            },
             json!({
                 "session": started.session.id,
                 "journey_link": started.session.journey_link,
@@ -998,8 +1151,12 @@ async fn healthz(app: &Arc<App>) -> Resp {
     match blocking(app, |e| e.store().ping()).await {
         Ok(Ok(())) => text(StatusCode::OK, "ok\n"),
         Ok(Err(e)) => {
-            app.log.warn(&format!("health check: the store does not answer: {e}"));
-            text(StatusCode::SERVICE_UNAVAILABLE, "the store does not answer\n")
+            app.log
+                .warn(&format!("health check: the store does not answer: {e}"));
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store does not answer\n",
+            )
         }
         Err(r) => r,
     }
@@ -1007,8 +1164,12 @@ async fn healthz(app: &Arc<App>) -> Resp {
 
 async fn json_body(req: Request<Incoming>) -> Result<serde_json::Value, Resp> {
     let body = read_body(req.into_body()).await?;
-    serde_json::from_slice(&body)
-        .map_err(|e| problem(StatusCode::UNPROCESSABLE_ENTITY, format!("the body is not JSON: {e}")))
+    serde_json::from_slice(&body).map_err(|e| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the body is not JSON: {e}"),
+        )
+    })
 }
 
 /// The preview's API: what a simulated phone and a developer need.
@@ -1039,14 +1200,22 @@ async fn preview(app: &Arc<App>, rest: &[String], req: Request<Incoming>) -> Res
                 Err(r) => return r,
             };
             let field = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
-            let (Some(from), Some(to), Some(text_body)) = (field("from"), field("to"), field("body")) else {
-                return problem(StatusCode::UNPROCESSABLE_ENTITY, "expected {\"from\": \"+1...\", \"to\": \"+1...\", \"body\": \"...\"}");
+            let (Some(from), Some(to), Some(text_body)) =
+                (field("from"), field("to"), field("body"))
+            else {
+                return problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "expected {\"from\": \"+1...\", \"to\": \"+1...\", \"body\": \"...\"}",
+                );
             };
             let (Some(from), Some(to)) = (
                 crate::check::literals::parse_phone(&from),
                 crate::check::literals::parse_phone(&to),
             ) else {
-                return problem(StatusCode::UNPROCESSABLE_ENTITY, "`from` and `to` must be phone numbers");
+                return problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "`from` and `to` must be phone numbers",
+                );
             };
             let sid = format!("SMpreview{}", random_b64(12));
             match inbound_sms(app, sid, from, to, text_body).await {
@@ -1062,15 +1231,23 @@ async fn preview(app: &Arc<App>, rest: &[String], req: Request<Incoming>) -> Res
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            let Some(seconds) = body.get("seconds").and_then(|s| s.as_u64()).filter(|s| *s <= MAX_ADVANCE_SECS) else {
+            let Some(seconds) = body
+                .get("seconds")
+                .and_then(|s| s.as_u64())
+                .filter(|s| *s <= MAX_ADVANCE_SECS)
+            else {
                 return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("expected {{\"seconds\": N}} with N a whole number from 0 to {MAX_ADVANCE_SECS}"));
             };
             match blocking(app, move |e| {
-                e.advance(&clock, chrono::Duration::seconds(seconds as i64)).map(|n| (n, e.now()))
+                e.advance(&clock, chrono::Duration::seconds(seconds as i64))
+                    .map(|n| (n, e.now()))
             })
             .await
             {
-                Ok(Ok((fired, now))) => json_response(StatusCode::OK, json!({"fired": fired, "now": now.to_rfc3339()})),
+                Ok(Ok((fired, now))) => json_response(
+                    StatusCode::OK,
+                    json!({"fired": fired, "now": now.to_rfc3339()}),
+                ),
                 Ok(Err(e)) => server_error(app, &format!("advancing the clock failed: {e}")),
                 Err(r) => r,
             }
@@ -1078,7 +1255,10 @@ async fn preview(app: &Arc<App>, rest: &[String], req: Request<Incoming>) -> Res
         (Method::GET, ["sessions", id]) => {
             let id = id.to_string();
             match blocking(app, move |e| {
-                Ok::<_, crate::runtime::store::StoreError>((e.store().session(&id)?, e.store().events(&id)?))
+                Ok::<_, crate::runtime::store::StoreError>((
+                    e.store().session(&id)?,
+                    e.store().events(&id)?,
+                ))
             })
             .await
             {
@@ -1094,7 +1274,10 @@ async fn preview(app: &Arc<App>, rest: &[String], req: Request<Incoming>) -> Res
                 Err(r) => r,
             }
         }
-        _ => problem(StatusCode::NOT_FOUND, "no such preview endpoint: GET outbox, POST sms, POST clock/advance, GET sessions/{id}"),
+        _ => problem(
+            StatusCode::NOT_FOUND,
+            "no such preview endpoint: GET outbox, POST sms, POST clock/advance, GET sessions/{id}",
+        ),
     }
 }
 

@@ -245,7 +245,11 @@ pub fn page(view: &PageView<'_>) -> Markup {
 }
 
 /// Reads one input's field as a person filled it in. `Ok(None)` is an empty field.
-fn read_field(kind: InputKind, raw: Option<&str>, time_zone: Option<&str>) -> Result<Value, String> {
+fn read_field(
+    kind: InputKind,
+    raw: Option<&str>,
+    time_zone: Option<&str>,
+) -> Result<Value, String> {
     let text = raw.unwrap_or("").trim();
     if kind == InputKind::Checkbox {
         return Ok(Value::Boolean(matches!(text, "on" | "true" | "1" | "yes")));
@@ -322,9 +326,10 @@ pub fn validate(
     for input in inputs {
         let name = field_name(journey, input);
         let raw = form.get(&name).map(String::as_str);
-        entered
-            .values
-            .insert(name.clone(), raw.unwrap_or("").chars().take(MAX_FIELD).collect());
+        entered.values.insert(
+            name.clone(),
+            raw.unwrap_or("").chars().take(MAX_FIELD).collect(),
+        );
         let value = match read_field(input.kind, raw, time_zone) {
             Ok(v) => v,
             Err(message) => {
@@ -343,12 +348,14 @@ pub fn validate(
                 .as_ref()
                 .and_then(|o| eval(o, &view_state).ok())
                 .map(|o| match o {
-                    Value::List(items) => items.iter().any(|i| *i == value),
+                    Value::List(items) => items.contains(&value),
                     _ => false,
                 })
                 .unwrap_or(false);
             if !allowed {
-                entered.errors.insert(name, "Choose one of the options.".into());
+                entered
+                    .errors
+                    .insert(name, "Choose one of the options.".into());
                 continue;
             }
         }
@@ -369,7 +376,10 @@ pub fn validate(
         if !input.required && trial.vars[input.var].is_empty() {
             continue;
         }
-        if !matches!(eval(&v.condition, &trial.env(now)), Ok(Value::Boolean(true))) {
+        if !matches!(
+            eval(&v.condition, &trial.env(now)),
+            Ok(Value::Boolean(true))
+        ) {
             entered
                 .errors
                 .insert(field_name(journey, input), v.message.clone());

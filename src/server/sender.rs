@@ -44,6 +44,7 @@ struct Lane {
 
 /// Runs until `stop` turns true; then finishes what is in flight and returns.
 pub async fn run(app: Arc<App>, stop: Stop) {
+    super::install_crypto();
     let client = reqwest::Client::builder()
         .timeout(app.config.sms_timeout)
         .connect_timeout(Duration::from_secs(5))
@@ -61,7 +62,9 @@ pub async fn run(app: Arc<App>, stop: Stop) {
         Ok(Ok(n)) if n > 0 => app.log().warn(&format!(
             "{n} message(s) were being sent when the server stopped; reconciling with Twilio"
         )),
-        Ok(Err(e)) => app.log().warn(&format!("recovering the outbox failed: {e}")),
+        Ok(Err(e)) => app
+            .log()
+            .warn(&format!("recovering the outbox failed: {e}")),
         _ => {}
     }
     reconcile_unknown(&ctx).await;
@@ -77,7 +80,11 @@ pub async fn run(app: Arc<App>, stop: Stop) {
             .filter(|(_, l)| l.queued.load(Relaxed) >= LANE_DEPTH)
             .map(|(from, _)| from.clone())
             .collect();
-        let claimed = match super::blocking(&app, move |e| e.store().claim_messages(CLAIM_BATCH, &full)).await {
+        let claimed = match super::blocking(&app, move |e| {
+            e.store().claim_messages(CLAIM_BATCH, &full)
+        })
+        .await
+        {
             Ok(Ok(m)) => m,
             Ok(Err(e)) => {
                 app.log().warn(&format!("reading the outbox failed: {e}"));
@@ -110,11 +117,14 @@ pub async fn run(app: Arc<App>, stop: Stop) {
 }
 
 /// One sender number: paced at the configured rate, each message sent by its own task.
+/// Messages to the same person go one after another, in outbox order, so the parts of
+/// a notification arrive in order; different people's messages go side by side.
 async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<AtomicUsize>) {
     let rate = ctx.app.config.sms_per_second;
     let gap = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
     let mut next = Instant::now();
-    let mut sends = JoinSet::new();
+    // The last send to each recipient; the next one to them waits for it.
+    let mut last: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     while let Some(m) = rx.recv().await {
         if let Some(gap) = gap {
             tokio::time::sleep_until(next).await;
@@ -126,7 +136,12 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
         permit.forget();
         let ctx2 = ctx.clone();
         let queued = queued.clone();
-        sends.spawn(async move {
+        let before = last.remove(&m.to);
+        let to = m.to.clone();
+        let handle = tokio::spawn(async move {
+            if let Some(before) = before {
+                let _ = before.await;
+            }
             send(&ctx2, m).await;
             ctx2.in_flight.add_permits(1);
             // Room in the lane: the claim loop may take more for this number.
@@ -134,10 +149,15 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
                 ctx2.app.outbox_bell.notify_one();
             }
         });
-        // Reap finished sends so the set does not grow without bound.
-        while sends.try_join_next().is_some() {}
+        last.insert(to, handle);
+        // Forget finished sends so the map does not grow without bound.
+        if last.len() > 1024 {
+            last.retain(|_, h| !h.is_finished());
+        }
     }
-    while sends.join_next().await.is_some() {}
+    for (_, h) in last {
+        let _ = h.await;
+    }
 }
 
 async fn set_status(ctx: &Ctx, id: i64, status: MessageStatus, note: Option<String>) {
@@ -146,9 +166,10 @@ async fn set_status(ctx: &Ctx, id: i64, status: MessageStatus, note: Option<Stri
     })
     .await;
     if !matches!(r, Ok(Ok(()))) {
-        ctx.app
-            .log()
-            .warn(&format!("recording message {id} as {} failed", status.as_str()));
+        ctx.app.log().warn(&format!(
+            "recording message {id} as {} failed",
+            status.as_str()
+        ));
     }
 }
 
@@ -192,7 +213,11 @@ enum Attempt {
 }
 
 async fn attempt(ctx: &Ctx, t: &TwilioConfig, m: &Message) -> Attempt {
-    let mut form = vec![("To", m.to.as_str()), ("From", m.from.as_str()), ("Body", m.body.as_str())];
+    let mut form = vec![
+        ("To", m.to.as_str()),
+        ("From", m.from.as_str()),
+        ("Body", m.body.as_str()),
+    ];
     let callback = ctx
         .app
         .config
@@ -211,9 +236,21 @@ async fn attempt(ctx: &Ctx, t: &TwilioConfig, m: &Message) -> Attempt {
         .await;
     let response = match response {
         Ok(r) => r,
-        Err(e) if e.is_connect() => return Attempt::Retry(format!("cannot connect to Twilio: {}", e.without_url()), None),
-        Err(e) if e.is_timeout() => return Attempt::Unknown("Twilio did not answer in time".into()),
-        Err(e) => return Attempt::Unknown(format!("the request to Twilio broke off: {}", e.without_url())),
+        Err(e) if e.is_connect() => {
+            return Attempt::Retry(
+                format!("cannot connect to Twilio: {}", e.without_url()),
+                None,
+            )
+        }
+        Err(e) if e.is_timeout() => {
+            return Attempt::Unknown("Twilio did not answer in time".into())
+        }
+        Err(e) => {
+            return Attempt::Unknown(format!(
+                "the request to Twilio broke off: {}",
+                e.without_url()
+            ))
+        }
     };
     let status = response.status();
     let retry_after = response
@@ -224,7 +261,9 @@ async fn attempt(ctx: &Ctx, t: &TwilioConfig, m: &Message) -> Attempt {
         .map(Duration::from_secs);
     let body: Json = match response.bytes().await {
         Ok(b) => serde_json::from_slice(&b).unwrap_or(Json::Null),
-        Err(_) if status.is_success() => return Attempt::Unknown("Twilio's answer broke off".into()),
+        Err(_) if status.is_success() => {
+            return Attempt::Unknown("Twilio's answer broke off".into())
+        }
         Err(_) => Json::Null,
     };
     if status.is_success() {
@@ -257,7 +296,13 @@ async fn send(ctx: &Ctx, m: Message) {
         // printed on standard output, apart from the log, because its journey link
         // is what they click next.
         println!("SMS to {} from {}: {}", m.to, m.from, m.body);
-        set_status(ctx, m.id, MessageStatus::Sent, Some("printed by the development sink".into())).await;
+        set_status(
+            ctx,
+            m.id,
+            MessageStatus::Sent,
+            Some("printed by the development sink".into()),
+        )
+        .await;
         count(ctx, true);
         return;
     };
@@ -269,30 +314,43 @@ async fn send(ctx: &Ctx, m: Message) {
                 let id = m.id;
                 let r = super::blocking(&ctx.app, move |e| e.store().message_sent(id, &sid)).await;
                 if !matches!(r, Ok(Ok(()))) {
-                    ctx.app.log().warn(&format!("recording message {id} as sent failed"));
+                    ctx.app
+                        .log()
+                        .warn(&format!("recording message {id} as sent failed"));
                 }
                 count(ctx, true);
                 return;
             }
             Attempt::Permanent(code, note) => {
-                ctx.app.log().warn(&format!("message {} failed: {note}", m.id));
+                ctx.app
+                    .log()
+                    .warn(&format!("message {} failed: {note}", m.id));
                 if code == Some(21610) {
                     let to = m.to.clone();
-                    let _ = super::blocking(&ctx.app, move |e| e.store().opt_out(&to, e.now())).await;
+                    let _ =
+                        super::blocking(&ctx.app, move |e| e.store().opt_out(&to, e.now())).await;
                 }
                 set_status(ctx, m.id, MessageStatus::Failed, Some(note)).await;
                 count(ctx, false);
                 return;
             }
             Attempt::Unknown(note) => {
-                ctx.app.log().warn(&format!("message {}: {note}; it will be reconciled, not resent", m.id));
+                ctx.app.log().warn(&format!(
+                    "message {}: {note}; it will be reconciled, not resent",
+                    m.id
+                ));
                 set_status(ctx, m.id, MessageStatus::Unknown, Some(note)).await;
                 let ctx_app = ctx.app.clone();
                 let (client, stop) = (ctx.client.clone(), ctx.stop.clone());
                 // Twilio lists a message a moment after taking it: look a little later.
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_secs(5)).await;
-                    let ctx = Ctx { app: ctx_app, client, in_flight: Semaphore::new(1), stop };
+                    let ctx = Ctx {
+                        app: ctx_app,
+                        client,
+                        in_flight: Semaphore::new(1),
+                        stop,
+                    };
                     reconcile_unknown(&ctx).await;
                 });
                 return;
@@ -351,7 +409,9 @@ async fn reconcile_unknown(ctx: &Ctx) {
         if !listed.status().is_success() {
             continue;
         }
-        let Ok(body) = listed.json_bytes().await else { continue };
+        let Ok(body) = listed.json_bytes().await else {
+            continue;
+        };
         let Some(messages) = body.get("messages").and_then(Json::as_array) else {
             continue;
         };
@@ -371,7 +431,13 @@ async fn reconcile_unknown(ctx: &Ctx) {
                 count(ctx, true);
             }
             None => {
-                set_status(ctx, id, MessageStatus::Pending, Some("Twilio does not have it: sending again".into())).await;
+                set_status(
+                    ctx,
+                    id,
+                    MessageStatus::Pending,
+                    Some("Twilio does not have it: sending again".into()),
+                )
+                .await;
                 ctx.app.outbox_bell.notify_one();
             }
         }

@@ -10,7 +10,8 @@ type HmacSha1 = hmac::Hmac<sha1::Sha1>;
 /// keyed with the auth token, of the URL followed by each parameter's name and value
 /// in byte order of the names (and of the values, for a repeated name), in base64.
 pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(mac(auth_token, url, params).finalize().into_bytes())
+    base64::engine::general_purpose::STANDARD
+        .encode(mac(auth_token, url, params).finalize().into_bytes())
 }
 
 fn mac(auth_token: &str, url: &str, params: &[(String, String)]) -> HmacSha1 {
@@ -146,13 +147,22 @@ mod tests {
         ));
         assert!(!valid_signature("12345", URL, &params("+12349013031"), sig));
         assert!(!valid_signature("12345", URL, &params("+12349013030"), ""));
-        assert!(!valid_signature("12345", URL, &params("+12349013030"), "not base64!"));
+        assert!(!valid_signature(
+            "12345",
+            URL,
+            &params("+12349013030"),
+            "not base64!"
+        ));
     }
 
     #[test]
     fn the_default_port_may_be_present_or_not() {
         let p = params("+12349013030");
-        let with_port = signature("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", &p);
+        let with_port = signature(
+            "12345",
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            &p,
+        );
         assert!(valid_signature("12345", URL, &p, &with_port));
         let without = signature("12345", URL, &p);
         assert!(valid_signature(
@@ -161,7 +171,11 @@ mod tests {
             &p,
             &without
         ));
-        let other_port = signature("12345", "https://mycompany.com:8443/myapp.php?foo=1&bar=2", &p);
+        let other_port = signature(
+            "12345",
+            "https://mycompany.com:8443/myapp.php?foo=1&bar=2",
+            &p,
+        );
         assert!(!valid_signature("12345", URL, &p, &other_port));
     }
 

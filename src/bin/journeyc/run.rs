@@ -71,7 +71,9 @@ fn twilio_from_env() -> Result<Option<TwilioConfig>, String> {
                 && sid.starts_with("AC")
                 && sid[2..].bytes().all(|b| b.is_ascii_hexdigit());
             if !valid {
-                return Err("TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits".into());
+                return Err(
+                    "TWILIO_ACCOUNT_SID must look like AC followed by 32 hex digits".into(),
+                );
             }
             Ok(Some(TwilioConfig {
                 account_sid: sid,
@@ -89,7 +91,9 @@ fn open_store(db: &str) -> Result<SqliteStore, String> {
         return Err("PostgreSQL is not supported yet; use --db sqlite:PATH".into());
     }
     let Some(path) = db.strip_prefix("sqlite:") else {
-        return Err(format!("`--db {db}` is not understood; use sqlite:PATH, e.g. sqlite:journey.db"));
+        return Err(format!(
+            "`--db {db}` is not understood; use sqlite:PATH, e.g. sqlite:journey.db"
+        ));
     };
     if path == ":memory:" {
         return SqliteStore::in_memory().map_err(|e| e.to_string());
@@ -131,7 +135,10 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if journeys.is_empty() {
-        return fail(&format!("`{}` declares no journey to serve", args.path.display()));
+        return fail(&format!(
+            "`{}` declares no journey to serve",
+            args.path.display()
+        ));
     }
     let store = match open_store(&args.db) {
         Ok(s) => s,
@@ -153,11 +160,13 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         sms_timeout: Duration::from_secs(15),
         log_json: args.log_format == LogFormat::Json,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    let _ = rustls::crypto::ring::default_provider().install_default();
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(args.listen).await {
             Ok(l) => l,
@@ -168,6 +177,12 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
             Ok(a) => a,
             Err(e) => return fail(&e),
         };
+        // Loading the phone-number metadata takes a moment: do it before the first
+        // person types a number, not while they wait.
+        let _ = tokio::task::spawn_blocking(|| {
+            journeyc::check::literals::parse_phone("(415) 555-0123")
+        })
+        .await;
         banner(&app, local, &args.db);
         // The preview's clock only moves when asked; the real one needs the scheduler.
         let scheduler = (!args.preview).then(|| Scheduler::start(engine.clone()));
@@ -189,13 +204,14 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -214,7 +230,10 @@ fn banner(app: &App, local: SocketAddr, db: &str) {
     let journeys = app.engine.journeys();
     let mut out = String::new();
     let plural = if journeys.len() == 1 { "" } else { "s" };
-    out.push_str(&format!("journeyc is serving {} journey{plural}\n", journeys.len()));
+    out.push_str(&format!(
+        "journeyc is serving {} journey{plural}\n",
+        journeys.len()
+    ));
     out.push_str(&format!("  listening  http://{local}\n"));
     out.push_str(&format!("  store      {db}\n"));
     let sms = match &app.config.twilio {
@@ -230,13 +249,17 @@ fn banner(app: &App, local: SocketAddr, db: &str) {
     };
     out.push_str(&format!("  webhooks   {webhooks}\n"));
     if app.config.preview {
-        out.push_str(&format!("  preview    manual clock; API at {base}/_preview/api/\n"));
+        out.push_str(&format!(
+            "  preview    manual clock; API at {base}/_preview/api/\n"
+        ));
     }
     let links: Vec<String> = journeys
         .iter()
         .flat_map(|j| {
             j.triggers.iter().filter_map(move |t| match t {
-                ir::Trigger::Link { slug } => Some(format!("  {:<28} {base}/start/{slug}\n", j.name)),
+                ir::Trigger::Link { slug } => {
+                    Some(format!("  {:<28} {base}/start/{slug}\n", j.name))
+                }
                 _ => None,
             })
         })
@@ -246,9 +269,15 @@ fn banner(app: &App, local: SocketAddr, db: &str) {
         out.extend(links);
     }
     out.push_str("webhooks to paste into Twilio's console\n");
-    out.push_str(&format!("  A message comes in           {base}/twilio/sms\n"));
-    out.push_str(&format!("  A call comes in              {base}/twilio/voice\n"));
-    out.push_str(&format!("  Status callbacks are sent to {base}/twilio/status\n"));
+    out.push_str(&format!(
+        "  A message comes in           {base}/twilio/sms\n"
+    ));
+    out.push_str(&format!(
+        "  A call comes in              {base}/twilio/voice\n"
+    ));
+    out.push_str(&format!(
+        "  Status callbacks are sent to {base}/twilio/status\n"
+    ));
     print!("{out}");
     use std::io::Write;
     let _ = std::io::stdout().flush();

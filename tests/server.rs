@@ -1,0 +1,633 @@
+//! `journeyc run` tested as its clients use it: the binary on a real port, a real HTTP
+//! client, and a fake Twilio that is itself an HTTP server on loopback.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+const PERSON: &str = "+14155550123";
+
+fn seed(dir: &str, twilio: &FakeTwilio) -> Server {
+    Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: temp_dir(dir).join("journey.db"),
+        twilio: Some(twilio),
+        preview: true,
+        extra: vec!["--sms-rate", "0"],
+    })
+}
+
+async fn outbox(server: &Server) -> Vec<Value> {
+    server.get_json("/_preview/api/outbox").await["messages"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Opens the starting link and follows its redirect to the session's journey link.
+async fn start(server: &Server, slug: &str) -> String {
+    let r = client()
+        .get(server.url(&format!("/start/{slug}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/j/"), "{location}");
+    server.url(&location)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_scenario_from_starting_link_to_stop() {
+    let twilio = FakeTwilio::start().await;
+    let server = seed("seed", &twilio);
+
+    let link = start(&server, "start").await;
+    let token = link.rsplit('/').next().unwrap().to_string();
+    assert!(token.len() >= 22, "at least 128 random bits: {token}");
+    let page = Page::open(&link).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.h1(), "Where can we text you?");
+
+    // A phone number typed as a person would.
+    let (status, location, _) = page.submit(&[("phone_input", "(415) 555-0123")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(server.url(&location.unwrap()), link);
+    let sent = twilio.wait_for(PERSON, 1).await;
+    assert_eq!(sent[0].from, OUR_NUMBER);
+    let texted = sent[0]
+        .body
+        .strip_prefix("Thanks! Continue any time here: ")
+        .expect("the seed's text");
+    assert_eq!(texted, link, "the SMS carries this session's journey link");
+
+    // Later, the link from the text lands on the page the person reached.
+    let later = Page::open(texted).await;
+    assert_eq!(later.h1(), "Almost done");
+
+    // The reminder fires a day later, inside business hours: its text, then the link.
+    let advanced = server.advance(4 * 86_400).await;
+    assert_eq!(advanced["fired"], 1, "{advanced}");
+    let sent = twilio.wait_for(PERSON, 3).await;
+    assert_eq!(sent[1].body, "Still there? Your request is waiting.");
+    assert_eq!(sent[2].body, link);
+
+    // Status callbacks, signed like Twilio's, reach the outbox.
+    for _ in 0..200 {
+        if outbox(&server)
+            .await
+            .iter()
+            .all(|m| m["status"] == "delivered")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let statuses: Vec<Value> = outbox(&server)
+        .await
+        .iter()
+        .map(|m| m["status"].clone())
+        .collect();
+    assert_eq!(statuses, vec![json!("delivered"); 3]);
+
+    // STOP opts the person out: the next session's text to them is not sent.
+    let (status, twiml) = server.sms("SMstop1", PERSON, OUR_NUMBER, "stop").await;
+    assert_eq!(status, 200);
+    assert!(twiml.ends_with("<Response/>"), "{twiml}");
+    let link2 = start(&server, "start").await;
+    let (status, _, _) = Page::open(&link2)
+        .await
+        .submit(&[("phone_input", "415-555-0123")])
+        .await;
+    assert_eq!(status, 303);
+    let last = outbox(&server).await.last().cloned().unwrap();
+    assert_eq!(last["status"], "suppressed", "{last}");
+    server.advance(4 * 86_400).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(twilio.sent_to(PERSON).len(), 3, "nothing more after STOP");
+
+    // Logs never show a journey-link token or the auth token.
+    let logs = server.logs();
+    let logs_without_sms: String = logs
+        .lines()
+        .filter(|l| !l.starts_with("SMS to"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!logs_without_sms.contains(&token), "{logs}");
+    assert!(!logs.contains(AUTH_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inbound_text_starts_a_session_once_per_message_sid() {
+    let twilio = FakeTwilio::start().await;
+    let server = seed("inbound", &twilio);
+    let person = "+14155550188";
+
+    let (status, twiml) = server.sms("SMin1", person, OUR_NUMBER, "hello").await;
+    assert_eq!(status, 200, "{twiml}");
+    let sent = twilio.wait_for(person, 2).await;
+    assert_eq!(sent[0].body, "Pick up where you left off:");
+    let page = Page::open(&sent[1].body).await;
+    assert_eq!(page.h1(), "Hi! What&#39;s your name?".replace("&#39;", "'"));
+
+    // Twilio delivers the same webhook again: it is answered, not processed again.
+    let (status, _) = server.sms("SMin1", person, OUR_NUMBER, "hello").await;
+    assert_eq!(status, 200);
+    let to_person = outbox(&server)
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == person)
+        .count();
+    assert_eq!(to_person, 2, "one session, one pair of texts");
+
+    // A second text from the same person goes to the session, not a new one.
+    let (status, _) = server.sms("SMin2", person, OUR_NUMBER, "HELP").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_with_a_bad_or_missing_signature_are_refused_and_change_nothing() {
+    let twilio = FakeTwilio::start().await;
+    let server = seed("signature", &twilio);
+    let person = "+14155550166";
+    let p = params(&[
+        ("AccountSid", ACCOUNT_SID),
+        ("Body", "hello"),
+        ("From", person),
+        ("MessageSid", "SMsig1"),
+        ("To", OUR_NUMBER),
+    ]);
+    let url = server.url("/twilio/sms");
+    let (status, _) = post_signed(&url, &p, false).await;
+    assert_eq!(status, 403, "no signature");
+    let r = client()
+        .post(&url)
+        .form(&p)
+        .header("X-Twilio-Signature", sign(&server.url("/twilio/other"), &p))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "signed for another URL");
+    let mut tampered = p.clone();
+    tampered[1].1 = "hellO".into();
+    let r = client()
+        .post(&url)
+        .form(&tampered)
+        .header("X-Twilio-Signature", sign(&url, &p))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a changed parameter");
+    for path in ["/twilio/voice", "/twilio/status"] {
+        let (status, _) = post_signed(&server.url(path), &p, false).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    assert!(outbox(&server).await.is_empty(), "nothing happened");
+    // The same request, signed, is accepted (so the refusals were the signature's).
+    let (status, _) = post_signed(&url, &p, true).await;
+    assert_eq!(status, 200);
+    assert_eq!(outbox(&server).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_deflected_to_a_text_and_a_withheld_number_is_handled() {
+    let twilio = FakeTwilio::start().await;
+    let server = Server::start(Options {
+        journey: example("call_deflection.journey"),
+        db: temp_dir("call").join("journey.db"),
+        twilio: Some(&twilio),
+        preview: true,
+        extra: vec!["--sms-rate", "0"],
+    });
+    let caller = "+14155550177";
+    let call = |sid: &'static str, from: &'static str| {
+        let url = server.url("/twilio/voice");
+        async move {
+            let p = params(&[
+                ("AccountSid", ACCOUNT_SID),
+                ("CallSid", sid),
+                ("CallStatus", "ringing"),
+                ("Direction", "inbound"),
+                ("From", from),
+                ("To", OUR_NUMBER),
+            ]);
+            post_signed(&url, &p, true).await
+        }
+    };
+    let (status, twiml) = call("CAone", caller).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        twiml,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thanks for calling Acme. We&#39;ve just texted you a link to book online. Goodbye!</Say><Hangup/></Response>"#
+            .replace("&#39;", "'")
+    );
+    let sent = twilio.wait_for(caller, 2).await;
+    assert_eq!(
+        sent[0].body,
+        "Thanks for calling Acme. Book a call back here:"
+    );
+    let page = Page::open(&sent[1].body).await;
+    assert_eq!(page.h1(), "Book a call back");
+    let (status, _, _) = page.submit(&[("slot", "Evening")]).await;
+    assert_eq!(status, 303);
+    let sent = twilio.wait_for(caller, 3).await;
+    assert_eq!(
+        sent[2].body,
+        "Booked: we'll call you in the evening. Reply STOP to opt out."
+    );
+
+    // A withheld number still hears the message; there is no one to text.
+    let before = outbox(&server).await.len();
+    let (status, twiml) = call("CAtwo", "anonymous").await;
+    assert_eq!(status, 200);
+    assert!(twiml.contains("<Say>Thanks for calling Acme."), "{twiml}");
+    let after = outbox(&server).await.len();
+    assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_trigger_and_reply_handlers() {
+    let twilio = FakeTwilio::start().await;
+    let server = Server::start(Options {
+        journey: example("appointment_reminder.journey"),
+        db: temp_dir("api").join("journey.db"),
+        twilio: Some(&twilio),
+        preview: true,
+        extra: vec!["--sms-rate", "0"],
+    });
+    let url = server.url("/api/v1/journeys/AppointmentReminder/sessions");
+    let body = json!({
+        "actor": {"phone": "(415) 555-0155", "time_zone": "America/Los_Angeles"},
+        "vars": {"appointment_at": "2030-03-10T21:30:00Z"},
+    });
+    let r = client().post(&url).json_body(&body).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no token");
+    let r = client()
+        .post(&url)
+        .bearer_auth("wrong")
+        .json_body(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a wrong token");
+    for bad in [
+        json!({"actor": {"phone": "not a phone"}}),
+        json!({"actor": {}}),
+        json!({"actor": {"phone": "+14155550155"}, "vars": {"nope": 1}}),
+        json!({"actor": {"phone": "+14155550155"}, "vars": {"appointment_at": "tomorrow"}}),
+    ] {
+        let r = client()
+            .post(&url)
+            .bearer_auth(API_TOKEN)
+            .json_body(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{bad}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+        let problem: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(problem["status"], 422);
+        assert!(problem["detail"].as_str().unwrap().len() > 10, "{problem}");
+    }
+    let r = client()
+        .post(&url)
+        .bearer_auth(API_TOKEN)
+        .json_body(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let created: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    let link = created["journey_link"].as_str().unwrap().to_string();
+    assert!(link.starts_with(&server.url("/j/")), "{created}");
+    assert!(created["session"].as_str().unwrap().len() > 8);
+    assert!(
+        !link.contains(created["session"].as_str().unwrap()),
+        "the link is not the session id"
+    );
+
+    let person = "+14155550155";
+    let sent = twilio.wait_for(person, 1).await;
+    assert_eq!(
+        sent[0].body,
+        "Acme Dental: you have an appointment on Mar 10 at 2:30 PM. Reply YES to confirm or NO to reschedule."
+    );
+    // A reply goes to the session's handler.
+    let (status, _) = server.sms("SMreply1", person, OUR_NUMBER, " yes ").await;
+    assert_eq!(status, 200);
+    let sent = twilio.wait_for(person, 2).await;
+    assert_eq!(
+        sent[1].body,
+        format!("Thanks, you're confirmed. Details: {link}")
+    );
+    // HELP answers with the journey's help text, in TwiML.
+    let (_, twiml) = server.sms("SMreply2", person, OUR_NUMBER, "HELP").await;
+    assert!(
+        twiml.contains(
+            "<Message>Appointment reminders from Acme Dental. Reply STOP to opt out.</Message>"
+        ),
+        "{twiml}"
+    );
+    let journeys = server.get_json("/api/v1/journeys").await;
+    assert_eq!(journeys["journeys"][0]["name"], "AppointmentReminder");
+    assert_eq!(journeys["journeys"][0]["api"], url);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_markup_comes_back_escaped_and_a_forged_csrf_token_is_refused() {
+    let twilio = FakeTwilio::start().await;
+    let server = seed("escape", &twilio);
+    let link = start(&server, "start").await;
+    let page = Page::open(&link).await;
+    let evil = "<script>alert(1)</script>";
+    let (status, _, html) = page.submit(&[("phone_input", evil)]).await;
+    assert_eq!(status, 422);
+    assert!(!html.contains(evil), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("Enter a phone number we can text"));
+
+    // A text input keeps markup as text, and the next page shows it escaped.
+    let (status, _, _) = page.submit(&[("phone_input", "4155550123")]).await;
+    assert_eq!(status, 303);
+    let page = Page::open(&link).await;
+    assert_eq!(page.h1(), "Almost done");
+    let other_session_csrf = page.hidden("_csrf");
+    let (status, _, _) = page.submit(&[("full_name", evil)]).await;
+    assert_eq!(status, 303);
+    let thanks = Page::open(&link).await;
+    assert!(!thanks.html.contains(evil));
+    assert_eq!(
+        thanks.h1(),
+        "Thanks, &lt;script&gt;alert(1)&lt;/script&gt;!"
+    );
+
+    // A forged token is refused and changes nothing.
+    let link2 = start(&server, "start").await;
+    let page = Page::open(&link2).await;
+    let r = client()
+        .post(&link2)
+        .form(&params(&[
+            ("_csrf", "forged"),
+            ("_page", "0.0"),
+            ("_button", &page.button()),
+            ("phone_input", "4155550124"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Another session's token does not work here either.
+    let r = client()
+        .post(&link2)
+        .form(&params(&[
+            ("_csrf", &other_session_csrf),
+            ("_page", "0.0"),
+            ("_button", &page.button()),
+            ("phone_input", "4155550124"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(Page::open(&link2).await.h1(), "Where can we text you?");
+    // Unknown and malformed tokens are 404.
+    assert_eq!(
+        Page::open(&server.url("/j/AAAAAAAAAAAAAAAAAAAAAAAA"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(Page::open(&server.url("/j/..%2f..")).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_retries_429_and_never_retries_21610() {
+    let twilio = FakeTwilio::start().await;
+    let server = Server::start(Options {
+        journey: example("appointment_reminder.journey"),
+        db: temp_dir("retry").join("journey.db"),
+        twilio: Some(&twilio),
+        preview: true,
+        extra: vec!["--sms-rate", "0"],
+    });
+    let start_for = |phone: &'static str| {
+        let url = server.url("/api/v1/journeys/AppointmentReminder/sessions");
+        async move {
+            let r = client()
+                .post(url)
+                .bearer_auth(API_TOKEN)
+                .json_body(&json!({"actor": {"phone": phone, "time_zone": "UTC"}, "vars": {"appointment_at": "2030-03-10T21:30:00Z"}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+        }
+    };
+    let busy = "+14155550144";
+    twilio.script(busy, 429, 20429, 2);
+    start_for(busy).await;
+    let sent = twilio.wait_for(busy, 1).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(twilio.requests_to(busy), [429, 429, 201]);
+
+    // +15005550004 is Twilio's magic number for an opted-out recipient (21610).
+    let unsubscribed = "+15005550004";
+    start_for(unsubscribed).await;
+    let mut failed = None;
+    for _ in 0..200 {
+        failed = outbox(&server)
+            .await
+            .into_iter()
+            .find(|m| m["to"] == unsubscribed && m["status"] == "failed");
+        if failed.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let failed = failed.expect("the message failed");
+    assert!(
+        failed["note"].as_str().unwrap().contains("21610"),
+        "{failed}"
+    );
+    assert_eq!(twilio.requests_to(unsubscribed), [400], "tried once");
+    // The number is now opted out: its next text is suppressed before Twilio.
+    let (status, _) = server.sms("SMopt1", unsubscribed, OUR_NUMBER, "YES").await;
+    assert_eq!(status, 200);
+    let statuses: Vec<Value> = outbox(&server)
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == unsubscribed)
+        .map(|m| m["status"].clone())
+        .collect();
+    assert_eq!(statuses[0], "failed");
+    // 21211 (an invalid number) is also final.
+    let invalid = "+15005550001";
+    start_for(invalid).await;
+    for _ in 0..200 {
+        if !twilio.requests_to(invalid).is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(twilio.requests_to(invalid), [400]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_journey_loses_nothing_and_the_reminder_fires_once() {
+    let twilio = FakeTwilio::start().await;
+    let dir = temp_dir("kill9");
+    let options = || Options {
+        journey: example("texting_journey_links.journey"),
+        db: dir.join("journey.db"),
+        twilio: Some(&twilio),
+        preview: true,
+        extra: vec!["--sms-rate", "0"],
+    };
+    let mut server = Server::start(options());
+    let link = start(&server, "start").await;
+    let (status, _, _) = Page::open(&link)
+        .await
+        .submit(&[("phone_input", "415 555 0123")])
+        .await;
+    assert_eq!(status, 303);
+    twilio.wait_for(PERSON, 1).await;
+    server.kill_9();
+
+    let server = Server::start(options());
+    // The journey link (from the old server's text) still works, on the same page.
+    let path = link.split_once("/j/").unwrap().1;
+    let page = Page::open(&server.url(&format!("/j/{path}"))).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.h1(), "Almost done");
+    let advanced = server.advance(4 * 86_400).await;
+    assert_eq!(
+        advanced["fired"], 1,
+        "the pending reminder survived: {advanced}"
+    );
+    twilio.wait_for(PERSON, 3).await;
+    server.advance(10 * 86_400).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(twilio.sent_to(PERSON).len(), 3, "once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_preview_and_limits() {
+    let twilio = FakeTwilio::start().await;
+    let server = seed("misc", &twilio);
+    let r = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    start(&server, "start").await;
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("journeyc_sessions_started_total 1\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("journeyc_http_requests_total{route=\"start\"} 1\n"));
+    assert!(metrics.contains("journeyc_timer_lateness_seconds_bucket{le=\"+Inf\"}"));
+
+    // The preview can simulate a text and show a session with its event log.
+    let (status, reply) = server
+        .post_json(
+            "/_preview/api/sms",
+            json!({"from": "+14155550111", "to": OUR_NUMBER, "body": "hi"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    let messages = outbox(&server).await;
+    let session = messages[0]["session"].as_str().unwrap();
+    let s = server
+        .get_json(&format!("/_preview/api/sessions/{session}"))
+        .await;
+    assert_eq!(s["session"]["journey"], "TextingJourneyLinksBySms");
+    assert!(s["events"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("session started by sms"));
+    let (status, _) = server
+        .post_json("/_preview/api/clock/advance", json!({"seconds": -5}))
+        .await;
+    assert_eq!(status, 422);
+
+    // Oversized and malformed requests get a 4xx, and the server carries on.
+    let big = "x".repeat(200 * 1024);
+    let r = client()
+        .post(server.url("/twilio/sms"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status() == 413 || r.status() == 403, "{}", r.status());
+    let r = client()
+        .post(server.url("/_preview/api/sms"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = client()
+        .delete(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    let r = client().get(server.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client().get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_credentials_sms_go_to_the_console_and_preview_routes_are_off() {
+    let dir = temp_dir("console");
+    let server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: dir.join("journey.db"),
+        twilio: None,
+        preview: false,
+        extra: vec![],
+    });
+    let banner = server.stdout.lock().unwrap().join("\n");
+    assert!(banner.contains("development console"), "{banner}");
+    assert!(banner.contains(&server.url("/start/start")), "{banner}");
+    assert!(banner.contains(&server.url("/twilio/sms")), "{banner}");
+    let link = start(&server, "start").await;
+    let (status, _, _) = Page::open(&link)
+        .await
+        .submit(&[("phone_input", "(415) 555-0123")])
+        .await;
+    assert_eq!(status, 303);
+    let expected =
+        format!("SMS to {PERSON} from {OUR_NUMBER}: Thanks! Continue any time here: {link}");
+    for _ in 0..200 {
+        if server.stdout.lock().unwrap().contains(&expected) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        server.stdout.lock().unwrap().contains(&expected),
+        "{}",
+        server.logs()
+    );
+    let r = client()
+        .get(server.url("/_preview/api/outbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Without an auth token, webhooks cannot be trusted: all are refused.
+    let (status, _) = server.sms("SMx", PERSON, OUR_NUMBER, "hi").await;
+    assert_eq!(status, 403);
+}
