@@ -631,3 +631,67 @@ async fn without_credentials_sms_go_to_the_console_and_preview_routes_are_off() 
     let (status, _) = server.sms("SMx", PERSON, OUR_NUMBER, "hi").await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_send_is_reconciled_with_twilio_not_resent() {
+    let twilio = FakeTwilio::start().await;
+    let server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: temp_dir("reconcile").join("journey.db"),
+        twilio: Some(&twilio),
+        preview: true,
+        extra: vec!["--sms-rate", "0", "--sms-timeout", "0.5"],
+    });
+    // Twilio takes the message but answers after our timeout.
+    twilio.script_slow(PERSON, std::time::Duration::from_secs(2));
+    let link = start(&server, "start").await;
+    let (status, _, _) = Page::open(&link)
+        .await
+        .submit(&[("phone_input", "(415) 555-0123")])
+        .await;
+    assert_eq!(status, 303);
+    let mut seen_unknown = false;
+    let mut message = Value::Null;
+    for _ in 0..400 {
+        message = outbox(&server).await[0].clone();
+        seen_unknown |= message["status"] == "unknown";
+        if message["status"] == "sent" || message["status"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen_unknown, "the timeout was recorded as unknown first");
+    let sent = twilio.sent_to(PERSON);
+    assert_eq!(sent.len(), 1, "sent once, not again");
+    assert_eq!(twilio.requests_to(PERSON).len(), 1);
+    assert_eq!(message["sid"], sent[0].sid.as_str(), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_server_gracefully() {
+    let mut server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: temp_dir("sigterm").join("journey.db"),
+        twilio: None,
+        preview: false,
+        extra: vec![],
+    });
+    start(&server, "start").await;
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut status = None;
+    for _ in 0..300 {
+        status = server.child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let status = status.expect("the server exited");
+    assert!(status.success(), "{status:?}: {}", server.logs());
+    assert!(server.logs().contains("stopped"), "{}", server.logs());
+}

@@ -36,7 +36,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -58,6 +58,8 @@ pub struct Sent {
 pub struct Scripted {
     pub status: u16,
     pub code: u32,
+    /// Accept the message, but answer only after this long.
+    pub slow: Option<Duration>,
 }
 
 #[derive(Default)]
@@ -138,8 +140,25 @@ impl FakeTwilio {
         let mut s = self.state.lock().unwrap();
         let q = s.script.entry(to.to_string()).or_default();
         for _ in 0..times {
-            q.push_back(Scripted { status, code });
+            q.push_back(Scripted {
+                status,
+                code,
+                slow: None,
+            });
         }
+    }
+
+    /// The next request to `to` is accepted, but answered only after `delay`.
+    pub fn script_slow(&self, to: &str, delay: Duration) {
+        let mut s = self.state.lock().unwrap();
+        s.script
+            .entry(to.to_string())
+            .or_default()
+            .push_back(Scripted {
+                status: 201,
+                code: 0,
+                slow: Some(delay),
+            });
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -225,7 +244,8 @@ impl FakeTwilio {
             .script
             .get_mut(&to)
             .and_then(|q| q.pop_front());
-        let answer = if let Some(s) = scripted {
+        let mut slow = None;
+        let answer = if let Some(s) = scripted.clone().filter(|s| s.slow.is_none()) {
             Err((s.status, s.code, "scripted by the test"))
         } else if to.is_empty() {
             Err((400, 21604, "A 'To' phone number is required."))
@@ -244,6 +264,7 @@ impl FakeTwilio {
                 "The concatenated message body exceeds the 1600 character limit.",
             ))
         } else {
+            slow = scripted.and_then(|s| s.slow);
             Ok(())
         };
         if let Err((status, code, message)) = answer {
@@ -286,6 +307,9 @@ impl FakeTwilio {
                         .push((sid.clone(), code));
                 }
             });
+        }
+        if let Some(delay) = slow {
+            tokio::time::sleep(delay).await;
         }
         let created = json!({
             "sid": sid, "status": "queued", "to": to, "from": from, "body": text,

@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// Messages on their way to Twilio at once, at most.
     #[arg(long, env = "JOURNEYC_SMS_CONCURRENCY", default_value_t = 16)]
     sms_concurrency: usize,
+    /// Seconds to wait for Twilio's answer to a message; after that it is recorded as
+    /// `unknown` and reconciled with Twilio, never blindly resent.
+    #[arg(long, env = "JOURNEYC_SMS_TIMEOUT", default_value_t = 15.0)]
+    sms_timeout: f64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,6 +130,9 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
     if !(args.sms_rate.is_finite() && args.sms_rate >= 0.0) {
         return fail("--sms-rate must be a number of messages per second, 0 or more");
     }
+    if !(args.sms_timeout.is_finite() && (0.1..=300.0).contains(&args.sms_timeout)) {
+        return fail("--sms-timeout must be a number of seconds from 0.1 to 300");
+    }
     let twilio = match twilio_from_env() {
         Ok(t) => t,
         Err(e) => return fail(&e),
@@ -157,7 +164,7 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         api_token: env("JOURNEY_API_TOKEN"),
         sms_per_second: args.sms_rate,
         sms_concurrency: args.sms_concurrency.max(1),
-        sms_timeout: Duration::from_secs(15),
+        sms_timeout: Duration::from_secs_f64(args.sms_timeout),
         log_json: args.log_format == LogFormat::Json,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
