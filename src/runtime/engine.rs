@@ -109,6 +109,12 @@ impl Engine {
     /// Keeps a session and its effects; wakes the scheduler when a timer started.
     fn keep(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
         self.store.apply(state, effects, now)?;
+        self.after_keep(effects);
+        Ok(())
+    }
+
+    /// Tells the listener about new messages and wakes the scheduler for new timers.
+    fn after_keep(&self, effects: &[Effect]) {
         self.tell(effects);
         if effects
             .iter()
@@ -116,7 +122,6 @@ impl Engine {
         {
             self.wakeup.ring();
         }
-        Ok(())
     }
 
     pub fn wakeup(&self) -> Arc<super::scheduler::Wakeup> {
@@ -207,7 +212,6 @@ impl Engine {
                 }
             }
         }
-        self.store.create_session(&state, token_hash, now)?;
         let mut effects = vec![Effect::Log(format!("session started by {trigger}"))];
         effects.extend(interp::run(j, &mut state, &j.on_started, now));
         let trigger_actions = j.triggers.iter().find_map(|t| match (t, &start) {
@@ -219,7 +223,10 @@ impl Engine {
         if let Some(actions) = trigger_actions {
             effects.extend(interp::run(j, &mut state, actions, now));
         }
-        self.keep(&state, &effects, now)?;
+        // One transaction: the new session and everything its first actions did.
+        self.store
+            .create_session_with(&state, token_hash, &effects, now)?;
+        self.after_keep(&effects);
         if let Some(l) = self.listener.get() {
             l.session_started();
         }

@@ -107,6 +107,18 @@ pub trait Store: Send + Sync {
         token_hash: &[u8],
         now: DateTime<Utc>,
     ) -> Result<()>;
+    /// Keeps a new session together with the effects of its first actions, in one
+    /// transaction: a session never exists without what its start did.
+    fn create_session_with(
+        &self,
+        state: &SessionState,
+        token_hash: &[u8],
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.create_session(state, token_hash, now)?;
+        self.apply(state, effects, now)
+    }
     fn session(&self, id: &str) -> Result<Option<SessionState>>;
     fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>>;
     /// The active, unexpired session of a journey whose initialised actor has `phone`.
