@@ -152,6 +152,19 @@ impl Engine {
         token_hash: &[u8],
         journey_link: Option<String>,
     ) -> Result<Started> {
+        self.start_with(journey, start, session_id, token_hash, journey_link, None)
+    }
+
+    /// `start`, keeping `delivery` (a webhook's provider id) in the same transaction.
+    fn start_with(
+        &self,
+        journey: &str,
+        start: Start,
+        session_id: String,
+        token_hash: &[u8],
+        journey_link: Option<String>,
+        delivery: Option<&str>,
+    ) -> Result<Started> {
         let now = self.now();
         let Some(j) = self.journey(journey) else {
             return fail(format!("no journey `{journey}`"));
@@ -212,7 +225,11 @@ impl Engine {
                 }
             }
         }
-        let mut effects = vec![Effect::Log(format!("session started by {trigger}"))];
+        let mut effects: Vec<Effect> = delivery
+            .map(|d| Effect::Delivery(d.to_string()))
+            .into_iter()
+            .collect();
+        effects.push(Effect::Log(format!("session started by {trigger}")));
         effects.extend(interp::run(j, &mut state, &j.on_started, now));
         let trigger_actions = j.triggers.iter().find_map(|t| match (t, &start) {
             (ir::Trigger::Sms { actions, .. }, Start::Sms { .. })
@@ -470,10 +487,30 @@ impl Engine {
         body: &str,
         new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
     ) -> Result<Reply> {
+        self.inbound_sms_once(None, to, from, body, new_id)
+    }
+
+    /// `inbound_sms` for the webhook with provider id `delivery`: the id is kept in the
+    /// transaction that keeps what the text did, so a second delivery of the same
+    /// webhook fails as a whole and changes nothing (`Store::delivery_seen` tells).
+    pub fn inbound_sms_once(
+        &self,
+        delivery: Option<&str>,
+        to: &str,
+        from: &str,
+        body: &str,
+        new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
+    ) -> Result<Reply> {
         let now = self.now();
+        // Texts that change no session record their delivery on their own.
+        let note_delivery = || match delivery {
+            Some(d) => self.store.first_delivery(d, now).map(|_| ()),
+            None => Ok(()),
+        };
         let word = body.trim().to_uppercase();
         if STOP_WORDS.contains(&word.as_str()) {
             self.store.opt_out(from, now)?;
+            note_delivery()?;
             return Ok(Reply::None);
         }
         let opted_out = self.store.is_opted_out(from)?;
@@ -485,6 +522,7 @@ impl Engine {
                 continue;
             };
             if HELP_WORDS.contains(&word.as_str()) {
+                note_delivery()?;
                 return Ok(j.help_text.clone().map_or(Reply::None, Reply::Text));
             }
             state.message = Some(body.to_string());
@@ -494,7 +532,11 @@ impl Engine {
                 .iter()
                 .find(|h| h.keywords.contains(&word))
                 .or_else(|| j.reply_handlers.iter().find(|h| h.keywords.is_empty()));
-            let mut effects = vec![Effect::Log(format!("text from {from}: {body}"))];
+            let mut effects: Vec<Effect> = delivery
+                .map(|d| Effect::Delivery(d.to_string()))
+                .into_iter()
+                .collect();
+            effects.push(Effect::Log(format!("text from {from}: {body}")));
             if let Some(h) = handler {
                 effects.extend(interp::run(j, &mut state, &h.actions, now));
             }
@@ -508,11 +550,12 @@ impl Engine {
         });
         match by_number {
             Some(j) if HELP_WORDS.contains(&word.as_str()) => {
+                note_delivery()?;
                 Ok(j.help_text.clone().map_or(Reply::None, Reply::Text))
             }
             Some(j) => {
                 let (id, token_hash, link) = new_id();
-                self.start(
+                self.start_with(
                     &j.name,
                     Start::Sms {
                         from: from.to_string(),
@@ -521,10 +564,14 @@ impl Engine {
                     id,
                     &token_hash,
                     link,
+                    delivery,
                 )?;
                 Ok(Reply::None)
             }
-            None => Ok(Reply::None),
+            None => {
+                note_delivery()?;
+                Ok(Reply::None)
+            }
         }
     }
 }
@@ -536,6 +583,18 @@ impl Engine {
     /// starts a session without an actor, so its texts fail and are logged.
     pub fn inbound_call(
         &self,
+        to: &str,
+        from: Option<&str>,
+        new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
+    ) -> Result<Vec<String>> {
+        self.inbound_call_once(None, to, from, new_id)
+    }
+
+    /// `inbound_call` for the webhook with provider id `delivery`, kept in the same
+    /// transaction (see `inbound_sms_once`).
+    pub fn inbound_call_once(
+        &self,
+        delivery: Option<&str>,
         to: &str,
         from: Option<&str>,
         new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
@@ -561,10 +620,14 @@ impl Engine {
                     } if number == to => Some(actions.clone()),
                     _ => None,
                 });
-                let mut effects = vec![Effect::Log(format!(
+                let mut effects: Vec<Effect> = delivery
+                    .map(|d| Effect::Delivery(d.to_string()))
+                    .into_iter()
+                    .collect();
+                effects.push(Effect::Log(format!(
                     "call from {}",
                     from.unwrap_or("a withheld number")
-                ))];
+                )));
                 effects.extend(interp::run(
                     j,
                     &mut state,
@@ -576,7 +639,7 @@ impl Engine {
             }
             None => {
                 let (id, token_hash, link) = new_id();
-                self.start(
+                self.start_with(
                     &j.name,
                     Start::Call {
                         from: from.map(str::to_string),
@@ -584,6 +647,7 @@ impl Engine {
                     id,
                     &token_hash,
                     link,
+                    delivery,
                 )?
                 .effects
             }

@@ -38,6 +38,9 @@ pub enum Effect {
     },
     /// A line for the session's event log.
     Log(String),
+    /// The provider's id of the webhook that caused these effects, kept with them so
+    /// that a second delivery of it fails as a whole.
+    Delivery(String),
 }
 
 /// Runs `actions` in order. An action that fails stops the chain; the failure is the

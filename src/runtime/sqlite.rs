@@ -400,6 +400,10 @@ fn apply_effects(
                 log(tx, text)?;
             }
             Effect::Say(_) => {}
+            Effect::Delivery(sid) => {
+                tx.prepare_cached("INSERT INTO deliveries (sid, at) VALUES (?1, ?2)")?
+                    .execute(params![sid, millis(now)])?;
+            }
         }
     }
     // An ended or expired session leaves nothing pending behind.
@@ -654,14 +658,11 @@ impl Store for SqliteStore {
         .map(|n| n > 0)
     }
 
-    fn forget_delivery(&self, sid: &str) -> Result<()> {
-        let sid = sid.to_string();
-        self.write(move |c| {
-            c.prepare_cached("DELETE FROM deliveries WHERE sid = ?1")?
-                .execute([sid])
-                .map(|n| n as i64)
+    fn delivery_seen(&self, sid: &str) -> Result<bool> {
+        self.read(|c| {
+            c.prepare_cached("SELECT EXISTS (SELECT 1 FROM deliveries WHERE sid = ?1)")?
+                .query_row([sid], |r| r.get(0))
         })
-        .map(|_| ())
     }
 
     fn secret(&self, name: &str) -> Result<Vec<u8>> {

@@ -176,8 +176,8 @@ pub trait Store: Send + Sync {
     /// Records a webhook delivery by the provider's id; false when it came before, so a
     /// webhook delivered twice is processed once.
     fn first_delivery(&self, sid: &str, now: DateTime<Utc>) -> Result<bool>;
-    /// Forgets a delivery whose processing failed, so the provider's retry is processed.
-    fn forget_delivery(&self, sid: &str) -> Result<()>;
+    /// Whether a webhook delivery with this provider id was kept.
+    fn delivery_seen(&self, sid: &str) -> Result<bool>;
     /// A random secret kept in the store, made on first use: it outlives restarts.
     fn secret(&self, name: &str) -> Result<Vec<u8>>;
     /// Answers when the store works.

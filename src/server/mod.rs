@@ -810,18 +810,17 @@ async fn inbound_sms(
 ) -> Result<Option<String>, Resp> {
     let ids = app.new_ids();
     let outcome = blocking(app, move |e| {
-        let now = e.now();
-        if !e.store().first_delivery(&sid, now)? {
+        if e.store().delivery_seen(&sid)? {
             return Ok(None);
         }
-        let result = e.inbound_sms(&to, &from, &body, || {
+        let result = e.inbound_sms_once(Some(&sid), &to, &from, &body, || {
             (ids.id, ids.token_hash, Some(ids.link))
         });
-        if result.is_err() {
-            // Let Twilio's retry of this webhook be processed.
-            let _ = e.store().forget_delivery(&sid);
+        match result {
+            // The same webhook, delivered twice at once: the other copy was kept.
+            Err(_) if e.store().delivery_seen(&sid)? => Ok(None),
+            other => other.map(Some),
         }
-        result.map(Some)
     })
     .await?;
     match outcome {
@@ -853,16 +852,16 @@ async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let (sid, to) = (sid.to_string(), to.to_string());
     let ids = app.new_ids();
     let outcome = blocking(app, move |e| {
-        if !e.store().first_delivery(&sid, e.now())? {
+        if e.store().delivery_seen(&sid)? {
             return Ok(None);
         }
-        let result = e.inbound_call(&to, from.as_deref(), || {
+        let result = e.inbound_call_once(Some(&sid), &to, from.as_deref(), || {
             (ids.id, ids.token_hash, Some(ids.link))
         });
-        if result.is_err() {
-            let _ = e.store().forget_delivery(&sid);
+        match result {
+            Err(_) if e.store().delivery_seen(&sid)? => Ok(None),
+            other => other.map(Some),
         }
-        result.map(Some)
     })
     .await;
     match outcome {
