@@ -195,7 +195,7 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         let scheduler = (!args.preview).then(|| Scheduler::start(engine.clone()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let sender = tokio::spawn(server::sender::run(app.clone(), stop_rx));
-        let log = app.log();
+        let log = app.log().clone();
         server::serve(app, listener, shutdown_signal()).await;
         log.info("shutting down: no new requests; finishing messages in flight");
         let _ = stop_tx.send(true);
@@ -204,6 +204,7 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
             tokio::task::spawn_blocking(move || s.stop()).await.ok();
         }
         log.info("stopped");
+        log.flush();
         ExitCode::SUCCESS
     })
 }
