@@ -445,6 +445,34 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
 }
 
 #[test]
+fn a_session_found_by_token_is_never_stale_after_a_change() {
+    for (name, store) in stores("fresh") {
+        let mut s = new_session(&*store, "s1");
+        // Read twice: the second read may come from a cache.
+        for _ in 0..2 {
+            let found = store.session_by_token(b"s1").unwrap().unwrap();
+            assert!(!found.actor_initialized, "{name}");
+        }
+        initialise(&mut s);
+        store
+            .apply(&s, &[timer("t", "2026-03-04T15:00:00Z", 0)], at(NOW))
+            .unwrap();
+        let found = store.session_by_token(b"s1").unwrap().unwrap();
+        assert!(found.actor_initialized, "{name}: a change by apply is seen");
+        // A timer firing changes the session too.
+        let timer_id = store.due_timers(at(NOW), 10).unwrap()[0].id;
+        s.status = Status::Ended;
+        assert!(store.fire_timer(timer_id, &s, &[], at(NOW)).unwrap());
+        let found = store.session_by_token(b"s1").unwrap().unwrap();
+        assert_eq!(
+            found.status,
+            Status::Ended,
+            "{name}: a change by a timer is seen"
+        );
+    }
+}
+
+#[test]
 fn webhook_deliveries_are_seen_once_and_secrets_outlive_a_reopen() {
     for (name, store) in stores("deliveries") {
         assert!(store.first_delivery("SMa", at(NOW)).unwrap(), "{name}");

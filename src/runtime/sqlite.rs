@@ -2,6 +2,7 @@
 //! open. `synchronous = FULL` makes every committed change survive a crash or a
 //! `kill -9` of the process.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -93,6 +94,21 @@ pub struct SqliteStore {
     /// never wait for a commit's fsync, so pages render while writes are committing.
     readers: Vec<Mutex<Connection>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// Sessions by journey-link token hash, as last read: opening a journey link again
+    /// costs no database read. See `session_by_token`.
+    by_token: Mutex<TokenCache>,
+    /// Bumped after every committed change to a session.
+    session_writes: std::sync::atomic::AtomicU64,
+}
+
+/// Sessions kept in `by_token` at most; when full it starts again empty.
+const TOKEN_CACHE: usize = 10_000;
+
+/// Cached sessions by token hash, and each cached session's token hash by its id.
+#[derive(Default)]
+struct TokenCache {
+    sessions: HashMap<Vec<u8>, SessionState>,
+    tokens: HashMap<String, Vec<u8>>,
 }
 
 /// Read connections of a file database.
@@ -198,7 +214,21 @@ impl SqliteStore {
             writes: Mutex::new(Writes::default()),
             readers: Vec::new(),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
+            by_token: Mutex::new(TokenCache::default()),
+            session_writes: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// After a change to these sessions is committed: forget their cached copies.
+    fn sessions_changed<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let mut cache = self.by_token.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            if let Some(token) = cache.tokens.remove(id) {
+                cache.sessions.remove(&token);
+            }
+        }
+        self.session_writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Runs a read on a free read connection (the writer's, for a database in memory).
@@ -303,8 +333,25 @@ impl SqliteStore {
         }
     }
 
+    fn read_session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT state FROM sessions WHERE token_hash = ?1")?
+                .query_row([token_hash], |r| session_from(r.get(0)?))
+                .optional()
+        })
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
         self.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+    }
+}
+
+/// Forgets cached sessions when dropped: after the write, whichever way it ends.
+struct ForgetOnDrop<'a>(&'a SqliteStore, Vec<String>);
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.sessions_changed(self.1.iter().map(String::as_str));
     }
 }
 
@@ -456,11 +503,31 @@ impl Store for SqliteStore {
     }
 
     fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
-        self.read(|c| {
-            c.prepare_cached("SELECT state FROM sessions WHERE token_hash = ?1")?
-                .query_row([token_hash], |r| session_from(r.get(0)?))
-                .optional()
-        })
+        use std::sync::atomic::Ordering::SeqCst;
+        if let Some(s) = self
+            .by_token
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sessions
+            .get(token_hash)
+        {
+            return Ok(Some(s.clone()));
+        }
+        // A copy read while a change was being committed may be stale: it is kept
+        // only if no change was committed between the start of the read and its end.
+        let before = self.session_writes.load(SeqCst);
+        let found = self.read_session_by_token(token_hash)?;
+        if let Some(s) = &found {
+            let mut cache = self.by_token.lock().unwrap_or_else(|e| e.into_inner());
+            if self.session_writes.load(SeqCst) == before {
+                if cache.sessions.len() >= TOKEN_CACHE {
+                    *cache = TokenCache::default();
+                }
+                cache.sessions.insert(token_hash.to_vec(), s.clone());
+                cache.tokens.insert(s.id.clone(), token_hash.to_vec());
+            }
+        }
+        Ok(found)
     }
 
     fn active_session_for_phone(
@@ -479,12 +546,14 @@ impl Store for SqliteStore {
     }
 
     fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
+        let id = state.id.clone();
         let (state, effects) = (state.clone(), effects.to_vec());
-        self.write(move |c| {
+        let result = self.write(move |c| {
             save_session(c, &state)?;
             apply_effects(c, &state, &effects, now).map(|_| 0)
-        })
-        .map(|_| ())
+        });
+        self.sessions_changed([id.as_str()]);
+        result.map(|_| ())
     }
 
     fn fire_timers(
@@ -495,6 +564,8 @@ impl Store for SqliteStore {
         // The job may run on another thread (the batch leader): it reports through this.
         let flags = Arc::new(Mutex::new(Vec::with_capacity(fires.len())));
         let out = flags.clone();
+        let ids: Vec<String> = fires.iter().map(|(_, s, _)| s.id.clone()).collect();
+        let _forget = ForgetOnDrop(self, ids);
         self.write(move |c| {
             let mut marked_flags = Vec::with_capacity(fires.len());
             for (timer_id, state, effects) in fires {
