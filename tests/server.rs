@@ -8,14 +8,19 @@ use support::*;
 
 const PERSON: &str = "+14155550123";
 
-fn seed(dir: &str, twilio: &FakeTwilio) -> Server {
+/// A preview server for an example, with the fake Twilio and no rate limit.
+fn preview(journey: &str, dir: &str, twilio: &FakeTwilio) -> Server {
     Server::start(Options {
-        journey: example("texting_journey_links.journey"),
+        journey: example(journey),
         db: temp_dir(dir).join("journey.db"),
         twilio: Some(twilio),
         preview: true,
         extra: vec!["--sms-rate", "0"],
     })
+}
+
+fn seed(dir: &str, twilio: &FakeTwilio) -> Server {
+    preview("texting_journey_links.journey", dir, twilio)
 }
 
 async fn outbox(server: &Server) -> Vec<Value> {
@@ -193,13 +198,7 @@ async fn webhooks_with_a_bad_or_missing_signature_are_refused_and_change_nothing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_is_deflected_to_a_text_and_a_withheld_number_is_handled() {
     let twilio = FakeTwilio::start().await;
-    let server = Server::start(Options {
-        journey: example("call_deflection.journey"),
-        db: temp_dir("call").join("journey.db"),
-        twilio: Some(&twilio),
-        preview: true,
-        extra: vec!["--sms-rate", "0"],
-    });
+    let server = preview("call_deflection.journey", "call", &twilio);
     let caller = "+14155550177";
     let call = |sid: &'static str, from: &'static str| {
         let url = server.url("/twilio/voice");
@@ -249,13 +248,7 @@ async fn a_call_is_deflected_to_a_text_and_a_withheld_number_is_handled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_trigger_and_reply_handlers() {
     let twilio = FakeTwilio::start().await;
-    let server = Server::start(Options {
-        journey: example("appointment_reminder.journey"),
-        db: temp_dir("api").join("journey.db"),
-        twilio: Some(&twilio),
-        preview: true,
-        extra: vec!["--sms-rate", "0"],
-    });
+    let server = preview("appointment_reminder.journey", "api", &twilio);
     let url = server.url("/api/v1/journeys/AppointmentReminder/sessions");
     let body = json!({
         "actor": {"phone": "(415) 555-0155", "time_zone": "America/Los_Angeles"},
@@ -407,13 +400,7 @@ async fn typed_markup_comes_back_escaped_and_a_forged_csrf_token_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sender_retries_429_and_never_retries_21610() {
     let twilio = FakeTwilio::start().await;
-    let server = Server::start(Options {
-        journey: example("appointment_reminder.journey"),
-        db: temp_dir("retry").join("journey.db"),
-        twilio: Some(&twilio),
-        preview: true,
-        extra: vec!["--sms-rate", "0"],
-    });
+    let server = preview("appointment_reminder.journey", "retry", &twilio);
     let start_for = |phone: &'static str| {
         let url = server.url("/api/v1/journeys/AppointmentReminder/sessions");
         async move {
