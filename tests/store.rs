@@ -103,6 +103,16 @@ fn sessions_are_kept_and_found_by_token_and_by_phone() {
             .active_session_for_phone(&s.journey, PHONE, at(NOW))
             .unwrap();
         assert_eq!(found.map(|f| f.id), Some("s1".to_string()), "{name}");
+        let all = store.active_sessions_for_phone(PHONE, at(NOW)).unwrap();
+        assert_eq!(all.len(), 1, "{name}: every journey's, at once");
+        assert!(store
+            .active_sessions_for_phone(PHONE, s.expires_at)
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .active_sessions_for_phone("+14155550000", at(NOW))
+            .unwrap()
+            .is_empty());
         assert_eq!(
             store
                 .active_session_for_phone(&s.journey, PHONE, s.expires_at)
@@ -369,7 +379,7 @@ fn sqlite_keeps_everything_across_a_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3, "every migration ran");
+    assert_eq!(store.schema_version().unwrap(), 4, "every migration ran");
     assert!(store.session("s1").unwrap().unwrap().actor_initialized);
     assert_eq!(
         store.next_timer_due().unwrap(),

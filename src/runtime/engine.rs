@@ -517,10 +517,14 @@ impl Engine {
         if START_WORDS.contains(&word.as_str()) && opted_out {
             self.store.opt_in(from)?;
         }
+        // One read for every journey's active session of this number; the first journey
+        // (in file order) that has one gets the text.
+        let mut active = self.store.active_sessions_for_phone(from, now)?;
         for j in &self.journeys {
-            let Some(mut state) = self.store.active_session_for_phone(&j.name, from, now)? else {
+            let Some(found) = active.iter().position(|s| s.journey == j.name) else {
                 continue;
             };
+            let mut state = active.swap_remove(found);
             if HELP_WORDS.contains(&word.as_str()) {
                 note_delivery()?;
                 return Ok(j.help_text.clone().map_or(Reply::None, Reply::Text));

@@ -85,6 +85,9 @@ CREATE TABLE secrets (
     value BLOB NOT NULL
 );
 "#,
+    r#"
+CREATE INDEX sessions_by_phone ON sessions (actor_phone) WHERE status = 'active';
+"#,
 ];
 
 pub struct SqliteStore {
@@ -528,6 +531,20 @@ impl Store for SqliteStore {
             }
         }
         Ok(found)
+    }
+
+    fn active_sessions_for_phone(
+        &self,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionState>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT state FROM sessions WHERE actor_phone = ?1 AND status = 'active' AND expires_at > ?2 ORDER BY rowid DESC",
+            )?;
+            let rows = stmt.query_map(params![phone, millis(now)], |r| session_from(r.get(0)?))?;
+            rows.collect()
+        })
     }
 
     fn active_session_for_phone(

@@ -128,6 +128,13 @@ pub trait Store: Send + Sync {
         phone: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SessionState>>;
+    /// Every active, unexpired session, of any journey, whose initialised actor has
+    /// `phone`.
+    fn active_sessions_for_phone(
+        &self,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionState>>;
     /// Saves a session after its actions ran, with their effects, in one transaction.
     fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()>;
     /// Marks a pending timer fired and applies what its actions did, in one transaction.
