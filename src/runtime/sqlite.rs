@@ -403,14 +403,13 @@ fn apply_effects(
     for effect in effects {
         match effect {
             Effect::Sms { to, from, body } => {
-                let opted_out: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)",
-                    [to],
-                    |r| r.get(0),
-                )?;
+                let opted_out: bool = tx
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)")?
+                    .query_row([to], |r| r.get(0))?;
                 let since = millis(now) - DUPLICATE_WINDOW_SECS * 1000;
-                let duplicate: bool = tx.query_row(
+                let duplicate: bool = tx.prepare_cached(
                     "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body = ?2 AND created_at > ?3 AND status IN ('pending', 'sending', 'sent', 'delivered', 'unknown'))",
+                )?.query_row(
                     params![to, body, since],
                     |r| r.get(0),
                 )?;
@@ -633,18 +632,15 @@ impl Store for SqliteStore {
 
     fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
         self.read(|c| {
-            c.query_row(
-                "SELECT MIN(due) FROM timers WHERE state = 'pending'",
-                [],
-                |r| r.get::<_, Option<i64>>(0),
-            )
+            c.prepare_cached("SELECT MIN(due) FROM timers WHERE state = 'pending'")?
+                .query_row([], |r| r.get::<_, Option<i64>>(0))
         })
         .map(|ms| ms.map(instant))
     }
 
     fn due_timers(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
         self.read(|c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare_cached(
                 "SELECT id, session_id, key, due, step, skip_if_missed, actions FROM timers WHERE state = 'pending' AND due <= ?1 ORDER BY due, id LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![millis(until), limit as i64], |r| {
@@ -666,7 +662,7 @@ impl Store for SqliteStore {
     fn events(&self, session_id: &str) -> Result<Vec<(DateTime<Utc>, String)>> {
         self.read(|c| {
             let mut stmt =
-                c.prepare("SELECT at, text FROM events WHERE session_id = ?1 ORDER BY id")?;
+                c.prepare_cached("SELECT at, text FROM events WHERE session_id = ?1 ORDER BY id")?;
             let rows = stmt.query_map([session_id], |r| Ok((instant(r.get(0)?), r.get(1)?)))?;
             rows.collect()
         })
@@ -674,7 +670,7 @@ impl Store for SqliteStore {
 
     fn outbox(&self, session_id: Option<&str>) -> Result<Vec<Message>> {
         self.read(|c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare_cached(
                 "SELECT id, session_id, to_number, from_number, body, status, created_at, note, sid FROM outbox WHERE ?1 IS NULL OR session_id = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([session_id], message_from)?;
@@ -771,8 +767,11 @@ impl Store for SqliteStore {
     }
 
     fn ping(&self) -> Result<()> {
-        self.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)))
-            .map(|_| ())
+        self.read(|c| {
+            c.prepare_cached("SELECT 1")?
+                .query_row([], |r| r.get::<_, i64>(0))
+        })
+        .map(|_| ())
     }
 
     fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
@@ -805,11 +804,12 @@ impl Store for SqliteStore {
 
     fn schedule_next(&self, journey: &str, trigger_index: usize) -> Result<Option<DateTime<Utc>>> {
         self.read(|c| {
-            c.query_row(
+            c.prepare_cached(
                 "SELECT next_at FROM schedules WHERE journey = ?1 AND trigger_index = ?2",
-                params![journey, trigger_index as i64],
-                |r| r.get::<_, i64>(0),
-            )
+            )?
+            .query_row(params![journey, trigger_index as i64], |r| {
+                r.get::<_, i64>(0)
+            })
             .optional()
         })
         .map(|ms| ms.map(instant))
@@ -838,11 +838,8 @@ impl Store for SqliteStore {
 
     fn is_opted_out(&self, phone: &str) -> Result<bool> {
         self.read(|c| {
-            c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)",
-                [phone],
-                |r| r.get(0),
-            )
+            c.prepare_cached("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)")?
+                .query_row([phone], |r| r.get(0))
         })
     }
 }
