@@ -290,11 +290,15 @@ fn timers_of_an_expired_session_do_not_fire() {
     .unwrap();
     assert_eq!(e.advance(&clock, Duration::hours(3)).unwrap(), 0);
     assert!(bodies(e.store()).is_empty());
+    // At its expiry time the session was marked expired and its timer cancelled.
     let log = log(e.store(), "x1");
-    assert!(
-        log.contains(&"timer `late` skipped: the session is no longer active".to_string()),
-        "{log:?}"
+    assert!(log.contains(&"session expired".to_string()), "{log:?}");
+    assert_eq!(
+        e.store().session("x1").unwrap().unwrap().status,
+        journeyc::runtime::session::Status::Expired
     );
+    assert_eq!(e.store().next_timer_due().unwrap(), None, "nothing pending");
+    assert_eq!(e.store().next_expiry().unwrap(), None);
     assert_eq!(
         e.run("x1", &[], &[]).err().map(|e| e.0),
         Some("session `x1` has ended".into())

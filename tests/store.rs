@@ -379,7 +379,7 @@ fn sqlite_keeps_everything_across_a_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4, "every migration ran");
+    assert_eq!(store.schema_version().unwrap(), 5, "every migration ran");
     assert!(store.session("s1").unwrap().unwrap().actor_initialized);
     assert_eq!(
         store.next_timer_due().unwrap(),
@@ -449,6 +449,51 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
         assert_eq!(
             store.outbox(None).unwrap().last().unwrap().status,
             Suppressed,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn expired_sessions_are_marked_and_leave_nothing_pending() {
+    for (name, store) in stores("expire") {
+        let mut s = new_session(&*store, "s1");
+        initialise(&mut s);
+        store
+            .apply(&s, &[timer("t", "2026-06-01T00:00:00Z", 0)], at(NOW))
+            .unwrap();
+        let later = new_session(&*store, "s2");
+        assert_eq!(store.next_expiry().unwrap(), Some(s.expires_at), "{name}");
+        assert_eq!(store.expire_sessions(at(NOW), 10).unwrap(), 0, "{name}");
+        // Cached by token before it expires: the cache must not keep it active.
+        assert!(store.session_by_token(b"s1").unwrap().is_some());
+        assert_eq!(
+            store.expire_sessions(s.expires_at, 10).unwrap(),
+            2,
+            "{name}"
+        );
+        for id in ["s1", "s2"] {
+            let found = store.session(id).unwrap().unwrap();
+            assert_eq!(found.status, Status::Expired, "{name}: {id}");
+        }
+        let by_token = store.session_by_token(b"s1").unwrap().unwrap();
+        assert_eq!(by_token.status, Status::Expired, "{name}");
+        assert_eq!(
+            store.next_timer_due().unwrap(),
+            None,
+            "{name}: timer cancelled"
+        );
+        assert_eq!(store.next_expiry().unwrap(), None, "{name}");
+        assert!(store
+            .events("s1")
+            .unwrap()
+            .iter()
+            .any(|(_, e)| e == "session expired"));
+        assert_eq!(
+            store
+                .active_session_for_phone(&later.journey, PHONE, at(NOW))
+                .unwrap(),
+            None,
             "{name}"
         );
     }

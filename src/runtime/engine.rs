@@ -421,20 +421,43 @@ impl Engine {
         Ok(next)
     }
 
+    /// Marks every session whose expiry time has come as expired (cancelling its
+    /// pending timers), a thousand per transaction. Returns how many.
+    pub fn expire_due(&self) -> Result<usize> {
+        let now = self.now();
+        let mut expired = 0;
+        loop {
+            let n = self.store.expire_sessions(now, FIRE_COMMIT)?;
+            expired += n;
+            if n < FIRE_COMMIT {
+                return Ok(expired);
+            }
+        }
+    }
+
+    /// The next instant something is due: a timer, a schedule or a session's expiry.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok([
+            self.store.next_timer_due()?,
+            self.next_schedule_due()?,
+            self.store.next_expiry()?,
+        ]
+        .into_iter()
+        .flatten()
+        .min())
+    }
+
     /// With a manual clock: moves time forward by `by`, stopping at each timer's and
     /// schedule's due time on the way to fire it, so everything fires in due order at
     /// its own time. Returns how many timers fired and schedules ran.
     pub fn advance(&self, clock: &ManualClock, by: Duration) -> Result<usize> {
         let target = clock.now() + by;
         // Timers fired plus schedule runs.
+        self.expire_due()?;
         let mut fired = self.run_schedules()?;
         let mut rounds = 0;
         loop {
-            let next = [self.store.next_timer_due()?, self.next_schedule_due()?]
-                .into_iter()
-                .flatten()
-                .min();
-            let Some(next) = next.filter(|t| *t <= target) else {
+            let Some(next) = self.next_due()?.filter(|t| *t <= target) else {
                 break;
             };
             rounds += 1;
@@ -444,6 +467,7 @@ impl Engine {
             if next > clock.now() {
                 clock.advance(next - clock.now());
             }
+            self.expire_due()?;
             fired += self.fire_due(None)?;
             fired += self.run_schedules()?;
         }

@@ -69,15 +69,10 @@ impl Scheduler {
                 let mut missed_before = Some(started);
                 loop {
                     // Errors are in the store; the next wake-up tries again.
+                    let _ = engine.expire_due();
                     let _ = engine.fire_due(missed_before.take());
                     let _ = engine.run_schedules();
-                    let next = [
-                        engine.store().next_timer_due().ok().flatten(),
-                        engine.next_schedule_due().ok().flatten(),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .min();
+                    let next = engine.next_due().ok().flatten();
                     // At least a millisecond, so a timer that keeps coming due "now", or a
                     // store that keeps failing, cannot spin the thread.
                     let timeout = next.map(|t| {

@@ -88,6 +88,9 @@ CREATE TABLE secrets (
     r#"
 CREATE INDEX sessions_by_phone ON sessions (actor_phone) WHERE status = 'active';
 "#,
+    r#"
+CREATE INDEX sessions_active_expiry ON sessions (expires_at) WHERE status = 'active';
+"#,
 ];
 
 pub struct SqliteStore {
@@ -602,6 +605,41 @@ impl Store for SqliteStore {
         })?;
         let flags = std::mem::take(&mut *flags.lock().unwrap_or_else(|e| e.into_inner()));
         Ok(flags)
+    }
+
+    fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
+        // The job may run on another thread (the batch leader): it reports through this.
+        let expired = Arc::new(Mutex::new(Vec::new()));
+        let out = expired.clone();
+        let result = self.write(move |c| {
+            let due: Vec<String> = c
+                .prepare_cached("SELECT state FROM sessions WHERE status = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?
+                .query_map(params![millis(now), limit as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut ids = Vec::with_capacity(due.len());
+            for json in due {
+                let mut state = session_from(json)?;
+                state.status = Status::Expired;
+                save_session(c, &state)?;
+                // An inactive session's pending timers are cancelled here too.
+                apply_effects(c, &state, &[Effect::Log("session expired".into())], now)?;
+                ids.push(state.id);
+            }
+            let n = ids.len() as i64;
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = ids;
+            Ok(n)
+        });
+        let ids = std::mem::take(&mut *expired.lock().unwrap_or_else(|e| e.into_inner()));
+        self.sessions_changed(ids.iter().map(String::as_str));
+        result.map(|n| n as usize)
+    }
+
+    fn next_expiry(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT MIN(expires_at) FROM sessions WHERE status = 'active'")?
+                .query_row([], |r| r.get::<_, Option<i64>>(0))
+        })
+        .map(|ms| ms.map(instant))
     }
 
     fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool> {

@@ -156,6 +156,11 @@ pub trait Store: Send + Sync {
         fires: Vec<(i64, SessionState, Vec<Effect>)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<bool>>;
+    /// Marks up to `limit` active sessions whose expiry time has come as expired, with
+    /// an event, and cancels their pending timers, in one transaction. Returns how many.
+    fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize>;
+    /// When the next active session expires, if any is active.
+    fn next_expiry(&self) -> Result<Option<DateTime<Utc>>>;
     /// Marks a pending timer skipped (missed while the runtime was down).
     fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool>;
     fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
