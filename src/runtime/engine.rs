@@ -452,14 +452,11 @@ impl Engine {
     /// its own time. Returns how many timers fired and schedules ran.
     pub fn advance(&self, clock: &ManualClock, by: Duration) -> Result<usize> {
         let target = clock.now() + by;
-        // Timers fired plus schedule runs.
         self.expire_due()?;
+        // Timers fired plus schedule runs.
         let mut fired = self.run_schedules()?;
         let mut rounds = 0;
-        loop {
-            let Some(next) = self.next_due()?.filter(|t| *t <= target) else {
-                break;
-            };
+        while let Some(next) = self.next_due()?.filter(|t| *t <= target) {
             rounds += 1;
             if rounds > MAX_ROUNDS {
                 return fail("timers keep restarting at the same instant");
