@@ -473,14 +473,9 @@ impl Store for SqliteStore {
         &self,
         state: &SessionState,
         token_hash: &[u8],
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<()> {
-        let (state, token_hash) = (state.clone(), token_hash.to_vec());
-        self.write(move |c| {
-            c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}')")?.execute(params![state.id, state.journey, token_hash, millis(state.expires_at)])?;
-            save_session(c, &state).map(|_| 0)
-        })
-        .map(|_| ())
+        self.create_session_with(state, token_hash, &[], now)
     }
 
     fn create_session_with(

@@ -280,6 +280,16 @@ impl App {
     }
 }
 
+/// Ids for a session the engine may start, made only if it does: most texts continue
+/// a session, and making ids costs randomness and a hash.
+fn lazy_ids(app: &Arc<App>) -> impl FnOnce() -> (String, Vec<u8>, Option<String>) + Send + 'static {
+    let app = app.clone();
+    move || {
+        let ids = app.new_ids();
+        (ids.id, ids.token_hash, Some(ids.link))
+    }
+}
+
 pub struct NewIds {
     pub id: String,
     pub token: String,
@@ -848,14 +858,12 @@ async fn inbound_sms(
     to: String,
     body: String,
 ) -> Result<Option<String>, Resp> {
-    let ids = app.new_ids();
+    let new_id = lazy_ids(app);
     let outcome = blocking(app, move |e| {
         if e.store().delivery_seen(&sid)? {
             return Ok(None);
         }
-        let result = e.inbound_sms_once(Some(&sid), &to, &from, &body, || {
-            (ids.id, ids.token_hash, Some(ids.link))
-        });
+        let result = e.inbound_sms_once(Some(&sid), &to, &from, &body, new_id);
         match result {
             // The same webhook, delivered twice at once: the other copy was kept.
             Err(_) if e.store().delivery_seen(&sid)? => Ok(None),
@@ -890,14 +898,12 @@ async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     // made-up number: whatever is not a phone number is treated as unknown.
     let from = form_value(&form, "From").and_then(crate::check::literals::parse_phone);
     let (sid, to) = (sid.to_string(), to.to_string());
-    let ids = app.new_ids();
+    let new_id = lazy_ids(app);
     let outcome = blocking(app, move |e| {
         if e.store().delivery_seen(&sid)? {
             return Ok(None);
         }
-        let result = e.inbound_call_once(Some(&sid), &to, from.as_deref(), || {
-            (ids.id, ids.token_hash, Some(ids.link))
-        });
+        let result = e.inbound_call_once(Some(&sid), &to, from.as_deref(), new_id);
         match result {
             Err(_) if e.store().delivery_seen(&sid)? => Ok(None),
             other => other.map(Some),

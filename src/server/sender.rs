@@ -67,7 +67,7 @@ pub async fn run(app: Arc<App>, stop: Stop) {
             .warn(&format!("recovering the outbox failed: {e}")),
         _ => {}
     }
-    reconcile_unknown(&ctx).await;
+    reconcile_unknown(&ctx.app, &ctx.client).await;
     let mut lanes: HashMap<String, Lane> = HashMap::new();
     let mut tasks = JoinSet::new();
     let mut stop_rx = stop.clone();
@@ -160,21 +160,21 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
     }
 }
 
-async fn set_status(ctx: &Ctx, id: i64, status: MessageStatus, note: Option<String>) {
-    let r = super::blocking(&ctx.app, move |e| {
+async fn set_status(app: &Arc<App>, id: i64, status: MessageStatus, note: Option<String>) {
+    let r = super::blocking(app, move |e| {
         e.store().set_message_status(id, status, note.as_deref())
     })
     .await;
     if !matches!(r, Ok(Ok(()))) {
-        ctx.app.log().warn(&format!(
+        app.log().warn(&format!(
             "recording message {id} as {} failed",
             status.as_str()
         ));
     }
 }
 
-fn count(ctx: &Ctx, sent: bool) {
-    let m = &ctx.app.metrics;
+fn count(app: &App, sent: bool) {
+    let m = &app.metrics;
     if sent {
         m.sms_sent.fetch_add(1, Relaxed);
     } else {
@@ -297,13 +297,13 @@ async fn send(ctx: &Ctx, m: Message) {
         // is what they click next.
         println!("SMS to {} from {}: {}", m.to, m.from, m.body);
         set_status(
-            ctx,
+            &ctx.app,
             m.id,
             MessageStatus::Sent,
             Some("printed by the development sink".into()),
         )
         .await;
-        count(ctx, true);
+        count(&ctx.app, true);
         return;
     };
     let mut tries = 0;
@@ -318,7 +318,7 @@ async fn send(ctx: &Ctx, m: Message) {
                         .log()
                         .warn(&format!("recording message {id} as sent failed"));
                 }
-                count(ctx, true);
+                count(&ctx.app, true);
                 return;
             }
             Attempt::Permanent(code, note) => {
@@ -330,8 +330,8 @@ async fn send(ctx: &Ctx, m: Message) {
                     let _ =
                         super::blocking(&ctx.app, move |e| e.store().opt_out(&to, e.now())).await;
                 }
-                set_status(ctx, m.id, MessageStatus::Failed, Some(note)).await;
-                count(ctx, false);
+                set_status(&ctx.app, m.id, MessageStatus::Failed, Some(note)).await;
+                count(&ctx.app, false);
                 return;
             }
             Attempt::Unknown(note) => {
@@ -339,19 +339,12 @@ async fn send(ctx: &Ctx, m: Message) {
                     "message {}: {note}; it will be reconciled, not resent",
                     m.id
                 ));
-                set_status(ctx, m.id, MessageStatus::Unknown, Some(note)).await;
-                let ctx_app = ctx.app.clone();
-                let (client, stop) = (ctx.client.clone(), ctx.stop.clone());
+                set_status(&ctx.app, m.id, MessageStatus::Unknown, Some(note)).await;
+                let (app, client) = (ctx.app.clone(), ctx.client.clone());
                 // Twilio lists a message a moment after taking it: look a little later.
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_secs(5)).await;
-                    let ctx = Ctx {
-                        app: ctx_app,
-                        client,
-                        in_flight: Semaphore::new(1),
-                        stop,
-                    };
-                    reconcile_unknown(&ctx).await;
+                    reconcile_unknown(&app, &client).await;
                 });
                 return;
             }
@@ -364,15 +357,15 @@ async fn send(ctx: &Ctx, m: Message) {
                 };
                 if stopped {
                     // Twilio did not take it: it can wait for the next start.
-                    set_status(ctx, m.id, MessageStatus::Pending, Some(note)).await;
+                    set_status(&ctx.app, m.id, MessageStatus::Pending, Some(note)).await;
                     return;
                 }
             }
             Attempt::Retry(note, _) => {
                 let note = format!("gave up after {tries} attempts: {note}");
                 ctx.app.log().warn(&format!("message {}: {note}", m.id));
-                set_status(ctx, m.id, MessageStatus::Failed, Some(note)).await;
-                count(ctx, false);
+                set_status(&ctx.app, m.id, MessageStatus::Failed, Some(note)).await;
+                count(&ctx.app, false);
                 return;
             }
         }
@@ -382,11 +375,11 @@ async fn send(ctx: &Ctx, m: Message) {
 /// For each `unknown` message, asks Twilio whether it has it (same To, From and Body,
 /// created since shortly before ours): if so it is `sent`; if Twilio clearly has no
 /// such message it goes back to `pending`; if Twilio cannot be asked it stays.
-async fn reconcile_unknown(ctx: &Ctx) {
-    let Some(t) = ctx.app.config.twilio.clone() else {
+async fn reconcile_unknown(app: &Arc<App>, client: &reqwest::Client) {
+    let Some(t) = app.config.twilio.clone() else {
         return;
     };
-    let unknown: Vec<Message> = match super::blocking(&ctx.app, |e| e.store().outbox(None)).await {
+    let unknown: Vec<Message> = match super::blocking(app, |e| e.store().outbox(None)).await {
         Ok(Ok(all)) => all
             .into_iter()
             .filter(|m| m.status == MessageStatus::Unknown)
@@ -399,8 +392,7 @@ async fn reconcile_unknown(ctx: &Ctx) {
             .append_pair("From", &m.from)
             .append_pair("PageSize", "100")
             .finish();
-        let listed = ctx
-            .client
+        let listed = client
             .get(format!("{}?{query}", messages_url(&t)))
             .basic_auth(&t.account_sid, Some(&t.auth_token))
             .send()
@@ -427,18 +419,18 @@ async fn reconcile_unknown(ctx: &Ctx) {
         match found.and_then(|x| x.get("sid")).and_then(Json::as_str) {
             Some(sid) => {
                 let sid = sid.to_string();
-                let _ = super::blocking(&ctx.app, move |e| e.store().message_sent(id, &sid)).await;
-                count(ctx, true);
+                let _ = super::blocking(app, move |e| e.store().message_sent(id, &sid)).await;
+                count(app, true);
             }
             None => {
                 set_status(
-                    ctx,
+                    app,
                     id,
                     MessageStatus::Pending,
                     Some("Twilio does not have it: sending again".into()),
                 )
                 .await;
-                ctx.app.outbox_bell.notify_one();
+                app.outbox_bell.notify_one();
             }
         }
     }
