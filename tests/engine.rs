@@ -531,6 +531,51 @@ fn the_scheduler_fires_on_the_real_clock_and_wakes_early_for_an_earlier_timer() 
     assert_eq!(sent, ["soon"], "only the timer due in a second fired");
 }
 
+#[test]
+fn the_scheduler_wakes_early_for_a_new_session_that_expires_first() {
+    use journeyc::runtime::clock::SystemClock;
+    use journeyc::runtime::scheduler::Scheduler;
+    use journeyc::runtime::session::Status;
+    let source = "journey Long {\n  sms from \"+15005550006\"\n  trigger api\n  on session started {\n    start timer \"t\" after 1h {\n      send sms Hi\n    }\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Hi sms {\n    text \"Hi\"\n  }\n}\n\njourney Brief {\n  trigger api\n  expires after 2s\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n}\n";
+    let e = Arc::new(Engine::new(
+        journeys(source),
+        Box::new(SqliteStore::open(&temp_db("expiry-wake")).unwrap()),
+        Arc::new(SystemClock),
+    ));
+    let api = |phone: &str| Start::Api {
+        phone: phone.into(),
+        actor: vec![],
+        vars: vec![],
+    };
+    e.start("Long", api("+14158675309"), "long".into(), b"long", None)
+        .unwrap();
+    let scheduler = Scheduler::start(e.clone());
+    // The scheduler now sleeps for an hour; a session that expires in two seconds,
+    // and starts no timer, must wake it.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    e.start("Brief", api("+14155550123"), "brief".into(), b"brief", None)
+        .unwrap();
+    let status = || e.store().session("brief").unwrap().unwrap().status;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while status() == Status::Active && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    scheduler.stop();
+    assert_eq!(status(), Status::Expired, "marked at its expiry time");
+    let log: Vec<String> = e
+        .store()
+        .events("brief")
+        .unwrap()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert!(log.contains(&"session expired".to_string()), "{log:?}");
+    assert_eq!(
+        e.store().session("long").unwrap().unwrap().status,
+        Status::Active
+    );
+}
+
 /// Run as a child process by `acknowledged_changes_survive_kill_9` (ignored when run
 /// alone): starts sessions with a timer each, printing every acknowledged one, until
 /// it is killed.

@@ -379,7 +379,7 @@ fn sqlite_keeps_everything_across_a_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5, "every migration ran");
+    assert_eq!(store.schema_version().unwrap(), 6, "every migration ran");
     assert!(store.session("s1").unwrap().unwrap().actor_initialized);
     assert_eq!(
         store.next_timer_due().unwrap(),
@@ -444,6 +444,32 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
             ],
             "{name}"
         );
+        // The unknown ones are found by status, a page at a time, oldest first.
+        let bodies = |after: i64, limit: usize| -> Vec<(i64, String)> {
+            store
+                .messages_with_status(Unknown, after, limit)
+                .unwrap()
+                .into_iter()
+                .map(|m| (m.id, m.body))
+                .collect()
+        };
+        let first = bodies(0, 2);
+        assert_eq!(
+            first.iter().map(|(_, b)| b.as_str()).collect::<Vec<_>>(),
+            ["Two", "From another number"],
+            "{name}"
+        );
+        let rest = bodies(first[1].0, 2);
+        assert_eq!(
+            rest.iter().map(|(_, b)| b.as_str()).collect::<Vec<_>>(),
+            ["Three"],
+            "{name}"
+        );
+        assert!(store
+            .messages_with_status(Delivered, 0, 10)
+            .unwrap()
+            .iter()
+            .all(|m| m.body == "One"));
         // Unknown messages count as sent for duplicate suppression.
         store.apply(&s, &[sms("Two")], at(NOW)).unwrap();
         assert_eq!(
@@ -575,12 +601,15 @@ fn sqlite_refuses_a_database_from_a_newer_version() {
 
 #[test]
 fn concurrent_changes_all_land_and_a_failing_one_undoes_only_itself() {
+    // Enough threads for large batches, whose waiters wake one another in turn, with
+    // failing changes spread among the ones that succeed.
+    const THREADS: usize = 32;
     for (name, store) in stores("concurrent") {
         let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
-        for i in 0..8 {
+        for i in 0..THREADS {
             new_session(&*store, &format!("s{i}"));
         }
-        let threads: Vec<_> = (0..8)
+        let threads: Vec<_> = (0..THREADS)
             .map(|i| {
                 let store = store.clone();
                 std::thread::spawn(move || {
@@ -593,12 +622,15 @@ fn concurrent_changes_all_land_and_a_failing_one_undoes_only_itself() {
                                 at(NOW),
                             )
                             .unwrap();
+                        if k % 10 == i % 10 {
+                            // A second session with a taken id fails alone.
+                            let clash =
+                                SessionState::new(format!("s{i}"), &journey(), "link", at(NOW));
+                            assert!(store
+                                .create_session(&clash, format!("other{i}-{k}").as_bytes(), at(NOW))
+                                .is_err());
+                        }
                     }
-                    // A second session with a taken id fails alone.
-                    let clash = SessionState::new(format!("s{i}"), &journey(), "link", at(NOW));
-                    assert!(store
-                        .create_session(&clash, format!("other{i}").as_bytes(), at(NOW))
-                        .is_err());
                 })
             })
             .collect();
@@ -610,7 +642,7 @@ fn concurrent_changes_all_land_and_a_failing_one_undoes_only_itself() {
                 .due_timers(at("2030-01-01T00:00:00Z"), 10_000)
                 .unwrap()
                 .len(),
-            400,
+            THREADS * 50,
             "{name}"
         );
     }

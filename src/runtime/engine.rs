@@ -62,7 +62,8 @@ pub struct Engine {
     journeys: Vec<ir::Journey>,
     store: Box<dyn Store>,
     clock: Arc<dyn Clock>,
-    /// Rung whenever a timer is started, so a sleeping scheduler wakes early.
+    /// Rung when a timer starts or a session is kept whose expiry may be the next
+    /// thing due, so a sleeping scheduler wakes early.
     wakeup: Arc<super::scheduler::Wakeup>,
     listener: std::sync::OnceLock<Arc<dyn Listener>>,
 }
@@ -109,18 +110,24 @@ impl Engine {
     /// Keeps a session and its effects; wakes the scheduler when a timer started.
     fn keep(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
         self.store.apply(state, effects, now)?;
-        self.after_keep(effects);
+        self.after_keep(state, effects);
         Ok(())
     }
 
-    /// Tells the listener about new messages and wakes the scheduler for new timers.
-    fn after_keep(&self, effects: &[Effect]) {
+    /// Tells the listener about new messages, and wakes the scheduler if a new timer,
+    /// or the session's expiry, comes due before it would wake.
+    fn after_keep(&self, state: &SessionState, effects: &[Effect]) {
         self.tell(effects);
-        if effects
+        let first_timer = effects
             .iter()
-            .any(|e| matches!(e, Effect::StartTimer { .. }))
-        {
-            self.wakeup.ring();
+            .filter_map(|e| match e {
+                Effect::StartTimer { due, .. } => Some(*due),
+                _ => None,
+            })
+            .min();
+        let expiry = (state.status == Status::Active).then_some(state.expires_at);
+        if let Some(due) = first_timer.into_iter().chain(expiry).min() {
+            self.wakeup.ring_for(due);
         }
     }
 
@@ -243,7 +250,7 @@ impl Engine {
         // One transaction: the new session and everything its first actions did.
         self.store
             .create_session_with(&state, token_hash, &effects, now)?;
-        self.after_keep(&effects);
+        self.after_keep(&state, &effects);
         if let Some(l) = self.listener.get() {
             l.session_started();
         }

@@ -1,9 +1,12 @@
 //! Fires timers and schedules on time: a thread that sleeps until the next due time,
-//! with no polling interval, and wakes early when an earlier timer is started.
+//! with no polling interval, and wakes early when something comes due before that: a
+//! timer started, or a session that expires sooner.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use super::engine::Engine;
 
@@ -18,6 +21,8 @@ pub struct Wakeup {
 struct Bell {
     rung: bool,
     stop: bool,
+    /// While the scheduler sleeps: until when (`Some(None)`: until rung).
+    sleeping: Option<Option<DateTime<Utc>>>,
 }
 
 impl Wakeup {
@@ -26,10 +31,26 @@ impl Wakeup {
         self.bell.notify_all();
     }
 
-    /// Waits until rung, stopped, or `timeout` (forever when `None`); true when stopped.
-    fn wait(&self, timeout: Option<Duration>) -> bool {
+    /// Something new comes due at `due`: wakes the scheduler if it sleeps past that.
+    /// An awake scheduler looks again before it sleeps, since it may have read the
+    /// next due time before this change was kept.
+    pub fn ring_for(&self, due: DateTime<Utc>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let wake = match state.sleeping {
+            Some(Some(until)) => due < until,
+            Some(None) | None => true,
+        };
+        if wake && !state.rung {
+            state.rung = true;
+            self.bell.notify_all();
+        }
+    }
+
+    /// Waits until rung, stopped, or `until` (forever when `None`); true when stopped.
+    fn wait(&self, until: Option<DateTime<Utc>>, timeout: Option<Duration>) -> bool {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if !state.rung && !state.stop {
+            state.sleeping = Some(until);
             state = match timeout {
                 Some(t) => {
                     self.bell
@@ -39,6 +60,7 @@ impl Wakeup {
                 }
                 None => self.bell.wait(state).unwrap_or_else(|e| e.into_inner()),
             };
+            state.sleeping = None;
         }
         state.rung = false;
         state.stop
@@ -81,7 +103,7 @@ impl Scheduler {
                             .unwrap_or(Duration::ZERO)
                             .max(Duration::from_millis(1))
                     });
-                    if bell.wait(timeout) {
+                    if bell.wait(next, timeout) {
                         return;
                     }
                 }

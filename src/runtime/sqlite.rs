@@ -91,6 +91,9 @@ CREATE INDEX sessions_by_phone ON sessions (actor_phone) WHERE status = 'active'
     r#"
 CREATE INDEX sessions_active_expiry ON sessions (expires_at) WHERE status = 'active';
 "#,
+    r#"
+CREATE INDEX outbox_unknown ON outbox (id) WHERE status = 'unknown';
+"#,
 ];
 
 pub struct SqliteStore {
@@ -123,10 +126,39 @@ const READERS: usize = 4;
 /// A change waiting to be committed, and where its result goes.
 type Job = Box<dyn FnOnce(&Connection) -> rusqlite::Result<i64> + Send>;
 
+/// Where a change's result goes. The committing thread wakes only the first waiter of
+/// a batch; each woken waiter wakes up to two more (`Delivery::fan_out`), so the
+/// wake-ups of a large batch run on many threads while the committer moves on.
 #[derive(Default)]
 struct Slot {
-    result: Mutex<Option<Result<i64>>>,
+    result: Mutex<Option<Delivery>>,
     ready: Condvar,
+}
+
+/// A change's result, and the waiters this one must wake in turn.
+struct Delivery {
+    result: Result<i64>,
+    fan_out: Vec<(Arc<Slot>, Result<i64>)>,
+}
+
+impl Slot {
+    /// Hands `result` to this waiter, with `rest` to wake after it, and wakes it.
+    fn deliver(&self, result: Result<i64>, rest: Vec<(Arc<Slot>, Result<i64>)>) {
+        *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(Delivery {
+            result,
+            fan_out: rest,
+        });
+        self.ready.notify_one();
+    }
+}
+
+/// Wakes one waiter of `batch`, which is handed the rest to wake.
+fn wake_batch(mut batch: Vec<(Arc<Slot>, Result<i64>)>) {
+    if batch.is_empty() {
+        return;
+    }
+    let (slot, result) = batch.swap_remove(0);
+    slot.deliver(result, batch);
 }
 
 /// Group commit: changes that arrive while a batch is being committed wait together
@@ -287,11 +319,19 @@ impl SqliteStore {
                 self.commit_batch(batch);
             }
         }
-        let mut result = slot.result.lock().unwrap_or_else(|e| e.into_inner());
-        while result.is_none() {
-            result = slot.ready.wait(result).unwrap_or_else(|e| e.into_inner());
-        }
-        result.take().expect("a result was delivered")
+        let delivery = {
+            let mut result = slot.result.lock().unwrap_or_else(|e| e.into_inner());
+            while result.is_none() {
+                result = slot.ready.wait(result).unwrap_or_else(|e| e.into_inner());
+            }
+            result.take().expect("a result was delivered")
+        };
+        // Wake two more waiters, each handed half of those still asleep.
+        let mut rest = delivery.fan_out;
+        let second = rest.split_off(rest.len() / 2);
+        wake_batch(rest);
+        wake_batch(second);
+        delivery.result
     }
 
     fn commit_batch(&self, batch: Vec<(Job, Arc<Slot>)>) {
@@ -333,10 +373,7 @@ impl SqliteStore {
             Ok(results) => results,
             Err(e) => slots.iter().map(|_| Err(err(&e))).collect(),
         };
-        for (slot, result) in slots.iter().zip(results) {
-            *slot.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-            slot.ready.notify_all();
-        }
+        wake_batch(slots.into_iter().zip(results).collect());
     }
 
     fn read_session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
@@ -707,6 +744,24 @@ impl Store for SqliteStore {
                 "SELECT id, session_id, to_number, from_number, body, status, created_at, note, sid FROM outbox WHERE ?1 IS NULL OR session_id = ?1 ORDER BY id",
             )?;
             let rows = stmt.query_map([session_id], message_from)?;
+            rows.collect()
+        })
+    }
+
+    fn messages_with_status(
+        &self,
+        status: MessageStatus,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, session_id, to_number, from_number, body, status, created_at, note, sid FROM outbox WHERE status = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![status.as_str(), after, limit as i64],
+                message_from,
+            )?;
             rows.collect()
         })
     }

@@ -168,6 +168,14 @@ pub trait Store: Send + Sync {
     fn due_timers(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>>;
     fn events(&self, session_id: &str) -> Result<Vec<(DateTime<Utc>, String)>>;
     fn outbox(&self, session_id: Option<&str>) -> Result<Vec<Message>>;
+    /// Up to `limit` messages with `status` and an id above `after`, oldest first: what
+    /// the sender must reconcile, a page at a time, without reading the whole outbox.
+    fn messages_with_status(
+        &self,
+        status: MessageStatus,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>>;
     fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()>;
     /// Moves up to `limit` pending messages to `sending`, oldest first, and returns
     /// them: a message is claimed once. Messages from the numbers in `skip_from` stay

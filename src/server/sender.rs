@@ -379,59 +379,79 @@ async fn reconcile_unknown(app: &Arc<App>, client: &reqwest::Client) {
     let Some(t) = app.config.twilio.clone() else {
         return;
     };
-    let unknown: Vec<Message> = match super::blocking(app, |e| e.store().outbox(None)).await {
-        Ok(Ok(all)) => all
-            .into_iter()
-            .filter(|m| m.status == MessageStatus::Unknown)
-            .collect(),
-        _ => return,
-    };
-    for m in unknown {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("To", &m.to)
-            .append_pair("From", &m.from)
-            .append_pair("PageSize", "100")
-            .finish();
-        let listed = client
-            .get(format!("{}?{query}", messages_url(&t)))
-            .basic_auth(&t.account_sid, Some(&t.auth_token))
-            .send()
-            .await;
-        let Ok(listed) = listed else { continue };
-        if !listed.status().is_success() {
-            continue;
+    // A page at a time, so a large backlog is never read whole.
+    let mut after = 0;
+    loop {
+        let page = match super::blocking(app, move |e| {
+            e.store()
+                .messages_with_status(MessageStatus::Unknown, after, RECONCILE_PAGE)
+        })
+        .await
+        {
+            Ok(Ok(page)) => page,
+            _ => return,
+        };
+        let Some(last) = page.last() else { return };
+        after = last.id;
+        let full = page.len() == RECONCILE_PAGE;
+        for m in page {
+            reconcile_one(app, client, &t, m).await;
         }
-        let Ok(body) = listed.json_bytes().await else {
-            continue;
-        };
-        let Some(messages) = body.get("messages").and_then(Json::as_array) else {
-            continue;
-        };
-        let since = m.created_at - chrono::Duration::minutes(5);
-        let found = messages.iter().find(|x| {
-            x.get("body").and_then(Json::as_str) == Some(m.body.as_str())
-                && x.get("date_created")
-                    .and_then(Json::as_str)
-                    .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
-                    .is_none_or(|d| d >= since)
-        });
-        let id = m.id;
-        match found.and_then(|x| x.get("sid")).and_then(Json::as_str) {
-            Some(sid) => {
-                let sid = sid.to_string();
-                let _ = super::blocking(app, move |e| e.store().message_sent(id, &sid)).await;
-                count(app, true);
-            }
-            None => {
-                set_status(
-                    app,
-                    id,
-                    MessageStatus::Pending,
-                    Some("Twilio does not have it: sending again".into()),
-                )
-                .await;
-                app.outbox_bell.notify_one();
-            }
+        if !full {
+            return;
+        }
+    }
+}
+
+/// Unknown messages read from the store at a time.
+const RECONCILE_PAGE: usize = 500;
+
+/// Reconciles one `unknown` message; on any doubt it stays `unknown` for a later pass.
+async fn reconcile_one(app: &Arc<App>, client: &reqwest::Client, t: &TwilioConfig, m: Message) {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("To", &m.to)
+        .append_pair("From", &m.from)
+        .append_pair("PageSize", "100")
+        .finish();
+    let listed = client
+        .get(format!("{}?{query}", messages_url(t)))
+        .basic_auth(&t.account_sid, Some(&t.auth_token))
+        .send()
+        .await;
+    let Ok(listed) = listed else { return };
+    if !listed.status().is_success() {
+        return;
+    }
+    let Ok(body) = listed.json_bytes().await else {
+        return;
+    };
+    let Some(messages) = body.get("messages").and_then(Json::as_array) else {
+        return;
+    };
+    let since = m.created_at - chrono::Duration::minutes(5);
+    let found = messages.iter().find(|x| {
+        x.get("body").and_then(Json::as_str) == Some(m.body.as_str())
+            && x.get("date_created")
+                .and_then(Json::as_str)
+                .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+                .is_none_or(|d| d >= since)
+    });
+    let id = m.id;
+    match found.and_then(|x| x.get("sid")).and_then(Json::as_str) {
+        Some(sid) => {
+            let sid = sid.to_string();
+            let _ = super::blocking(app, move |e| e.store().message_sent(id, &sid)).await;
+            count(app, true);
+        }
+        None => {
+            set_status(
+                app,
+                id,
+                MessageStatus::Pending,
+                Some("Twilio does not have it: sending again".into()),
+            )
+            .await;
+            app.outbox_bell.notify_one();
         }
     }
 }
