@@ -13,7 +13,9 @@ fn journeyc_in(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("journeyc-cli-{}-{name}", std::process::id()));
+    // Under target/tmp, replaced by the next run: tests leave nothing in /tmp.
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("journeyc-cli-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

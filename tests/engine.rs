@@ -18,7 +18,9 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 fn temp_db(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("journeyc-engine-{}-{name}", std::process::id()));
+    // Under target/tmp, replaced by the next run: tests leave nothing in /tmp.
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("journeyc-engine-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("journey.db")

@@ -30,7 +30,9 @@ pub fn example(name: &str) -> PathBuf {
 
 /// A fresh folder for one test's database.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("journeyc-test-{name}-{}", std::process::id()));
+    // Under target/tmp, replaced by the next run: tests leave nothing in /tmp.
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("journeyc-test-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
