@@ -3,8 +3,12 @@
 //! - Schedules `JOURNEYC_TIMERS` timers (default 1,000,000) from 64 threads, as
 //!   concurrent sessions would, and reports the rate and the peak resident memory,
 //!   next to a baseline: the same inserts as one bulk transaction.
+//! - Fires 200,000 due timers as fast as the engine can.
+//! - Fires 5,000 timers due at 1,000 per second on the real clock, in the database that
+//!   holds the million still pending, and reports their lateness.
 //!
-//! Targets: at least 50,000 timers per second, at most 300 MB resident.
+//! Targets: at least 50,000 timers per second, at most 300 MB resident; firing at
+//! least 10,000 per second; lateness p99 at most 50 ms.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,9 +50,9 @@ fn main() {
     let threads = 64;
     let dir = std::env::temp_dir().join(format!("journeyc-bench-timers-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let now: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-03-04T15:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc);
+    // The real time: the scheduler runs on the real clock in the last phase, where the
+    // million timers (due from tomorrow on) must still be pending.
+    let now: DateTime<Utc> = Utc::now();
     let j = journey();
 
     let store: Arc<SqliteStore> = Arc::new(SqliteStore::open(&dir.join("timers.db")).unwrap());
@@ -68,7 +72,7 @@ fn main() {
             let store = store.clone();
             std::thread::spawn(move || {
                 for k in 0..total / threads {
-                    let due = now + Duration::seconds(60 + k as i64);
+                    let due = now + Duration::days(1) + Duration::seconds(k as i64);
                     let timer = Effect::StartTimer {
                         key: format!("t{k}"),
                         due,
@@ -149,12 +153,16 @@ fn main() {
     println!("timers fired                {fired:>10} at {fire_rate:.0} timers/s (target: at least 10,000)");
 
     // Lateness: 5,000 timers due at 1,000 per second on the real clock, fired by the
-    // scheduler; lateness is from due time to the firing recorded in the event log.
-    let store = SqliteStore::open(&dir.join("lateness.db")).unwrap();
+    // scheduler from the database that holds the million pending timers; lateness is
+    // from due time to the firing recorded in the event log.
+    let store = Arc::try_unwrap(store)
+        .ok()
+        .expect("the scheduling threads are done");
     let start = Utc::now() + Duration::seconds(1);
     let s = SessionState::new("l".into(), &j, "link", Utc::now());
     store.create_session(&s, b"l", Utc::now()).unwrap();
     let count = 5_000;
+    let last_due = start + Duration::milliseconds(count - 1);
     let effects: Vec<Effect> = (0..count)
         .map(|k| Effect::StartTimer {
             key: k.to_string(),
@@ -172,7 +180,13 @@ fn main() {
     ));
     let scheduler = journeyc::runtime::scheduler::Scheduler::start(engine.clone());
     let deadline = Instant::now() + std::time::Duration::from_secs(60);
-    while engine.store().next_timer_due().unwrap().is_some() && Instant::now() < deadline {
+    while engine
+        .store()
+        .next_timer_due()
+        .unwrap()
+        .is_some_and(|t| t <= last_due)
+        && Instant::now() < deadline
+    {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     scheduler.stop();
@@ -194,7 +208,7 @@ fn main() {
     assert_eq!(lateness.len(), count as usize, "every timer fired once");
     let pct = |p: f64| lateness[((lateness.len() as f64 * p) as usize).min(lateness.len() - 1)];
     println!(
-        "lateness at 1,000/s due     p50 {} ms, p99 {} ms (target: p99 at most 50 ms)",
+        "lateness at 1,000/s due     p50 {} ms, p99 {} ms, {scheduled} others pending (target: p99 at most 50 ms)",
         pct(0.50),
         pct(0.99)
     );
