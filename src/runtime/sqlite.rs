@@ -123,8 +123,48 @@ struct TokenCache {
 /// Read connections of a file database.
 const READERS: usize = 4;
 
-/// A change waiting to be committed, and where its result goes.
-type Job = Box<dyn FnOnce(&Connection) -> rusqlite::Result<i64> + Send>;
+/// A change waiting to be committed. It may run twice (see `commit_batch`): only its
+/// last run is kept.
+type Job = Box<dyn Fn(&Connection) -> rusqlite::Result<i64> + Send>;
+
+/// Runs `jobs` in one transaction and commits it. With `savepoints`, each job runs in
+/// its own and one that fails (or panics) is undone alone; without, the first failure
+/// undoes the whole transaction and gives `None`.
+fn run_batch(
+    conn: &mut Connection,
+    jobs: &[Job],
+    savepoints: bool,
+) -> rusqlite::Result<Option<Vec<Result<i64>>>> {
+    let tx = conn.transaction()?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        // Savepoints by cached statements: parsing `SAVEPOINT` anew for every change
+        // was a tenth of the time under load.
+        if savepoints {
+            tx.prepare_cached("SAVEPOINT job")?.execute([])?;
+        }
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx)));
+        match (result, savepoints) {
+            (Ok(Ok(v)), true) => {
+                tx.prepare_cached("RELEASE job")?.execute([])?;
+                results.push(Ok(v));
+            }
+            (Ok(Ok(v)), false) => results.push(Ok(v)),
+            // Dropping the transaction rolls it back.
+            (_, false) => return Ok(None),
+            (failed, true) => {
+                tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
+                tx.prepare_cached("RELEASE job")?.execute([])?;
+                results.push(Err(match failed {
+                    Ok(Err(e)) => err(e),
+                    _ => StoreError("a change panicked and was rolled back".into()),
+                }));
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(Some(results))
+}
 
 /// Where a change's result goes. The committing thread wakes only the first waiter of
 /// a batch; each woken waiter wakes up to two more (`Delivery::fan_out`), so the
@@ -298,7 +338,7 @@ impl SqliteStore {
     /// meanwhile; returns when it is durable.
     fn write(
         &self,
-        job: impl FnOnce(&Connection) -> rusqlite::Result<i64> + Send + 'static,
+        job: impl Fn(&Connection) -> rusqlite::Result<i64> + Send + 'static,
     ) -> Result<i64> {
         let slot = Arc::new(Slot::default());
         let lead = {
@@ -336,39 +376,16 @@ impl SqliteStore {
 
     fn commit_batch(&self, batch: Vec<(Job, Arc<Slot>)>) {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        // Every waiting thread gets a result, whatever happens to the batch.
         let (jobs, slots): (Vec<Job>, Vec<Arc<Slot>>) = batch.into_iter().unzip();
-        let outcome = (|| {
-            let tx = conn.transaction()?;
-            let mut results = Vec::with_capacity(jobs.len());
-            // Savepoints by cached statements: parsing `SAVEPOINT` anew for every
-            // change was a tenth of the time under load.
-            for job in jobs {
-                tx.prepare_cached("SAVEPOINT job")?.execute([])?;
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx)));
-                match result {
-                    Ok(Ok(v)) => {
-                        tx.prepare_cached("RELEASE job")?.execute([])?;
-                        results.push(Ok(v));
-                    }
-                    // Rolling back to the savepoint undoes this change alone.
-                    Ok(Err(e)) => {
-                        tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
-                        tx.prepare_cached("RELEASE job")?.execute([])?;
-                        results.push(Err(err(e)));
-                    }
-                    Err(_) => {
-                        tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
-                        tx.prepare_cached("RELEASE job")?.execute([])?;
-                        results.push(Err(StoreError(
-                            "a change panicked and was rolled back".into(),
-                        )));
-                    }
-                }
-            }
-            tx.commit()?;
-            Ok::<_, rusqlite::Error>(results)
-        })();
+        // Changes almost never fail, so a batch first runs without savepoints, which
+        // copy every page a change touches. If one fails, all are undone and run again,
+        // each in its own savepoint, so the failure undoes that change alone.
+        let outcome = match run_batch(&mut conn, &jobs, false) {
+            Ok(Some(results)) => Ok(results),
+            Ok(None) => run_batch(&mut conn, &jobs, true).map(|r| r.unwrap_or_default()),
+            Err(e) => Err(e),
+        };
+        // Every waiting thread gets a result, whatever happens to the batch.
         let results: Vec<Result<i64>> = match outcome {
             Ok(results) => results,
             Err(e) => slots.iter().map(|_| Err(err(&e))).collect(),
@@ -419,23 +436,59 @@ fn session_from(json: String) -> rusqlite::Result<SessionState> {
     })
 }
 
-fn save_session(tx: &Connection, state: &SessionState) -> rusqlite::Result<()> {
-    let phone = match (state.actor_initialized, state.actor.get("phone")) {
-        (true, Some(super::Value::Phone(p))) => Some(p.clone()),
-        _ => None,
-    };
-    let json = serde_json::to_string(state).expect("session state serializes");
-    // An unchanged session is not written again: most applies only add effects.
-    tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1 AND state IS NOT ?5")?.execute(params![state.id, status_text(state.status), phone, millis(state.expires_at), json])?;
-    Ok(())
+/// A session and the effects of its actions, ready to write: serialized by the thread
+/// that asks for the change, so the thread committing a batch does not serialize
+/// everyone's changes in turn.
+struct Change {
+    state: SessionState,
+    phone: Option<String>,
+    json: String,
+    effects: Vec<Effect>,
+    /// The actions of each `StartTimer` in `effects`, in order, as JSON.
+    timer_actions: Vec<String>,
+}
+
+impl Change {
+    fn new(state: &SessionState, effects: &[Effect]) -> Change {
+        let phone = match (state.actor_initialized, state.actor.get("phone")) {
+            (true, Some(super::Value::Phone(p))) => Some(p.clone()),
+            _ => None,
+        };
+        let timer_actions = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::StartTimer { actions, .. } => {
+                    Some(serde_json::to_string(actions).expect("actions serialize"))
+                }
+                _ => None,
+            })
+            .collect();
+        Change {
+            state: state.clone(),
+            phone,
+            json: serde_json::to_string(state).expect("session state serializes"),
+            effects: effects.to_vec(),
+            timer_actions,
+        }
+    }
+
+    /// Saves the session and applies the effects.
+    fn write(&self, tx: &Connection, now: DateTime<Utc>) -> rusqlite::Result<()> {
+        let state = &self.state;
+        // An unchanged session is not written again: most applies only add effects.
+        tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1 AND state IS NOT ?5")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json])?;
+        apply_effects(tx, state, &self.effects, &self.timer_actions, now)
+    }
 }
 
 fn apply_effects(
     tx: &Connection,
     state: &SessionState,
     effects: &[Effect],
+    timer_actions: &[String],
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
+    let mut timer_actions = timer_actions.iter();
     let log = |tx: &Connection, text: &str| {
         tx.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
             .execute(params![state.id, millis(now), text])
@@ -473,10 +526,12 @@ fn apply_effects(
                 due,
                 step,
                 skip_if_missed,
-                actions,
+                actions: _,
             } => {
                 tx.prepare_cached("UPDATE timers SET state = 'replaced' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'")?.execute(params![state.id, key])?;
-                let actions = serde_json::to_string(actions).expect("actions serialize");
+                let actions = timer_actions
+                    .next()
+                    .expect("`Change::new` serialized every timer's actions");
                 tx.prepare_cached("INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')")?.execute(params![state.id, key, millis(*due), *step as i64, skip_if_missed, actions])?;
             }
             Effect::StopTimer { key } => {
@@ -522,11 +577,12 @@ impl Store for SqliteStore {
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let (state, token_hash, effects) = (state.clone(), token_hash.to_vec(), effects.to_vec());
+        let change = Change::new(state, effects);
+        let token_hash = token_hash.to_vec();
         self.write(move |c| {
+            let state = &change.state;
             c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}')")?.execute(params![state.id, state.journey, token_hash, millis(state.expires_at)])?;
-            save_session(c, &state)?;
-            apply_effects(c, &state, &effects, now).map(|_| 0)
+            change.write(c, now).map(|_| 0)
         })
         .map(|_| ())
     }
@@ -598,11 +654,8 @@ impl Store for SqliteStore {
 
     fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
         let id = state.id.clone();
-        let (state, effects) = (state.clone(), effects.to_vec());
-        let result = self.write(move |c| {
-            save_session(c, &state)?;
-            apply_effects(c, &state, &effects, now).map(|_| 0)
-        });
+        let change = Change::new(state, effects);
+        let result = self.write(move |c| change.write(c, now).map(|_| 0));
         self.sessions_changed([id.as_str()]);
         result.map(|_| ())
     }
@@ -617,9 +670,13 @@ impl Store for SqliteStore {
         let out = flags.clone();
         let ids: Vec<String> = fires.iter().map(|(_, s, _)| s.id.clone()).collect();
         let _forget = ForgetOnDrop(self, ids);
+        let fires: Vec<(i64, Change)> = fires
+            .iter()
+            .map(|(id, s, effects)| (*id, Change::new(s, effects)))
+            .collect();
         self.write(move |c| {
             let mut marked_flags = Vec::with_capacity(fires.len());
-            for (timer_id, state, effects) in fires {
+            for (timer_id, change) in &fires {
                 let marked = c
                     .prepare_cached(
                         "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending'",
@@ -627,8 +684,7 @@ impl Store for SqliteStore {
                     .execute([timer_id])?
                     == 1;
                 if marked {
-                    save_session(c, &state)?;
-                    apply_effects(c, &state, &effects, now)?;
+                    change.write(c, now)?;
                 }
                 marked_flags.push(marked);
             }
@@ -652,9 +708,8 @@ impl Store for SqliteStore {
             for json in due {
                 let mut state = session_from(json)?;
                 state.status = Status::Expired;
-                save_session(c, &state)?;
                 // An inactive session's pending timers are cancelled here too.
-                apply_effects(c, &state, &[Effect::Log("session expired".into())], now)?;
+                Change::new(&state, &[Effect::Log("session expired".into())]).write(c, now)?;
                 ids.push(state.id);
             }
             let n = ids.len() as i64;
