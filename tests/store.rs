@@ -467,11 +467,13 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
             ["Three"],
             "{name}"
         );
-        assert!(store
+        let delivered: Vec<String> = store
             .messages_with_status(Delivered, 0, 10)
             .unwrap()
-            .iter()
-            .all(|m| m.body == "One"));
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(delivered, ["One"], "{name}");
         // Unknown messages count as sent for duplicate suppression.
         store.apply(&s, &[sms("Two")], at(NOW)).unwrap();
         assert_eq!(

@@ -107,7 +107,8 @@ impl Engine {
         &self.journeys
     }
 
-    /// Keeps a session and its effects; wakes the scheduler when a timer started.
+    /// Keeps a session and its effects; wakes the scheduler if something new comes due
+    /// before it would wake.
     fn keep(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
         self.store.apply(state, effects, now)?;
         self.after_keep(state, effects);

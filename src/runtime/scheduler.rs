@@ -26,11 +26,6 @@ struct Bell {
 }
 
 impl Wakeup {
-    pub fn ring(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).rung = true;
-        self.bell.notify_all();
-    }
-
     /// Something new comes due at `due`: wakes the scheduler if it sleeps past that.
     /// An awake scheduler looks again before it sleeps, since it may have read the
     /// next due time before this change was kept.

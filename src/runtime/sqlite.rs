@@ -202,8 +202,8 @@ fn wake_batch(mut batch: Vec<(Arc<Slot>, Result<i64>)>) {
 }
 
 /// Group commit: changes that arrive while a batch is being committed wait together
-/// and go in the next batch, one transaction and one fsync for all of them. Each change
-/// runs in its own savepoint, so one that fails does not undo the others.
+/// and go in the next batch, one transaction and one fsync for all of them. One change
+/// that fails does not undo the others (see `commit_batch`).
 #[derive(Default)]
 struct Writes {
     queue: Vec<(Job, Arc<Slot>)>,
@@ -382,7 +382,8 @@ impl SqliteStore {
         // each in its own savepoint, so the failure undoes that change alone.
         let outcome = match run_batch(&mut conn, &jobs, false) {
             Ok(Some(results)) => Ok(results),
-            Ok(None) => run_batch(&mut conn, &jobs, true).map(|r| r.unwrap_or_default()),
+            Ok(None) => run_batch(&mut conn, &jobs, true)
+                .map(|r| r.expect("with savepoints every change has a result")),
             Err(e) => Err(e),
         };
         // Every waiting thread gets a result, whatever happens to the batch.
@@ -449,7 +450,7 @@ struct Change {
 }
 
 impl Change {
-    fn new(state: &SessionState, effects: &[Effect]) -> Change {
+    fn new(state: SessionState, effects: Vec<Effect>) -> Change {
         let phone = match (state.actor_initialized, state.actor.get("phone")) {
             (true, Some(super::Value::Phone(p))) => Some(p.clone()),
             _ => None,
@@ -464,10 +465,10 @@ impl Change {
             })
             .collect();
         Change {
-            state: state.clone(),
+            json: serde_json::to_string(&state).expect("session state serializes"),
+            state,
             phone,
-            json: serde_json::to_string(state).expect("session state serializes"),
-            effects: effects.to_vec(),
+            effects,
             timer_actions,
         }
     }
@@ -577,7 +578,7 @@ impl Store for SqliteStore {
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let change = Change::new(state, effects);
+        let change = Change::new(state.clone(), effects.to_vec());
         let token_hash = token_hash.to_vec();
         self.write(move |c| {
             let state = &change.state;
@@ -654,7 +655,7 @@ impl Store for SqliteStore {
 
     fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
         let id = state.id.clone();
-        let change = Change::new(state, effects);
+        let change = Change::new(state.clone(), effects.to_vec());
         let result = self.write(move |c| change.write(c, now).map(|_| 0));
         self.sessions_changed([id.as_str()]);
         result.map(|_| ())
@@ -671,8 +672,8 @@ impl Store for SqliteStore {
         let ids: Vec<String> = fires.iter().map(|(_, s, _)| s.id.clone()).collect();
         let _forget = ForgetOnDrop(self, ids);
         let fires: Vec<(i64, Change)> = fires
-            .iter()
-            .map(|(id, s, effects)| (*id, Change::new(s, effects)))
+            .into_iter()
+            .map(|(id, s, effects)| (id, Change::new(s, effects)))
             .collect();
         self.write(move |c| {
             let mut marked_flags = Vec::with_capacity(fires.len());
@@ -708,9 +709,10 @@ impl Store for SqliteStore {
             for json in due {
                 let mut state = session_from(json)?;
                 state.status = Status::Expired;
+                let id = state.id.clone();
                 // An inactive session's pending timers are cancelled here too.
-                Change::new(&state, &[Effect::Log("session expired".into())]).write(c, now)?;
-                ids.push(state.id);
+                Change::new(state, vec![Effect::Log("session expired".into())]).write(c, now)?;
+                ids.push(id);
             }
             let n = ids.len() as i64;
             *out.lock().unwrap_or_else(|e| e.into_inner()) = ids;
