@@ -146,6 +146,34 @@ async fn an_inbound_text_starts_a_session_once_per_message_sid() {
         .count();
     assert_eq!(to_person, 2, "one session, one pair of texts");
 
+    // Eight copies of one webhook at once: their changes may share a commit, where the
+    // id the first keeps fails the others. Each is answered; one session starts.
+    let other = "+14155550189";
+    let copies: Vec<_> = (0..8)
+        .map(|_| {
+            let url = server.url("/twilio/sms");
+            let p = params(&[
+                ("AccountSid", ACCOUNT_SID),
+                ("Body", "hello"),
+                ("From", other),
+                ("MessageSid", "SMin9"),
+                ("To", OUR_NUMBER),
+            ]);
+            tokio::spawn(async move { post_signed(&url, &p, true).await })
+        })
+        .collect();
+    for copy in copies {
+        let (status, twiml) = copy.await.unwrap();
+        assert_eq!(status, 200, "{twiml}");
+    }
+    twilio.wait_for(other, 2).await;
+    let to_other = outbox(&server)
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == other)
+        .count();
+    assert_eq!(to_other, 2, "one session for eight copies");
+
     // A second text from the same person goes to the session, not a new one.
     let (status, _) = server.sms("SMin2", person, OUR_NUMBER, "thanks").await;
     assert_eq!(status, 200);

@@ -689,3 +689,79 @@ fn a_batch_of_firings_commits_together_and_skips_what_is_no_longer_pending() {
         assert_eq!(bodies, ["from b"], "{name}: only what fired left effects");
     }
 }
+
+/// Runs `f` on a thread and fails, rather than hangs, if it takes longer than a minute.
+fn within_a_minute(f: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        f();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(()) => worker.join().unwrap(),
+        // The thread panicked: its panic is the failure.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => worker.join().unwrap(),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("queued changes did not all resolve within a minute")
+        }
+    }
+}
+
+#[test]
+fn queued_changes_resolve_waited_awaited_or_dropped() {
+    for (name, store) in stores("queued") {
+        let store: std::sync::Arc<dyn Store> = store.into();
+        let s = store.clone();
+        within_a_minute(move || {
+            let j = journey();
+            let sessions: Vec<SessionState> = (0..300)
+                .map(|i| SessionState::new(format!("q{i}"), &j, "link", at(NOW)))
+                .collect();
+            // Queued together, waited for in order: each resolves, and with success.
+            let queued: Vec<_> = sessions
+                .iter()
+                .map(|x| s.create_session_queued(x, x.id.as_bytes(), &[], at(NOW)))
+                .collect();
+            for durable in queued {
+                durable.wait().unwrap();
+            }
+            // Every third dropped unawaited, the rest waited for in reverse order, then
+            // more awaited by tasks: none is held up by another.
+            let mut queued: Vec<_> = sessions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, x)| {
+                    let d = s.apply_queued(x, &[timer("a", "2026-03-05T09:00:00Z", 0)], at(NOW));
+                    (i % 3 != 0).then_some(d)
+                })
+                .collect();
+            while let Some(durable) = queued.pop() {
+                durable.wait().unwrap();
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let tasks: Vec<_> = sessions
+                    .iter()
+                    .map(|x| {
+                        let d =
+                            s.apply_queued(x, &[timer("b", "2026-03-05T09:00:00Z", 0)], at(NOW));
+                        tokio::spawn(d)
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap().unwrap();
+                }
+            });
+        });
+        // What was dropped unawaited was still committed.
+        let due = store
+            .due_timers(at("2026-03-06T00:00:00Z"), 10_000)
+            .unwrap();
+        assert_eq!(due.len(), 600, "{name}: two timers in each of 300 sessions");
+        for i in [0, 1, 299] {
+            assert!(store.session(&format!("q{i}")).unwrap().is_some(), "{name}");
+        }
+    }
+}

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::clock::{Clock, ManualClock};
+use super::durable::Durable;
 use super::interp::{self, Effect};
 use super::session::{SessionState, Status};
 use super::store::{Result, Store, StoreError};
@@ -46,6 +47,78 @@ pub struct Started {
     pub effects: Vec<Effect>,
     /// True when the existing-session policy kept an active session instead.
     pub existing: bool,
+}
+
+/// What an engine call did, kept once its change is durable. `wait` for it on a
+/// thread, or `finish` it in an async task: a server's request then holds no OS thread
+/// while its commit's fsync runs, so many requests share each commit.
+#[must_use = "an engine call's change is kept only once it is durable"]
+pub struct Pending<T> {
+    value: T,
+    durable: Durable,
+    then: Option<Then>,
+}
+
+/// What follows a durable change: the scheduler's doorbell, and the listener.
+struct Then {
+    wakeup: Arc<super::scheduler::Wakeup>,
+    ring_for: Option<DateTime<Utc>>,
+    listener: Option<Arc<dyn Listener>>,
+    sms: bool,
+    started: bool,
+}
+
+impl Then {
+    fn run(self) {
+        if let Some(due) = self.ring_for {
+            self.wakeup.ring_for(due);
+        }
+        if let Some(l) = self.listener {
+            if self.sms {
+                l.sms_queued();
+            }
+            if self.started {
+                l.session_started();
+            }
+        }
+    }
+}
+
+impl<T> Pending<T> {
+    /// An outcome that changed nothing, or whose change is already durable.
+    pub fn ready(value: T) -> Pending<T> {
+        Pending {
+            value,
+            durable: Durable::done(Ok(0)),
+            then: None,
+        }
+    }
+
+    /// Blocks this thread until the change is durable, and gives what the call did.
+    pub fn wait(self) -> Result<T> {
+        self.durable.wait()?;
+        if let Some(then) = self.then {
+            then.run();
+        }
+        Ok(self.value)
+    }
+
+    /// Awaits the change's durability, and gives what the call did.
+    pub async fn finish(self) -> Result<T> {
+        self.durable.await?;
+        if let Some(then) = self.then {
+            then.run();
+        }
+        Ok(self.value)
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Pending<U> {
+        Pending {
+            value: f(self.value),
+            durable: self.durable,
+            then: self.then,
+        }
+    }
 }
 
 /// What a server wants to hear about, as it happens: to wake its sender and count.
@@ -95,30 +168,35 @@ impl Engine {
         let _ = self.listener.set(listener);
     }
 
-    fn tell(&self, effects: &[Effect]) {
-        if let Some(l) = self.listener.get() {
-            if effects.iter().any(|e| matches!(e, Effect::Sms { .. })) {
-                l.sms_queued();
-            }
-        }
-    }
-
     pub fn journeys(&self) -> &[ir::Journey] {
         &self.journeys
     }
 
-    /// Keeps a session and its effects; wakes the scheduler if something new comes due
-    /// before it would wake.
+    /// Keeps a session and its effects; once they are durable, wakes the scheduler if
+    /// something new comes due before it would wake.
     fn keep(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
-        self.store.apply(state, effects, now)?;
-        self.after_keep(state, effects);
-        Ok(())
+        self.keep_queued((), state, effects, now).wait()
     }
 
-    /// Tells the listener about new messages, and wakes the scheduler if a new timer,
-    /// or the session's expiry, comes due before it would wake.
-    fn after_keep(&self, state: &SessionState, effects: &[Effect]) {
-        self.tell(effects);
+    /// `keep`, queued: `value` is what the caller gives back once it is durable.
+    fn keep_queued<T>(
+        &self,
+        value: T,
+        state: &SessionState,
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Pending<T> {
+        Pending {
+            value,
+            durable: self.store.apply_queued(state, effects, now),
+            then: Some(self.then(state, effects, false)),
+        }
+    }
+
+    /// What to do once a change is durable: tell the listener about new messages (and a
+    /// new session), and wake the scheduler if a new timer, or the session's expiry,
+    /// comes due before it would wake.
+    fn then(&self, state: &SessionState, effects: &[Effect], started: bool) -> Then {
         let first_timer = effects
             .iter()
             .filter_map(|e| match e {
@@ -127,8 +205,12 @@ impl Engine {
             })
             .min();
         let expiry = (state.status == Status::Active).then_some(state.expires_at);
-        if let Some(due) = first_timer.into_iter().chain(expiry).min() {
-            self.wakeup.ring_for(due);
+        Then {
+            wakeup: self.wakeup.clone(),
+            ring_for: first_timer.into_iter().chain(expiry).min(),
+            listener: self.listener.get().cloned(),
+            sms: effects.iter().any(|e| matches!(e, Effect::Sms { .. })),
+            started,
         }
     }
 
@@ -160,10 +242,24 @@ impl Engine {
         token_hash: &[u8],
         journey_link: Option<String>,
     ) -> Result<Started> {
+        self.start_queued(journey, start, session_id, token_hash, journey_link)?
+            .wait()
+    }
+
+    /// `start`, returning once the new session is queued for commit.
+    pub fn start_queued(
+        &self,
+        journey: &str,
+        start: Start,
+        session_id: String,
+        token_hash: &[u8],
+        journey_link: Option<String>,
+    ) -> Result<Pending<Started>> {
         self.start_with(journey, start, session_id, token_hash, journey_link, None)
     }
 
-    /// `start`, keeping `delivery` (a webhook's provider id) in the same transaction.
+    /// `start_queued`, keeping `delivery` (a webhook's provider id) in the same
+    /// transaction.
     fn start_with(
         &self,
         journey: &str,
@@ -172,7 +268,7 @@ impl Engine {
         token_hash: &[u8],
         journey_link: Option<String>,
         delivery: Option<&str>,
-    ) -> Result<Started> {
+    ) -> Result<Pending<Started>> {
         let now = self.now();
         let Some(j) = self.journey(journey) else {
             return fail(format!("no journey `{journey}`"));
@@ -188,11 +284,11 @@ impl Engine {
             if let Some(mut existing) = self.store.active_session_for_phone(journey, phone, now)? {
                 match j.existing_session {
                     Policy::Keep => {
-                        return Ok(Started {
+                        return Ok(Pending::ready(Started {
                             session: existing,
                             effects: vec![],
                             existing: true,
-                        })
+                        }))
                     }
                     Policy::Reject => {
                         return fail(format!(
@@ -249,16 +345,18 @@ impl Engine {
             effects.extend(interp::run(j, &mut state, actions, now));
         }
         // One transaction: the new session and everything its first actions did.
-        self.store
-            .create_session_with(&state, token_hash, &effects, now)?;
-        self.after_keep(&state, &effects);
-        if let Some(l) = self.listener.get() {
-            l.session_started();
-        }
-        Ok(Started {
-            session: state,
-            effects,
-            existing: false,
+        let durable = self
+            .store
+            .create_session_queued(&state, token_hash, &effects, now);
+        let then = self.then(&state, &effects, true);
+        Ok(Pending {
+            value: Started {
+                session: state,
+                effects,
+                existing: false,
+            },
+            durable,
+            then: Some(then),
         })
     }
 
@@ -270,6 +368,16 @@ impl Engine {
         inputs: &[(usize, Value)],
         actions: &[ir::Action],
     ) -> Result<(SessionState, Vec<Effect>)> {
+        self.run_queued(session_id, inputs, actions)?.wait()
+    }
+
+    /// `run`, returning once the change is queued for commit.
+    pub fn run_queued(
+        &self,
+        session_id: &str,
+        inputs: &[(usize, Value)],
+        actions: &[ir::Action],
+    ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
         let now = self.now();
         let Some(mut state) = self.store.session(session_id)? else {
             return fail(format!("no session `{session_id}`"));
@@ -286,8 +394,8 @@ impl Engine {
             }
         }
         let effects = interp::run(j, &mut state, actions, now);
-        self.keep(&state, &effects, now)?;
-        Ok((state, effects))
+        let pending = self.keep_queued((), &state, &effects, now);
+        Ok(pending.map(|()| (state, effects)))
     }
 
     /// Fires every timer due now, earliest first. `missed_before` marks timers that
@@ -520,12 +628,13 @@ impl Engine {
         body: &str,
         new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
     ) -> Result<Reply> {
-        self.inbound_sms_once(None, to, from, body, new_id)
+        self.inbound_sms_once(None, to, from, body, new_id)?.wait()
     }
 
-    /// `inbound_sms` for the webhook with provider id `delivery`: the id is kept in the
-    /// transaction that keeps what the text did, so a second delivery of the same
-    /// webhook fails as a whole and changes nothing (`Store::delivery_seen` tells).
+    /// `inbound_sms` for the webhook with provider id `delivery`, returning once what
+    /// the text did is queued for commit. The id is kept in the transaction that keeps
+    /// what the text did, so a second delivery of the same webhook fails as a whole and
+    /// changes nothing (`Store::delivery_seen` tells).
     pub fn inbound_sms_once(
         &self,
         delivery: Option<&str>,
@@ -533,7 +642,7 @@ impl Engine {
         from: &str,
         body: &str,
         new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
-    ) -> Result<Reply> {
+    ) -> Result<Pending<Reply>> {
         let now = self.now();
         // Texts that change no session record their delivery on their own.
         let note_delivery = || match delivery {
@@ -544,7 +653,7 @@ impl Engine {
         if STOP_WORDS.contains(&word.as_str()) {
             self.store.opt_out(from, now)?;
             note_delivery()?;
-            return Ok(Reply::None);
+            return Ok(Pending::ready(Reply::None));
         }
         let opted_out = self.store.is_opted_out(from)?;
         if START_WORDS.contains(&word.as_str()) && opted_out {
@@ -560,7 +669,9 @@ impl Engine {
             let mut state = active.swap_remove(found);
             if HELP_WORDS.contains(&word.as_str()) {
                 note_delivery()?;
-                return Ok(j.help_text.clone().map_or(Reply::None, Reply::Text));
+                return Ok(Pending::ready(
+                    j.help_text.clone().map_or(Reply::None, Reply::Text),
+                ));
             }
             state.message = Some(body.to_string());
             state.from = Some(from.to_string());
@@ -577,8 +688,7 @@ impl Engine {
             if let Some(h) = handler {
                 effects.extend(interp::run(j, &mut state, &h.actions, now));
             }
-            self.keep(&state, &effects, now)?;
-            return Ok(Reply::None);
+            return Ok(self.keep_queued(Reply::None, &state, &effects, now));
         }
         let by_number = self.journeys.iter().find(|j| {
             j.triggers
@@ -588,11 +698,13 @@ impl Engine {
         match by_number {
             Some(j) if HELP_WORDS.contains(&word.as_str()) => {
                 note_delivery()?;
-                Ok(j.help_text.clone().map_or(Reply::None, Reply::Text))
+                Ok(Pending::ready(
+                    j.help_text.clone().map_or(Reply::None, Reply::Text),
+                ))
             }
             Some(j) => {
                 let (id, token_hash, link) = new_id();
-                self.start_with(
+                let started = self.start_with(
                     &j.name,
                     Start::Sms {
                         from: from.to_string(),
@@ -603,11 +715,11 @@ impl Engine {
                     link,
                     delivery,
                 )?;
-                Ok(Reply::None)
+                Ok(started.map(|_| Reply::None))
             }
             None => {
                 note_delivery()?;
-                Ok(Reply::None)
+                Ok(Pending::ready(Reply::None))
             }
         }
     }
@@ -624,18 +736,18 @@ impl Engine {
         from: Option<&str>,
         new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
     ) -> Result<Vec<String>> {
-        self.inbound_call_once(None, to, from, new_id)
+        self.inbound_call_once(None, to, from, new_id)?.wait()
     }
 
     /// `inbound_call` for the webhook with provider id `delivery`, kept in the same
-    /// transaction (see `inbound_sms_once`).
+    /// transaction, returning once that is queued for commit (see `inbound_sms_once`).
     pub fn inbound_call_once(
         &self,
         delivery: Option<&str>,
         to: &str,
         from: Option<&str>,
         new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
-    ) -> Result<Vec<String>> {
+    ) -> Result<Pending<Vec<String>>> {
         let now = self.now();
         let Some(j) = self.journeys.iter().find(|j| {
             j.triggers
@@ -648,7 +760,7 @@ impl Engine {
             Some(phone) => self.store.active_session_for_phone(&j.name, phone, now)?,
             None => None,
         };
-        let effects = match existing {
+        let pending = match existing {
             Some(mut state) => {
                 let actions = j.triggers.iter().find_map(|t| match t {
                     ir::Trigger::Call {
@@ -671,8 +783,8 @@ impl Engine {
                     &actions.unwrap_or_default(),
                     now,
                 ));
-                self.keep(&state, &effects, now)?;
-                effects
+                let pending = self.keep_queued((), &state, &effects, now);
+                pending.map(|()| effects)
             }
             None => {
                 let (id, token_hash, link) = new_id();
@@ -686,18 +798,20 @@ impl Engine {
                     link,
                     delivery,
                 )?
-                .effects
+                .map(|started| started.effects)
             }
         };
-        Ok(effects
-            .into_iter()
-            .filter_map(|e| {
-                if let Effect::Say(text) = e {
-                    Some(text)
-                } else {
-                    None
-                }
-            })
-            .collect())
+        Ok(pending.map(|effects| {
+            effects
+                .into_iter()
+                .filter_map(|e| {
+                    if let Effect::Say(text) = e {
+                        Some(text)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        }))
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod calendar;
 pub mod clock;
+pub mod durable;
 pub mod engine;
 pub mod eval;
 pub mod interp;

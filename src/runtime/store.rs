@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::durable::Durable;
 use super::interp::Effect;
 use super::session::SessionState;
 use crate::ir::Action;
@@ -119,6 +120,21 @@ pub trait Store: Send + Sync {
         self.create_session(state, token_hash, now)?;
         self.apply(state, effects, now)
     }
+    /// `create_session_with` without waiting: the change is queued, and it is durable
+    /// once the returned `Durable` resolves. A store that commits before it returns
+    /// gives one already resolved.
+    fn create_session_queued(
+        &self,
+        state: &SessionState,
+        token_hash: &[u8],
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Durable {
+        Durable::done(
+            self.create_session_with(state, token_hash, effects, now)
+                .map(|()| 0),
+        )
+    }
     fn session(&self, id: &str) -> Result<Option<SessionState>>;
     fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>>;
     /// The active, unexpired session of a journey whose initialised actor has `phone`.
@@ -137,6 +153,16 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<SessionState>>;
     /// Saves a session after its actions ran, with their effects, in one transaction.
     fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()>;
+    /// `apply` without waiting: durable once the returned `Durable` resolves (see
+    /// `create_session_queued`).
+    fn apply_queued(
+        &self,
+        state: &SessionState,
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Durable {
+        Durable::done(self.apply(state, effects, now).map(|()| 0))
+    }
     /// Marks a pending timer fired and applies what its actions did, in one transaction.
     /// Returns false, changing nothing, when the timer is no longer pending.
     fn fire_timer(

@@ -34,8 +34,9 @@ use tokio::sync::{watch, Notify};
 
 use crate::ir::{self, LandsOn};
 use crate::runtime::clock::ManualClock;
-use crate::runtime::engine::{Engine, Listener, Reply, Start};
+use crate::runtime::engine::{Engine, Listener, Pending, Reply, Start};
 use crate::runtime::session::SessionState;
+use crate::runtime::store::StoreError;
 use crate::runtime::Value;
 use metrics::Metrics;
 use pages::{Entered, PageView};
@@ -329,6 +330,44 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| server_error(app, "an engine call panicked"))
 }
 
+/// Runs an engine call on the blocking pool until its change is queued, then awaits
+/// the change's durability here: a request holds no thread while its commit's fsync
+/// runs, so the commits of many requests are shared.
+async fn queued<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&Engine) -> Result<Pending<T>, StoreError> + Send + 'static,
+) -> Result<Result<T, StoreError>, Resp> {
+    Ok(match blocking(app, f).await? {
+        Ok(pending) => pending.finish().await,
+        Err(e) => Err(e),
+    })
+}
+
+/// `queued` for a webhook with provider id `sid`, processed once: a delivery seen
+/// before changes nothing and gives `None`, and so does the second of two copies
+/// delivered at once, whose change fails on the id the first one kept.
+async fn once<T: Send + 'static>(
+    app: &Arc<App>,
+    sid: String,
+    f: impl FnOnce(&Engine, &str) -> Result<Pending<T>, StoreError> + Send + 'static,
+) -> Result<Result<Option<T>, StoreError>, Resp> {
+    let id = sid.clone();
+    let outcome = queued(app, move |e| {
+        if e.store().delivery_seen(&id)? {
+            return Ok(Pending::ready(None));
+        }
+        f(e, &id).map(|p| p.map(Some))
+    })
+    .await?;
+    match outcome {
+        Err(e) => match blocking(app, move |en| en.store().delivery_seen(&sid)).await? {
+            Ok(true) => Ok(Ok(None)),
+            _ => Ok(Err(e)),
+        },
+        ok => Ok(ok),
+    }
+}
+
 type Resp = Response<Full<Bytes>>;
 
 fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
@@ -591,8 +630,8 @@ async fn start_link(app: &Arc<App>, slug: &str) -> Resp {
     let name = journey.name.clone();
     let ids = app.new_ids();
     let (id, hash, link) = (ids.id, ids.token_hash, ids.link.clone());
-    match blocking(app, move |e| {
-        e.start(&name, Start::Link, id, &hash, Some(link))
+    match queued(app, move |e| {
+        e.start_queued(&name, Start::Link, id, &hash, Some(link))
     })
     .await
     {
@@ -768,7 +807,7 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
         }
     };
     let id = state.id.clone();
-    match blocking(app, move |e| e.run(&id, &inputs, &actions)).await {
+    match queued(app, move |e| e.run_queued(&id, &inputs, &actions)).await {
         Ok(Ok(_)) => redirect(&continue_url(journey, token)),
         Ok(Err(e)) => server_error(app, &format!("running a form's actions failed: {e}")),
         Err(r) => r,
@@ -859,16 +898,8 @@ async fn inbound_sms(
     body: String,
 ) -> Result<Option<String>, Resp> {
     let new_id = lazy_ids(app);
-    let outcome = blocking(app, move |e| {
-        if e.store().delivery_seen(&sid)? {
-            return Ok(None);
-        }
-        let result = e.inbound_sms_once(Some(&sid), &to, &from, &body, new_id);
-        match result {
-            // The same webhook, delivered twice at once: the other copy was kept.
-            Err(_) if e.store().delivery_seen(&sid)? => Ok(None),
-            other => other.map(Some),
-        }
+    let outcome = once(app, sid, move |e, sid| {
+        e.inbound_sms_once(Some(sid), &to, &from, &body, new_id)
     })
     .await?;
     match outcome {
@@ -899,15 +930,8 @@ async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let from = form_value(&form, "From").and_then(crate::check::literals::parse_phone);
     let (sid, to) = (sid.to_string(), to.to_string());
     let new_id = lazy_ids(app);
-    let outcome = blocking(app, move |e| {
-        if e.store().delivery_seen(&sid)? {
-            return Ok(None);
-        }
-        let result = e.inbound_call_once(Some(&sid), &to, from.as_deref(), new_id);
-        match result {
-            Err(_) if e.store().delivery_seen(&sid)? => Ok(None),
-            other => other.map(Some),
-        }
+    let outcome = once(app, sid, move |e, sid| {
+        e.inbound_call_once(Some(sid), &to, from.as_deref(), new_id)
     })
     .await;
     match outcome {
@@ -1135,8 +1159,8 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
     let ids = app.new_ids();
     let (id, hash, link) = (ids.id, ids.token_hash, ids.link);
     let policy = j.existing_session;
-    match blocking(app, move |e| {
-        e.start(
+    match queued(app, move |e| {
+        e.start_queued(
             &name,
             Start::Api { phone, actor, vars },
             id,
