@@ -217,7 +217,15 @@ impl Shared {
                 }
                 std::mem::take(&mut writes.queue)
             };
-            self.commit_batch(batch);
+            let slots: Vec<Arc<Slot>> = batch.iter().map(|(_, slot)| slot.clone()).collect();
+            let committed =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_batch(batch)));
+            // A panic outside the changes (each of which is caught on its own) must not
+            // leave the batch's callers waiting forever, nor stop later commits.
+            if committed.is_err() {
+                let failed = || Err(StoreError("committing failed unexpectedly".into()));
+                durable::deliver_all(slots.into_iter().map(|slot| (slot, failed())).collect());
+            }
         }
     }
 
