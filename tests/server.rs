@@ -31,6 +31,15 @@ async fn outbox(server: &Server) -> Vec<Value> {
 }
 
 /// Opens the starting link and follows its redirect to the session's journey link.
+/// How many messages the outbox holds for `phone`.
+async fn texts_to(server: &Server, phone: &str) -> usize {
+    outbox(server)
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == phone)
+        .count()
+}
+
 async fn start(server: &Server, slug: &str) -> String {
     let r = client()
         .get(server.url(&format!("/start/{slug}")))
@@ -139,12 +148,11 @@ async fn an_inbound_text_starts_a_session_once_per_message_sid() {
     // Twilio delivers the same webhook again: it is answered, not processed again.
     let (status, _) = server.sms("SMin1", person, OUR_NUMBER, "hello").await;
     assert_eq!(status, 200);
-    let to_person = outbox(&server)
-        .await
-        .into_iter()
-        .filter(|m| m["to"] == person)
-        .count();
-    assert_eq!(to_person, 2, "one session, one pair of texts");
+    assert_eq!(
+        texts_to(&server, person).await,
+        2,
+        "one session, one pair of texts"
+    );
 
     // Eight copies of one webhook at once: their changes may share a commit, where the
     // id the first keeps fails the others. Each is answered; one session starts.
@@ -152,13 +160,7 @@ async fn an_inbound_text_starts_a_session_once_per_message_sid() {
     let copies: Vec<_> = (0..8)
         .map(|_| {
             let url = server.url("/twilio/sms");
-            let p = params(&[
-                ("AccountSid", ACCOUNT_SID),
-                ("Body", "hello"),
-                ("From", other),
-                ("MessageSid", "SMin9"),
-                ("To", OUR_NUMBER),
-            ]);
+            let p = sms_params("SMin9", other, OUR_NUMBER, "hello");
             tokio::spawn(async move { post_signed(&url, &p, true).await })
         })
         .collect();
@@ -167,12 +169,11 @@ async fn an_inbound_text_starts_a_session_once_per_message_sid() {
         assert_eq!(status, 200, "{twiml}");
     }
     twilio.wait_for(other, 2).await;
-    let to_other = outbox(&server)
-        .await
-        .into_iter()
-        .filter(|m| m["to"] == other)
-        .count();
-    assert_eq!(to_other, 2, "one session for eight copies");
+    assert_eq!(
+        texts_to(&server, other).await,
+        2,
+        "one session for eight copies"
+    );
 
     // A second text from the same person goes to the session, not a new one.
     let (status, _) = server.sms("SMin2", person, OUR_NUMBER, "thanks").await;

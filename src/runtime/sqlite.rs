@@ -217,40 +217,39 @@ impl Shared {
                 }
                 std::mem::take(&mut writes.queue)
             };
-            let slots: Vec<Arc<Slot>> = batch.iter().map(|(_, slot)| slot.clone()).collect();
-            let committed =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_batch(batch)));
+            let (jobs, slots): (Vec<Job>, Vec<Arc<Slot>>) = batch.into_iter().unzip();
             // A panic outside the changes (each of which is caught on its own) must not
             // leave the batch's callers waiting forever, nor stop later commits.
-            if committed.is_err() {
-                let failed = || Err(StoreError("committing failed unexpectedly".into()));
-                durable::deliver_all(slots.into_iter().map(|slot| (slot, failed())).collect());
-            }
+            let results =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_batch(&jobs)))
+                    .unwrap_or_else(|_| {
+                        let failed = || Err(StoreError("committing failed unexpectedly".into()));
+                        jobs.iter().map(|_| failed()).collect()
+                    });
+            durable::deliver_all(slots.into_iter().zip(results).collect());
         }
     }
 
-    fn commit_batch(&self, batch: Vec<(Job, Arc<Slot>)>) {
+    /// Commits `jobs` in one transaction; a result for each, whatever happens.
+    fn commit_batch(&self, jobs: &[Job]) -> Vec<Result<i64>> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let (jobs, slots): (Vec<Job>, Vec<Arc<Slot>>) = batch.into_iter().unzip();
         let mut touched = Vec::new();
         // Changes almost never fail, so a batch first runs without savepoints, which
         // copy every page a change touches. If one fails, all are undone and run again,
         // each in its own savepoint, so the failure undoes that change alone.
-        let outcome = match run_batch(&mut conn, &jobs, &mut touched, false) {
+        let outcome = match run_batch(&mut conn, jobs, &mut touched, false) {
             Ok(Some(results)) => Ok(results),
-            Ok(None) => run_batch(&mut conn, &jobs, &mut touched, true)
+            Ok(None) => run_batch(&mut conn, jobs, &mut touched, true)
                 .map(|r| r.expect("with savepoints every change has a result")),
             Err(e) => Err(e),
         };
         drop(conn);
         // Cached copies go before anyone learns of the change, so none is read stale.
         self.sessions_changed(touched.iter().map(String::as_str));
-        // Every waiter gets a result, whatever happens to the batch.
-        let results: Vec<Result<i64>> = match outcome {
+        match outcome {
             Ok(results) => results,
-            Err(e) => slots.iter().map(|_| Err(err(&e))).collect(),
-        };
-        durable::deliver_all(slots.into_iter().zip(results).collect());
+            Err(e) => jobs.iter().map(|_| Err(err(&e))).collect(),
+        }
     }
 }
 

@@ -361,6 +361,19 @@ pub async fn post_signed(url: &str, params: &[(String, String)], signed: bool) -
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// The parameters of an inbound-SMS webhook, as Twilio sends them.
+pub fn sms_params(sid: &str, from: &str, to: &str, body: &str) -> Vec<(String, String)> {
+    params(&[
+        ("AccountSid", ACCOUNT_SID),
+        ("Body", body),
+        ("From", from),
+        ("MessageSid", sid),
+        ("NumMedia", "0"),
+        ("SmsStatus", "received"),
+        ("To", to),
+    ])
+}
+
 pub fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -497,16 +510,12 @@ impl Server {
 
     /// An inbound SMS webhook, signed like Twilio's.
     pub async fn sms(&self, sid: &str, from: &str, to: &str, body: &str) -> (u16, String) {
-        let p = params(&[
-            ("AccountSid", ACCOUNT_SID),
-            ("Body", body),
-            ("From", from),
-            ("MessageSid", sid),
-            ("NumMedia", "0"),
-            ("SmsStatus", "received"),
-            ("To", to),
-        ]);
-        post_signed(&self.url("/twilio/sms"), &p, true).await
+        post_signed(
+            &self.url("/twilio/sms"),
+            &sms_params(sid, from, to, body),
+            true,
+        )
+        .await
     }
 }
 
