@@ -753,3 +753,28 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         "{answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_database_is_refused() {
+    let db = temp_dir("second-server").join("journey.db");
+    let server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: db.clone(),
+        twilio: None,
+        preview: false,
+        extra: vec![],
+    });
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_journeyc"))
+        .arg("run")
+        .arg(example("texting_journey_links.journey"))
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--db")
+        .arg(format!("sqlite:{}", db.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is in use by another journeyc"), "{stderr}");
+    // The first server is unharmed.
+    start(&server, "start").await;
+}

@@ -381,13 +381,101 @@ fn sqlite_keeps_everything_across_a_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6, "every migration ran");
-    assert!(store.session("s1").unwrap().unwrap().actor_initialized);
+    assert_eq!(store.schema_version().unwrap(), 7, "every migration ran");
+    let s = store.session("s1").unwrap().unwrap();
+    assert!(s.actor_initialized);
     assert_eq!(
         store.next_timer_due().unwrap(),
         Some(at("2026-03-05T15:00:00Z"))
     );
     assert_eq!(store.outbox(None).unwrap().len(), 1);
+    // The timer from before the reopen is still known by its key: starting it again
+    // replaces it, and ending the session cancels what is pending.
+    store
+        .apply(&s, &[timer("nudge", "2026-03-06T15:00:00Z", 0)], at(NOW))
+        .unwrap();
+    let due: Vec<DateTime<Utc>> = store
+        .due_timers(at("2030-01-01T00:00:00Z"), 10)
+        .unwrap()
+        .into_iter()
+        .map(|t| t.due)
+        .collect();
+    assert_eq!(due, [at("2026-03-06T15:00:00Z")]);
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    let mut s = store.session("s1").unwrap().unwrap();
+    s.status = Status::Ended;
+    store.apply(&s, &[], at(NOW)).unwrap();
+    assert_eq!(store.next_timer_due().unwrap(), None);
+}
+
+#[test]
+fn sqlite_serves_one_process_at_a_time() {
+    let path = temp_db("locked");
+    let first = SqliteStore::open(&path).unwrap();
+    let err = SqliteStore::open(&path).err().expect("refused while open");
+    assert!(err.0.contains("in use by another journeyc"), "{err}");
+    drop(first);
+    SqliteStore::open(&path).expect("free once the first has closed");
+}
+
+#[test]
+fn a_failing_change_leaves_the_timers_as_they_were() {
+    // The threads' failing changes share batches with the others' changes, so both a
+    // whole batch's undo and a single change's are exercised.
+    const THREADS: usize = 8;
+    const ROUNDS: u32 = 20;
+    let last_due = at(&format!("2026-03-{:02}T15:00:00Z", 4 + ROUNDS));
+    for (name, store) in stores("failing-timers") {
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
+        assert!(store.first_delivery("SMtaken", at(NOW)).unwrap());
+        for i in 0..THREADS {
+            new_session(&*store, &format!("s{i}"));
+        }
+        let threads: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let s = store.session(&format!("s{i}")).unwrap().unwrap();
+                    for round in 1..=ROUNDS {
+                        let due = format!("2026-03-{:02}T15:00:00Z", 4 + round);
+                        store.apply(&s, &[timer("k", &due, 0)], at(NOW)).unwrap();
+                        // The taken delivery id fails the change: neither its stop nor
+                        // its start happens.
+                        let failing = [
+                            Effect::StopTimer { key: "k".into() },
+                            timer("x", "2026-03-05T15:00:00Z", 0),
+                            Effect::Delivery("SMtaken".into()),
+                        ];
+                        assert!(store.apply(&s, &failing, at(NOW)).is_err());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let due = store.due_timers(at("2030-01-01T00:00:00Z"), 1_000).unwrap();
+        let mut sessions: Vec<&str> = due.iter().map(|t| t.session_id.as_str()).collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        assert_eq!(
+            (due.len(), sessions.len()),
+            (THREADS, THREADS),
+            "{name}: one timer per session"
+        );
+        assert!(
+            due.iter().all(|t| t.key == "k" && t.due == last_due),
+            "{name}: each the last `k` started"
+        );
+        for i in 0..THREADS {
+            let s = store.session(&format!("s{i}")).unwrap().unwrap();
+            store
+                .apply(&s, &[Effect::StopTimer { key: "k".into() }], at(NOW))
+                .unwrap();
+        }
+        assert_eq!(store.next_timer_due().unwrap(), None, "{name}");
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::durable::{self, Durable, Slot};
 use super::interp::Effect;
+use super::pending::PendingTimers;
 use super::session::{SessionState, Status};
 use super::store::{
     Message, MessageStatus, Result, Store, StoreError, Timer, DUPLICATE_WINDOW_SECS,
@@ -95,6 +96,11 @@ CREATE INDEX sessions_active_expiry ON sessions (expires_at) WHERE status = 'act
     r#"
 CREATE INDEX outbox_unknown ON outbox (id) WHERE status = 'unknown';
 "#,
+    // Pending timers by session and key are indexed in memory (see `PendingTimers`):
+    // on disk, this index cost a page write per change under load.
+    r#"
+DROP INDEX timers_pending_key;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -105,11 +111,13 @@ pub struct SqliteStore {
     next_reader: std::sync::atomic::AtomicUsize,
     /// The thread that commits queued changes (see `Writes`).
     committer: Option<std::thread::JoinHandle<()>>,
+    /// A file database's lock (see `open`), released last.
+    _lock: Option<std::fs::File>,
 }
 
 /// What the store's callers and its committer thread share.
 struct Shared {
-    conn: Mutex<Connection>,
+    writer: Mutex<Writer>,
     writes: Mutex<Writes>,
     /// Tells the committer that changes are queued, or that the store is closing.
     queued: Condvar,
@@ -133,20 +141,43 @@ struct TokenCache {
 /// Read connections of a file database.
 const READERS: usize = 4;
 
-/// A change waiting to be committed; it adds the ids of the sessions it changes to
-/// the list it is given. It may run twice (see `commit_batch`): only its last run is
-/// kept.
-type Job = Box<dyn Fn(&Connection, &mut Vec<String>) -> rusqlite::Result<i64> + Send>;
+/// The connection that writes, and what moves with its transactions.
+struct Writer {
+    conn: Connection,
+    timers: PendingTimers,
+}
+
+/// What a change runs with: the write transaction (as `Deref`), the ids of the
+/// sessions it changes, which it adds to `touched`, and the pending timers.
+struct Tx<'a> {
+    conn: &'a Connection,
+    touched: &'a mut Vec<String>,
+    timers: &'a mut PendingTimers,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+/// A change waiting to be committed. It may run twice (see `commit_batch`): only its
+/// last run is kept.
+type Job = Box<dyn Fn(&mut Tx<'_>) -> rusqlite::Result<i64> + Send>;
 
 /// Runs `jobs` in one transaction and commits it. With `savepoints`, each job runs in
 /// its own and one that fails (or panics) is undone alone; without, the first failure
-/// undoes the whole transaction and gives `None`.
+/// undoes the whole transaction and gives `None`. The pending timers are undone with
+/// whatever SQLite undoes, except after an error or `None`: then the caller undoes
+/// them all.
 fn run_batch(
-    conn: &mut Connection,
+    writer: &mut Writer,
     jobs: &[Job],
     touched: &mut Vec<String>,
     savepoints: bool,
 ) -> rusqlite::Result<Option<Vec<Result<i64>>>> {
+    let Writer { conn, timers } = writer;
     let tx = conn.transaction()?;
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -155,7 +186,14 @@ fn run_batch(
         if savepoints {
             tx.prepare_cached("SAVEPOINT job")?.execute([])?;
         }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&tx, touched)));
+        let mark = timers.mark();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            job(&mut Tx {
+                conn: &tx,
+                touched,
+                timers,
+            })
+        }));
         match (result, savepoints) {
             (Ok(Ok(v)), true) => {
                 tx.prepare_cached("RELEASE job")?.execute([])?;
@@ -167,6 +205,7 @@ fn run_batch(
             (failed, true) => {
                 tx.prepare_cached("ROLLBACK TO job")?.execute([])?;
                 tx.prepare_cached("RELEASE job")?.execute([])?;
+                timers.undo_to(mark);
                 results.push(Err(match failed {
                     Ok(Err(e)) => err(e),
                     _ => StoreError("a change panicked and was rolled back".into()),
@@ -175,6 +214,7 @@ fn run_batch(
         }
     }
     tx.commit()?;
+    timers.keep();
     Ok(Some(results))
 }
 
@@ -223,6 +263,12 @@ impl Shared {
             let results =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit_batch(&jobs)))
                     .unwrap_or_else(|_| {
+                        // What was not committed is not pending.
+                        self.writer
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .timers
+                            .undo_to(0);
                         let failed = || Err(StoreError("committing failed unexpectedly".into()));
                         jobs.iter().map(|_| failed()).collect()
                     });
@@ -232,18 +278,24 @@ impl Shared {
 
     /// Commits `jobs` in one transaction; a result for each, whatever happens.
     fn commit_batch(&self, jobs: &[Job]) -> Vec<Result<i64>> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut touched = Vec::new();
         // Changes almost never fail, so a batch first runs without savepoints, which
         // copy every page a change touches. If one fails, all are undone and run again,
         // each in its own savepoint, so the failure undoes that change alone.
-        let outcome = match run_batch(&mut conn, jobs, &mut touched, false) {
+        let outcome = match run_batch(&mut writer, jobs, &mut touched, false) {
             Ok(Some(results)) => Ok(results),
-            Ok(None) => run_batch(&mut conn, jobs, &mut touched, true)
-                .map(|r| r.expect("with savepoints every change has a result")),
+            Ok(None) => {
+                writer.timers.undo_to(0);
+                run_batch(&mut writer, jobs, &mut touched, true)
+                    .map(|r| r.expect("with savepoints every change has a result"))
+            }
             Err(e) => Err(e),
         };
-        drop(conn);
+        if outcome.is_err() {
+            writer.timers.undo_to(0);
+        }
+        drop(writer);
         // Cached copies go before anyone learns of the change, so none is read stale.
         self.sessions_changed(touched.iter().map(String::as_str));
         match outcome {
@@ -265,6 +317,29 @@ impl Drop for SqliteStore {
         if let Some(committer) = self.committer.take() {
             let _ = committer.join();
         }
+    }
+}
+
+/// Takes the lock that says a process has the database at `path` open.
+fn lock_file(path: &Path) -> Result<std::fs::File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| StoreError(format!("cannot open `{}`: {e}", Path::new(&name).display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError(format!(
+            "`{}` is in use by another journeyc: one SQLite database serves one server at a time",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError(format!(
+            "cannot lock `{}`: {e}",
+            Path::new(&name).display()
+        ))),
     }
 }
 
@@ -292,7 +367,11 @@ fn status_text(s: Status) -> &'static str {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    ///
+    /// One process at a time: the pending timers are indexed in the writer's memory, so
+    /// a second writer would not see the first's. A lock on `PATH-lock` keeps it out.
     pub fn open(path: &Path) -> Result<SqliteStore> {
+        let lock = lock_file(path)?;
         let conn = Connection::open(path)
             .map_err(|e| StoreError(format!("cannot open `{}`: {e}", path.display())))?;
         let mut store = Self::setup(conn)?;
@@ -308,6 +387,7 @@ impl SqliteStore {
                 .map_err(err)?;
             store.readers.push(Mutex::new(reader));
         }
+        store._lock = Some(lock);
         Ok(store)
     }
 
@@ -349,8 +429,9 @@ impl SqliteStore {
                 .map_err(err)?;
             tx.commit().map_err(err)?;
         }
+        let timers = pending_timers(&conn).map_err(err)?;
         let shared = Arc::new(Shared {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(Writer { conn, timers }),
             writes: Mutex::new(Writes::default()),
             queued: Condvar::new(),
             by_token: Mutex::new(TokenCache::default()),
@@ -368,6 +449,7 @@ impl SqliteStore {
             readers: Vec::new(),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
             committer: Some(committer),
+            _lock: None,
         })
     }
 
@@ -392,15 +474,15 @@ impl SqliteStore {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let mut conn = self.shared.conn.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut conn).map_err(err)
+        let mut writer = self.shared.writer.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut writer.conn).map_err(err)
     }
 
     /// Queues a change for the committer; the returned `Durable` resolves when it is
     /// durable.
     fn queue(
         &self,
-        job: impl Fn(&Connection, &mut Vec<String>) -> rusqlite::Result<i64> + Send + 'static,
+        job: impl Fn(&mut Tx<'_>) -> rusqlite::Result<i64> + Send + 'static,
     ) -> Durable {
         let slot = Arc::new(Slot::default());
         let first = {
@@ -419,7 +501,7 @@ impl SqliteStore {
     /// durable.
     fn write(
         &self,
-        job: impl Fn(&Connection, &mut Vec<String>) -> rusqlite::Result<i64> + Send + 'static,
+        job: impl Fn(&mut Tx<'_>) -> rusqlite::Result<i64> + Send + 'static,
     ) -> Result<i64> {
         self.queue(job).wait()
     }
@@ -495,14 +577,9 @@ impl Change {
     }
 
     /// Saves the session and applies the effects, and adds the session to `touched`.
-    fn write(
-        &self,
-        tx: &Connection,
-        now: DateTime<Utc>,
-        touched: &mut Vec<String>,
-    ) -> rusqlite::Result<()> {
+    fn write(&self, tx: &mut Tx<'_>, now: DateTime<Utc>) -> rusqlite::Result<()> {
         let state = &self.state;
-        touched.push(state.id.clone());
+        tx.touched.push(state.id.clone());
         // An unchanged session is not written again: most applies only add effects.
         tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1 AND state IS NOT ?5")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json])?;
         apply_effects(tx, state, &self.effects, &self.timer_actions, now)
@@ -510,7 +587,7 @@ impl Change {
 }
 
 fn apply_effects(
-    tx: &Connection,
+    tx: &mut Tx<'_>,
     state: &SessionState,
     effects: &[Effect],
     timer_actions: &[String],
@@ -556,17 +633,19 @@ fn apply_effects(
                 skip_if_missed,
                 actions: _,
             } => {
-                tx.prepare_cached("UPDATE timers SET state = 'replaced' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'")?.execute(params![state.id, key])?;
+                end_keyed_timer(tx, &state.id, key, "replaced")?;
                 let actions = timer_actions
                     .next()
                     .expect("`Change::new` serialized every timer's actions");
                 tx.prepare_cached("INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')")?.execute(params![state.id, key, millis(*due), *step as i64, skip_if_missed, actions])?;
+                let id = tx.last_insert_rowid();
+                tx.timers.add(&state.id, key, id);
             }
             Effect::StopTimer { key } => {
-                tx.prepare_cached("UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND key = ?2 AND state = 'pending'")?.execute(params![state.id, key])?;
+                end_keyed_timer(tx, &state.id, key, "cancelled")?;
             }
             Effect::LeftSteps { before } => {
-                tx.prepare_cached("UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND step < ?2 AND state = 'pending'")?.execute(params![state.id, *before as i64])?;
+                cancel_session_timers(tx, &state.id, *before as i64)?;
             }
             Effect::Log(text) => {
                 log(tx, text)?;
@@ -580,12 +659,45 @@ fn apply_effects(
     }
     // An ended or expired session leaves nothing pending behind.
     if state.status != Status::Active {
-        tx.prepare_cached(
-            "UPDATE timers SET state = 'cancelled' WHERE session_id = ?1 AND state = 'pending'",
-        )?
-        .execute([&state.id])?;
+        cancel_session_timers(tx, &state.id, i64::MAX)?;
     }
     Ok(())
+}
+
+/// Ends `session`'s pending timer with `key`, if there is one, as `how`.
+fn end_keyed_timer(tx: &mut Tx<'_>, session: &str, key: &str, how: &str) -> rusqlite::Result<()> {
+    for id in tx.timers.candidates(session, key) {
+        // The candidate's real session and key are checked: its hashes may collide.
+        let ended = tx
+            .prepare_cached("UPDATE timers SET state = ?4 WHERE id = ?1 AND session_id = ?2 AND key = ?3 AND state = 'pending'")?
+            .execute(params![id, session, key, how])?;
+        if ended == 1 {
+            tx.timers.remove(session, key, id);
+        }
+    }
+    Ok(())
+}
+
+/// Cancels `session`'s pending timers that belong to steps before `before`.
+fn cancel_session_timers(tx: &mut Tx<'_>, session: &str, before: i64) -> rusqlite::Result<()> {
+    for id in tx.timers.of_session(session) {
+        let key: Option<String> = tx
+            .prepare_cached("UPDATE timers SET state = 'cancelled' WHERE id = ?1 AND session_id = ?2 AND step < ?3 AND state = 'pending' RETURNING key")?
+            .query_row(params![id, session, before], |r| r.get(0))
+            .optional()?;
+        if let Some(key) = key {
+            tx.timers.remove(session, &key, id);
+        }
+    }
+    Ok(())
+}
+
+/// The pending timers of a database, read when it opens.
+fn pending_timers(conn: &Connection) -> rusqlite::Result<PendingTimers> {
+    let mut stmt =
+        conn.prepare("SELECT id, session_id, key FROM timers WHERE state = 'pending'")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(1)?, r.get(2)?, r.get(0)?)))?;
+    PendingTimers::of(rows)
 }
 
 impl Store for SqliteStore {
@@ -619,10 +731,10 @@ impl Store for SqliteStore {
     ) -> Durable {
         let change = Change::new(state.clone(), effects.to_vec());
         let token_hash = token_hash.to_vec();
-        self.queue(move |c, touched| {
+        self.queue(move |c| {
             let state = &change.state;
             c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}')")?.execute(params![state.id, state.journey, token_hash, millis(state.expires_at)])?;
-            change.write(c, now, touched).map(|_| 0)
+            change.write(c, now).map(|_| 0)
         })
     }
 
@@ -707,7 +819,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Durable {
         let change = Change::new(state.clone(), effects.to_vec());
-        self.queue(move |c, touched| change.write(c, now, touched).map(|_| 0))
+        self.queue(move |c| change.write(c, now).map(|_| 0))
     }
 
     fn fire_timers(
@@ -722,19 +834,20 @@ impl Store for SqliteStore {
             .into_iter()
             .map(|(id, s, effects)| (id, Change::new(s, effects)))
             .collect();
-        self.write(move |c, touched| {
+        self.write(move |c| {
             let mut marked_flags = Vec::with_capacity(fires.len());
             for (timer_id, change) in &fires {
-                let marked = c
+                let fired: Option<(String, String)> = c
                     .prepare_cached(
-                        "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending'",
+                        "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending' RETURNING session_id, key",
                     )?
-                    .execute([timer_id])?
-                    == 1;
-                if marked {
-                    change.write(c, now, touched)?;
+                    .query_row([timer_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((session, key)) = &fired {
+                    c.timers.remove(session, key, *timer_id);
+                    change.write(c, now)?;
                 }
-                marked_flags.push(marked);
+                marked_flags.push(fired.is_some());
             }
             *out.lock().unwrap_or_else(|e| e.into_inner()) = marked_flags;
             Ok(0)
@@ -744,7 +857,7 @@ impl Store for SqliteStore {
     }
 
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
-        self.write(move |c, touched| {
+        self.write(move |c| {
             let due: Vec<String> = c
                 .prepare_cached("SELECT state FROM sessions WHERE status = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?
                 .query_map(params![millis(now), limit as i64], |r| r.get(0))?
@@ -755,7 +868,7 @@ impl Store for SqliteStore {
                 state.status = Status::Expired;
                 // An inactive session's pending timers are cancelled here too.
                 Change::new(state, vec![Effect::Log("session expired".into())])
-                    .write(c, now, touched)?;
+                    .write(c, now)?;
             }
             Ok(n)
         })
@@ -772,7 +885,7 @@ impl Store for SqliteStore {
 
     fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool> {
         let reason = reason.to_string();
-        self.write(move |c, _| {
+        self.write(move |c| {
             let session: Option<(String, String)> = c
                 .query_row(
                     "SELECT session_id, key FROM timers WHERE id = ?1 AND state = 'pending'",
@@ -785,6 +898,7 @@ impl Store for SqliteStore {
             };
             c.prepare_cached("UPDATE timers SET state = 'skipped' WHERE id = ?1")?
                 .execute([timer_id])?;
+            c.timers.remove(&session_id, &key, timer_id);
             c.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
                 .execute(params![
                     session_id,
@@ -881,7 +995,7 @@ impl Store for SqliteStore {
 
     fn message_sent(&self, id: i64, sid: &str) -> Result<()> {
         let sid = sid.to_string();
-        self.write(move |c, _| {
+        self.write(move |c| {
             // A status callback may have raced ahead and recorded a later status.
             c.prepare_cached("UPDATE outbox SET sid = ?2, status = CASE WHEN status IN ('sending', 'unknown', 'pending') THEN 'sent' ELSE status END WHERE id = ?1")?
                 .execute(params![id, sid])
@@ -897,7 +1011,7 @@ impl Store for SqliteStore {
         note: Option<&str>,
     ) -> Result<bool> {
         let (sid, note) = (sid.to_string(), note.map(str::to_string));
-        self.write(move |c, _| {
+        self.write(move |c| {
             c.prepare_cached(
                 "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE sid = ?1",
             )?
@@ -908,7 +1022,7 @@ impl Store for SqliteStore {
     }
 
     fn recover_sending(&self) -> Result<usize> {
-        self.write(|c, _| {
+        self.write(|c| {
             c.prepare_cached("UPDATE outbox SET status = 'unknown', note = 'the server stopped while sending it' WHERE status = 'sending'")?
                 .execute([])
                 .map(|n| n as i64)
@@ -918,7 +1032,7 @@ impl Store for SqliteStore {
 
     fn first_delivery(&self, sid: &str, now: DateTime<Utc>) -> Result<bool> {
         let sid = sid.to_string();
-        self.write(move |c, _| {
+        self.write(move |c| {
             c.prepare_cached("INSERT OR IGNORE INTO deliveries (sid, at) VALUES (?1, ?2)")?
                 .execute(params![sid, millis(now)])
                 .map(|n| n as i64)
@@ -938,7 +1052,7 @@ impl Store for SqliteStore {
         getrandom::fill(&mut fresh).map_err(err)?;
         let name = name.to_string();
         let key = name.clone();
-        self.write(move |c, _| {
+        self.write(move |c| {
             c.prepare_cached("INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)")?
                 .execute(params![name, fresh.to_vec()])
                 .map(|n| n as i64)
@@ -960,7 +1074,7 @@ impl Store for SqliteStore {
 
     fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
         let note = note.map(str::to_string);
-        self.write(move |c, _| {
+        self.write(move |c| {
             c.prepare_cached(
                 "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE id = ?1",
             )?
