@@ -681,11 +681,15 @@ fn end_keyed_timer(tx: &mut Tx<'_>, session: &str, key: &str, how: &str) -> rusq
 /// Cancels `session`'s pending timers that belong to steps before `before`.
 fn cancel_session_timers(tx: &mut Tx<'_>, session: &str, before: i64) -> rusqlite::Result<()> {
     for id in tx.timers.of_session(session) {
+        // The candidate's real session is checked: its hash may collide. A read and a
+        // write by id are cheaper than one `UPDATE ... RETURNING`.
         let key: Option<String> = tx
-            .prepare_cached("UPDATE timers SET state = 'cancelled' WHERE id = ?1 AND session_id = ?2 AND step < ?3 AND state = 'pending' RETURNING key")?
+            .prepare_cached("SELECT key FROM timers WHERE id = ?1 AND session_id = ?2 AND step < ?3 AND state = 'pending'")?
             .query_row(params![id, session, before], |r| r.get(0))
             .optional()?;
         if let Some(key) = key {
+            tx.prepare_cached("UPDATE timers SET state = 'cancelled' WHERE id = ?1")?
+                .execute([id])?;
             tx.timers.remove(session, &key, id);
         }
     }
@@ -837,13 +841,16 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let mut marked_flags = Vec::with_capacity(fires.len());
             for (timer_id, change) in &fires {
+                // A read and a write by id: cheaper than one `UPDATE ... RETURNING`.
                 let fired: Option<(String, String)> = c
                     .prepare_cached(
-                        "UPDATE timers SET state = 'fired' WHERE id = ?1 AND state = 'pending' RETURNING session_id, key",
+                        "SELECT session_id, key FROM timers WHERE id = ?1 AND state = 'pending'",
                     )?
                     .query_row([timer_id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 if let Some((session, key)) = &fired {
+                    c.prepare_cached("UPDATE timers SET state = 'fired' WHERE id = ?1")?
+                        .execute([timer_id])?;
                     c.timers.remove(session, key, *timer_id);
                     change.write(c, now)?;
                 }
