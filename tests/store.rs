@@ -2,6 +2,7 @@
 //! against each one (SQLite on a real file here; PostgreSQL joins when it exists).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use journeyc::ir;
@@ -427,34 +428,22 @@ fn a_failing_change_leaves_the_timers_as_they_were() {
     const ROUNDS: u32 = 20;
     let last_due = at(&format!("2026-03-{:02}T15:00:00Z", 4 + ROUNDS));
     for (name, store) in stores("failing-timers") {
-        let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
+        let store: Arc<dyn Store> = Arc::from(store);
         assert!(store.first_delivery("SMtaken", at(NOW)).unwrap());
-        for i in 0..THREADS {
-            new_session(&*store, &format!("s{i}"));
-        }
-        let threads: Vec<_> = (0..THREADS)
-            .map(|i| {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    let s = store.session(&format!("s{i}")).unwrap().unwrap();
-                    for round in 1..=ROUNDS {
-                        let due = format!("2026-03-{:02}T15:00:00Z", 4 + round);
-                        store.apply(&s, &[timer("k", &due, 0)], at(NOW)).unwrap();
-                        // The taken delivery id fails the change: neither its stop nor
-                        // its start happens.
-                        let failing = [
-                            Effect::StopTimer { key: "k".into() },
-                            timer("x", "2026-03-05T15:00:00Z", 0),
-                            Effect::Delivery("SMtaken".into()),
-                        ];
-                        assert!(store.apply(&s, &failing, at(NOW)).is_err());
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        on_threads(&store, THREADS, |store, s, _| {
+            for round in 1..=ROUNDS {
+                let due = format!("2026-03-{:02}T15:00:00Z", 4 + round);
+                store.apply(&s, &[timer("k", &due, 0)], at(NOW)).unwrap();
+                // The taken delivery id fails the change: neither its stop nor its
+                // start happens.
+                let failing = [
+                    Effect::StopTimer { key: "k".into() },
+                    timer("x", "2026-03-05T15:00:00Z", 0),
+                    Effect::Delivery("SMtaken".into()),
+                ];
+                assert!(store.apply(&s, &failing, at(NOW)).is_err());
+            }
+        });
         let due = store.due_timers(at("2030-01-01T00:00:00Z"), 1_000).unwrap();
         let mut sessions: Vec<&str> = due.iter().map(|t| t.session_id.as_str()).collect();
         sessions.sort_unstable();
@@ -691,44 +680,56 @@ fn sqlite_refuses_a_database_from_a_newer_version() {
     assert!(err.0.contains("newer journeyc"), "{err}");
 }
 
+/// Starts sessions `s0` to `s{n-1}`, then runs `work` for each session on a thread of
+/// its own, all at once, and returns when every thread is done.
+fn on_threads(
+    store: &Arc<dyn Store>,
+    n: usize,
+    work: impl Fn(&dyn Store, SessionState, usize) + Send + Sync + 'static,
+) {
+    for i in 0..n {
+        new_session(&**store, &format!("s{i}"));
+    }
+    let work = Arc::new(work);
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (store, work) = (store.clone(), work.clone());
+            std::thread::spawn(move || {
+                let s = store.session(&format!("s{i}")).unwrap().unwrap();
+                work(&*store, s, i);
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
 #[test]
 fn concurrent_changes_all_land_and_a_failing_one_undoes_only_itself() {
     // Enough threads for large batches, whose waiters wake one another in turn, with
     // failing changes spread among the ones that succeed.
     const THREADS: usize = 32;
     for (name, store) in stores("concurrent") {
-        let store: std::sync::Arc<dyn Store> = std::sync::Arc::from(store);
-        for i in 0..THREADS {
-            new_session(&*store, &format!("s{i}"));
-        }
-        let threads: Vec<_> = (0..THREADS)
-            .map(|i| {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    let s = store.session(&format!("s{i}")).unwrap().unwrap();
-                    for k in 0..50 {
-                        store
-                            .apply(
-                                &s,
-                                &[timer(&format!("t{k}"), "2026-03-05T15:00:00Z", 0)],
-                                at(NOW),
-                            )
-                            .unwrap();
-                        if k % 10 == i % 10 {
-                            // A second session with a taken id fails alone.
-                            let clash =
-                                SessionState::new(format!("s{i}"), &journey(), "link", at(NOW));
-                            assert!(store
-                                .create_session(&clash, format!("other{i}-{k}").as_bytes(), at(NOW))
-                                .is_err());
-                        }
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
+        let store: Arc<dyn Store> = Arc::from(store);
+        on_threads(&store, THREADS, |store, s, i| {
+            for k in 0..50 {
+                store
+                    .apply(
+                        &s,
+                        &[timer(&format!("t{k}"), "2026-03-05T15:00:00Z", 0)],
+                        at(NOW),
+                    )
+                    .unwrap();
+                if k % 10 == i % 10 {
+                    // A second session with a taken id fails alone.
+                    let clash = SessionState::new(format!("s{i}"), &journey(), "link", at(NOW));
+                    assert!(store
+                        .create_session(&clash, format!("other{i}-{k}").as_bytes(), at(NOW))
+                        .is_err());
+                }
+            }
+        });
         assert_eq!(
             store
                 .due_timers(at("2030-01-01T00:00:00Z"), 10_000)
@@ -798,7 +799,7 @@ fn within_a_minute(f: impl FnOnce() + Send + 'static) {
 #[test]
 fn queued_changes_resolve_waited_awaited_or_dropped() {
     for (name, store) in stores("queued") {
-        let store: std::sync::Arc<dyn Store> = store.into();
+        let store: Arc<dyn Store> = store.into();
         let s = store.clone();
         within_a_minute(move || {
             let j = journey();
