@@ -131,6 +131,79 @@ impl PendingTimers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The model's pending timers: session id, key and id, as strings and numbers.
+    type Model = BTreeSet<(String, String, i64)>;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(u8, u8, i64),
+        Remove(u8, u8, i64),
+        Mark,
+        UndoToLastMark,
+        Keep,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..3u8, 0..3u8, 0..6i64).prop_map(|(s, k, id)| Op::Add(s, k, id)),
+            3 => (0..3u8, 0..3u8, 0..6i64).prop_map(|(s, k, id)| Op::Remove(s, k, id)),
+            1 => Just(Op::Mark),
+            1 => Just(Op::UndoToLastMark),
+            1 => Just(Op::Keep),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Against a model that keeps a copy of the whole set at every mark, as
+        /// savepoints do: lookups always agree, and undoing restores the copy.
+        #[test]
+        fn the_index_agrees_with_a_model_of_savepoints(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut index = PendingTimers::default();
+            let mut model = Model::new();
+            let mut marks: Vec<(usize, Model)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Add(s, k, id) => {
+                        index.add(&format!("s{s}"), &format!("k{k}"), id);
+                        model.insert((format!("s{s}"), format!("k{k}"), id));
+                    }
+                    Op::Remove(s, k, id) => {
+                        index.remove(&format!("s{s}"), &format!("k{k}"), id);
+                        model.remove(&(format!("s{s}"), format!("k{k}"), id));
+                    }
+                    Op::Mark => marks.push((index.mark(), model.clone())),
+                    Op::UndoToLastMark => {
+                        if let Some((mark, copy)) = marks.pop() {
+                            index.undo_to(mark);
+                            model = copy;
+                        }
+                    }
+                    Op::Keep => {
+                        index.keep();
+                        marks.clear();
+                    }
+                }
+                prop_assert_eq!(index.len(), model.len());
+                for s in 0..3 {
+                    let session = format!("s{s}");
+                    let mut all = index.of_session(&session);
+                    all.sort_unstable();
+                    let mut expected: Vec<i64> = model.iter().filter(|e| e.0 == session).map(|e| e.2).collect();
+                    expected.sort_unstable();
+                    prop_assert_eq!(all, expected);
+                    for k in 0..3 {
+                        let key = format!("k{k}");
+                        let expected: Vec<i64> = model.iter().filter(|e| e.0 == session && e.1 == key).map(|e| e.2).collect();
+                        prop_assert_eq!(index.candidates(&session, &key), expected);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn lookups_find_a_sessions_timers_by_key_and_all_of_them() {
