@@ -10,6 +10,9 @@
 //! Entries are hashes of the session id and the key, with the timer's id. A hash can
 //! collide, so a lookup yields candidates, and the store's SQL checks each candidate's
 //! real session and key before it changes it.
+//!
+//! Only the writer changes it, inside its transaction. Another process writing the
+//! same file would go unseen, so the store locks the file (see `SqliteStore::open`).
 
 use std::collections::BTreeSet;
 use std::hash::BuildHasher;
@@ -23,6 +26,9 @@ pub struct PendingTimers {
     entries: BTreeSet<Entry>,
     /// What to do to undo each change since the last `keep`, oldest first.
     undo: Vec<Undo>,
+    /// Every hash is 0, so that tests can see candidates that are not what was asked.
+    #[cfg(test)]
+    colliding: bool,
 }
 
 enum Undo {
@@ -36,6 +42,8 @@ impl Default for PendingTimers {
             hasher: std::collections::hash_map::RandomState::new(),
             entries: BTreeSet::new(),
             undo: Vec::new(),
+            #[cfg(test)]
+            colliding: false,
         }
     }
 }
@@ -59,7 +67,24 @@ impl PendingTimers {
     }
 
     fn entry(&self, session: &str, key: &str, id: i64) -> Entry {
-        (self.hasher.hash_one(session), self.hasher.hash_one(key), id)
+        (self.hash(session), self.hash(key), id)
+    }
+
+    fn hash(&self, text: &str) -> u64 {
+        #[cfg(test)]
+        if self.colliding {
+            return 0;
+        }
+        self.hasher.hash_one(text)
+    }
+
+    /// An index whose hashes all collide.
+    #[cfg(test)]
+    pub fn colliding() -> PendingTimers {
+        PendingTimers {
+            colliding: true,
+            ..PendingTimers::default()
+        }
     }
 
     /// How many timers are pending.
@@ -100,7 +125,7 @@ impl PendingTimers {
     /// The ids of the pending timers that may be `session`'s: all of them, and, if
     /// hashes collide, others.
     pub fn of_session(&self, session: &str) -> Vec<i64> {
-        let s = self.hasher.hash_one(session);
+        let s = self.hash(session);
         self.entries
             .range((s, u64::MIN, i64::MIN)..=(s, u64::MAX, i64::MAX))
             .map(|&(_, _, id)| id)

@@ -1148,3 +1148,72 @@ impl Store for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    /// With every hash colliding, each lookup in the pending timers yields every timer:
+    /// only the SQL's check of the real session and key picks the right ones.
+    #[test]
+    fn with_colliding_hashes_only_the_timers_asked_for_change() {
+        let store = SqliteStore::in_memory().unwrap();
+        store.shared.writer.lock().unwrap().timers = PendingTimers::colliding();
+        let text = include_str!("../../examples/texting_journey_links.journey");
+        let (_, modules, _) = crate::check_source("t.journey", text);
+        let j = modules
+            .into_iter()
+            .flat_map(|(_, m)| m.journeys)
+            .next()
+            .unwrap();
+        // Whole milliseconds, as the store keeps times.
+        let now = instant(millis(Utc::now()));
+        let timer = |key: &str, hours: i64, step: usize| Effect::StartTimer {
+            key: key.into(),
+            due: now + Duration::hours(hours),
+            step,
+            skip_if_missed: false,
+            actions: vec![],
+        };
+        let [mut s1, s2] = ["s1", "s2"].map(|id| {
+            let s = SessionState::new(id.into(), &j, "link", now);
+            let timers = [timer("a", 1, 0), timer("b", 2, 1)];
+            store
+                .create_session_with(&s, id.as_bytes(), &timers, now)
+                .unwrap();
+            s
+        });
+        let pending = || -> Vec<(String, String, i64)> {
+            store
+                .due_timers(now + Duration::days(1), 10)
+                .unwrap()
+                .into_iter()
+                .map(|t| (t.session_id, t.key, (t.due - now).num_hours()))
+                .collect()
+        };
+        // s1's `a` is replaced, then its step 0 left; s2's `b` is stopped.
+        store.apply(&s1, &[timer("a", 3, 0)], now).unwrap();
+        store
+            .apply(&s1, &[Effect::LeftSteps { before: 1 }], now)
+            .unwrap();
+        store
+            .apply(&s2, &[Effect::StopTimer { key: "b".into() }], now)
+            .unwrap();
+        let expected = [("s2", "a", 1), ("s1", "b", 2)]
+            .map(|(s, k, h)| (s.to_string(), k.to_string(), h))
+            .to_vec();
+        assert_eq!(pending(), expected);
+        // s2's `a` fires, and ending s1 cancels its `b`: nothing is left, in the
+        // database or in the index.
+        let a = store
+            .due_timers(now + Duration::days(1), 1)
+            .unwrap()
+            .remove(0);
+        assert!(store.fire_timer(a.id, &s2, &[], now).unwrap());
+        s1.status = Status::Ended;
+        store.apply(&s1, &[], now).unwrap();
+        assert!(pending().is_empty());
+        assert!(store.shared.writer.lock().unwrap().timers.is_empty());
+    }
+}
