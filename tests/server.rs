@@ -30,7 +30,6 @@ async fn outbox(server: &Server) -> Vec<Value> {
         .clone()
 }
 
-/// Opens the starting link and follows its redirect to the session's journey link.
 /// How many messages the outbox holds for `phone`.
 async fn texts_to(server: &Server, phone: &str) -> usize {
     outbox(server)
@@ -40,6 +39,7 @@ async fn texts_to(server: &Server, phone: &str) -> usize {
         .count()
 }
 
+/// Opens the starting link and follows its redirect to the session's journey link.
 async fn start(server: &Server, slug: &str) -> String {
     let r = client()
         .get(server.url(&format!("/start/{slug}")))
@@ -764,16 +764,32 @@ async fn a_second_server_on_the_same_database_is_refused() {
         preview: false,
         extra: vec![],
     });
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_journeyc"))
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_journeyc"))
         .arg("run")
         .arg(example("texting_journey_links.journey"))
         .args(["--listen", &format!("127.0.0.1:{}", free_port())])
         .arg("--db")
         .arg(format!("sqlite:{}", db.display()))
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    // A second server that did start would never exit: it fails here, not hangs.
+    let mut status = None;
+    for _ in 0..300 {
+        status = second.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let Some(status) = status else {
+        let _ = second.kill();
+        panic!("a second server started on a database in use");
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is in use by another journeyc"), "{stderr}");
     // The first server is unharmed.
     start(&server, "start").await;

@@ -60,8 +60,7 @@ impl PendingTimers {
             let (session, key, id) = timer?;
             entries.push(timers.entry(&session, &key, id));
         }
-        // Sorted first, the set is built in one pass rather than entry by entry.
-        entries.sort_unstable();
+        // From a whole `Vec`, the set is sorted and built in one pass, not entry by entry.
         timers.entries = BTreeSet::from_iter(entries);
         Ok(timers)
     }

@@ -168,9 +168,8 @@ type Job = Box<dyn Fn(&mut Tx<'_>) -> rusqlite::Result<i64> + Send>;
 
 /// Runs `jobs` in one transaction and commits it. With `savepoints`, each job runs in
 /// its own and one that fails (or panics) is undone alone; without, the first failure
-/// undoes the whole transaction and gives `None`. The pending timers are undone with
-/// whatever SQLite undoes, except after an error or `None`: then the caller undoes
-/// them all.
+/// undoes the whole transaction and gives `None`. A change undone alone is undone in
+/// the pending timers too; after an error or `None`, the caller undoes them all.
 fn run_batch(
     writer: &mut Writer,
     jobs: &[Job],
@@ -283,18 +282,17 @@ impl Shared {
         // Changes almost never fail, so a batch first runs without savepoints, which
         // copy every page a change touches. If one fails, all are undone and run again,
         // each in its own savepoint, so the failure undoes that change alone.
-        let outcome = match run_batch(&mut writer, jobs, &mut touched, false) {
+        let mut run = |savepoints| {
+            let outcome = run_batch(&mut writer, jobs, &mut touched, savepoints);
+            // What was not committed is not pending; after a commit this undoes nothing.
+            writer.timers.undo_to(0);
+            outcome
+        };
+        let outcome = match run(false) {
             Ok(Some(results)) => Ok(results),
-            Ok(None) => {
-                writer.timers.undo_to(0);
-                run_batch(&mut writer, jobs, &mut touched, true)
-                    .map(|r| r.expect("with savepoints every change has a result"))
-            }
+            Ok(None) => run(true).map(|r| r.expect("with savepoints every change has a result")),
             Err(e) => Err(e),
         };
-        if outcome.is_err() {
-            writer.timers.undo_to(0);
-        }
         drop(writer);
         // Cached copies go before anyone learns of the change, so none is read stale.
         self.sessions_changed(touched.iter().map(String::as_str));
@@ -668,11 +666,10 @@ fn apply_effects(
 fn end_keyed_timer(tx: &mut Tx<'_>, session: &str, key: &str, how: &str) -> rusqlite::Result<()> {
     for id in tx.timers.candidates(session, key) {
         // The candidate's real session and key are checked: its hashes may collide.
-        let ended = tx
-            .prepare_cached("UPDATE timers SET state = ?4 WHERE id = ?1 AND session_id = ?2 AND key = ?3 AND state = 'pending'")?
-            .execute(params![id, session, key, how])?;
-        if ended == 1 {
-            tx.timers.remove(session, key, id);
+        if let Some((s, k, _)) = pending_timer(tx, id)? {
+            if s == session && k == key {
+                end_timer(tx, id, &s, &k, how)?;
+            }
         }
     }
     Ok(())
@@ -681,18 +678,38 @@ fn end_keyed_timer(tx: &mut Tx<'_>, session: &str, key: &str, how: &str) -> rusq
 /// Cancels `session`'s pending timers that belong to steps before `before`.
 fn cancel_session_timers(tx: &mut Tx<'_>, session: &str, before: i64) -> rusqlite::Result<()> {
     for id in tx.timers.of_session(session) {
-        // The candidate's real session is checked: its hash may collide. A read and a
-        // write by id are cheaper than one `UPDATE ... RETURNING`.
-        let key: Option<String> = tx
-            .prepare_cached("SELECT key FROM timers WHERE id = ?1 AND session_id = ?2 AND step < ?3 AND state = 'pending'")?
-            .query_row(params![id, session, before], |r| r.get(0))
-            .optional()?;
-        if let Some(key) = key {
-            tx.prepare_cached("UPDATE timers SET state = 'cancelled' WHERE id = ?1")?
-                .execute([id])?;
-            tx.timers.remove(session, &key, id);
+        // The candidate's real session is checked: its hash may collide.
+        if let Some((s, k, step)) = pending_timer(tx, id)? {
+            if s == session && step < before {
+                end_timer(tx, id, &s, &k, "cancelled")?;
+            }
         }
     }
+    Ok(())
+}
+
+/// Pending timer `id`'s session, key and step; `None` if it is not pending.
+fn pending_timer(tx: &Tx<'_>, id: i64) -> rusqlite::Result<Option<(String, String, i64)>> {
+    tx.prepare_cached(
+        "SELECT session_id, key, step FROM timers WHERE id = ?1 AND state = 'pending'",
+    )?
+    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .optional()
+}
+
+/// Ends pending timer `id`, of `session` with `key`, as `how`: on disk and in the
+/// index, the one place a timer stops being pending. A read (`pending_timer`) and this
+/// write by id are cheaper than one `UPDATE ... RETURNING`.
+fn end_timer(
+    tx: &mut Tx<'_>,
+    id: i64,
+    session: &str,
+    key: &str,
+    how: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE timers SET state = ?2 WHERE id = ?1")?
+        .execute(params![id, how])?;
+    tx.timers.remove(session, key, id);
     Ok(())
 }
 
@@ -841,17 +858,9 @@ impl Store for SqliteStore {
         self.write(move |c| {
             let mut marked_flags = Vec::with_capacity(fires.len());
             for (timer_id, change) in &fires {
-                // A read and a write by id: cheaper than one `UPDATE ... RETURNING`.
-                let fired: Option<(String, String)> = c
-                    .prepare_cached(
-                        "SELECT session_id, key FROM timers WHERE id = ?1 AND state = 'pending'",
-                    )?
-                    .query_row([timer_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                if let Some((session, key)) = &fired {
-                    c.prepare_cached("UPDATE timers SET state = 'fired' WHERE id = ?1")?
-                        .execute([timer_id])?;
-                    c.timers.remove(session, key, *timer_id);
+                let fired = pending_timer(c, *timer_id)?;
+                if let Some((session, key, _)) = &fired {
+                    end_timer(c, *timer_id, session, key, "fired")?;
                     change.write(c, now)?;
                 }
                 marked_flags.push(fired.is_some());
@@ -893,19 +902,10 @@ impl Store for SqliteStore {
     fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool> {
         let reason = reason.to_string();
         self.write(move |c| {
-            let session: Option<(String, String)> = c
-                .query_row(
-                    "SELECT session_id, key FROM timers WHERE id = ?1 AND state = 'pending'",
-                    [timer_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let Some((session_id, key)) = session else {
+            let Some((session_id, key, _)) = pending_timer(c, timer_id)? else {
                 return Ok(0);
             };
-            c.prepare_cached("UPDATE timers SET state = 'skipped' WHERE id = ?1")?
-                .execute([timer_id])?;
-            c.timers.remove(&session_id, &key, timer_id);
+            end_timer(c, timer_id, &session_id, &key, "skipped")?;
             c.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
                 .execute(params![
                     session_id,
@@ -1192,18 +1192,31 @@ mod tests {
                 .map(|t| (t.session_id, t.key, (t.due - now).num_hours()))
                 .collect()
         };
-        // s1's `a` is replaced, then its step 0 left; s2's `b` is stopped.
+        let expect = |timers: &[(&str, &str, i64)]| -> Vec<(String, String, i64)> {
+            timers
+                .iter()
+                .map(|&(s, k, h)| (s.to_string(), k.to_string(), h))
+                .collect()
+        };
+        // s1's `a` is replaced: the others stay.
         store.apply(&s1, &[timer("a", 3, 0)], now).unwrap();
+        assert_eq!(
+            pending(),
+            expect(&[
+                ("s2", "a", 1),
+                ("s1", "b", 2),
+                ("s2", "b", 2),
+                ("s1", "a", 3)
+            ])
+        );
+        // s1's step 0 is left, and s2's `b` stopped.
         store
             .apply(&s1, &[Effect::LeftSteps { before: 1 }], now)
             .unwrap();
         store
             .apply(&s2, &[Effect::StopTimer { key: "b".into() }], now)
             .unwrap();
-        let expected = [("s2", "a", 1), ("s1", "b", 2)]
-            .map(|(s, k, h)| (s.to_string(), k.to_string(), h))
-            .to_vec();
-        assert_eq!(pending(), expected);
+        assert_eq!(pending(), expect(&[("s2", "a", 1), ("s1", "b", 2)]));
         // s2's `a` fires, and ending s1 cancels its `b`: nothing is left, in the
         // database or in the index.
         let a = store
