@@ -8,8 +8,8 @@
 //! change to it is undone if the change, or the batch, is rolled back.
 //!
 //! Entries are hashes of the session id and the key, with the timer's id. A hash can
-//! collide, so a lookup yields candidates, and the store's SQL checks each candidate's
-//! real session and key before it changes it.
+//! collide, so a lookup yields candidates, and the store reads each candidate's real
+//! session and key by id before it changes it.
 //!
 //! Only the writer changes it, inside its transaction. Another process writing the
 //! same file would go unseen, so the store locks the file (see `SqliteStore::open`).
