@@ -332,8 +332,8 @@ end
             .next()
             .unwrap();
         let now = Utc::now();
-        let s = SessionState::new("bench".into(), &j, "link", now);
-        store.create_session(&s, b"bench", now).unwrap();
+        let mut s = SessionState::new("bench".into(), &j, "link", now);
+        store.create_session(&mut s, b"bench", now).unwrap();
         let effects: Vec<Effect> = (0..total)
             .map(|i| Effect::Sms {
                 to: format!("+1415{:07}", i % 1000),
@@ -341,7 +341,7 @@ end
                 body: format!("message {i}"),
             })
             .collect();
-        store.apply(&s, &effects, now).unwrap();
+        store.apply(&mut s, &effects, now).unwrap();
     }
     let sender_counter = Counter::default();
     let fake = rt.block_on(fake_twilio(sender_counter.clone()));

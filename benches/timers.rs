@@ -75,7 +75,11 @@ fn sessions(
     for durable in queued {
         durable.wait().unwrap();
     }
+    // Each change names the revision it follows: a new session is at 1.
     sessions
+        .into_iter()
+        .map(|s| SessionState { revision: 1, ..s })
+        .collect()
 }
 
 fn main() {
@@ -103,11 +107,12 @@ fn main() {
     runtime.block_on(async {
         let tasks: Vec<_> = sessions(&store, &j, "c", clients, now)
             .into_iter()
-            .map(|s| {
+            .map(|mut s| {
                 let store = store.clone();
                 tokio::spawn(async move {
                     for k in 0..per_client {
                         store.apply_queued(&s, &[timer(now, k)], now).await.unwrap();
+                        s.revision += 1;
                     }
                 })
             })
@@ -127,11 +132,11 @@ fn main() {
     let thread_started = Instant::now();
     let handles: Vec<_> = sessions(&store, &j, "t", threads, now)
         .into_iter()
-        .map(|s| {
+        .map(|mut s| {
             let store = store.clone();
             std::thread::spawn(move || {
                 for k in 0..per_thread {
-                    store.apply(&s, &[timer(now, k)], now).unwrap();
+                    store.apply(&mut s, &[timer(now, k)], now).unwrap();
                 }
             })
         })
@@ -153,8 +158,8 @@ fn main() {
 
     // Baseline: one session's timers inserted as a single apply (one transaction).
     let baseline_store = SqliteStore::open(&dir.join("baseline.db")).unwrap();
-    let s = SessionState::new("b".into(), &j, "link", now);
-    baseline_store.create_session(&s, b"b", now).unwrap();
+    let mut s = SessionState::new("b".into(), &j, "link", now);
+    baseline_store.create_session(&mut s, b"b", now).unwrap();
     let effects: Vec<Effect> = (0..scheduled.min(200_000))
         .map(|k| Effect::StartTimer {
             key: format!("t{k}"),
@@ -165,7 +170,7 @@ fn main() {
         })
         .collect();
     let base_started = Instant::now();
-    baseline_store.apply(&s, &effects, now).unwrap();
+    baseline_store.apply(&mut s, &effects, now).unwrap();
     let base_rate = effects.len() as f64 / base_started.elapsed().as_secs_f64();
 
     let rate = (per_client * clients) as f64 / elapsed.as_secs_f64();
@@ -231,8 +236,8 @@ fn main() {
         reopen_started.elapsed().as_secs_f64() * 1000.0
     );
     let start = Utc::now() + Duration::seconds(1);
-    let s = SessionState::new("l".into(), &j, "link", Utc::now());
-    store.create_session(&s, b"l", Utc::now()).unwrap();
+    let mut s = SessionState::new("l".into(), &j, "link", Utc::now());
+    store.create_session(&mut s, b"l", Utc::now()).unwrap();
     let count = 5_000;
     let last_due = start + Duration::milliseconds(count - 1);
     let effects: Vec<Effect> = (0..count)
@@ -244,7 +249,7 @@ fn main() {
             actions: vec![],
         })
         .collect();
-    store.apply(&s, &effects, Utc::now()).unwrap();
+    store.apply(&mut s, &effects, Utc::now()).unwrap();
     let engine = Arc::new(journeyc::runtime::engine::Engine::new(
         vec![j.clone()],
         Box::new(store),

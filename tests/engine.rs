@@ -235,7 +235,7 @@ fn api(e: &Engine, id: &str) -> Result<bool, String> {
         None,
     )
     .map(|s| s.existing)
-    .map_err(|e| e.0)
+    .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -302,7 +302,7 @@ fn timers_of_an_expired_session_do_not_fire() {
     assert_eq!(e.store().next_timer_due().unwrap(), None, "nothing pending");
     assert_eq!(e.store().next_expiry().unwrap(), None);
     assert_eq!(
-        e.run("x1", &[], &[]).err().map(|e| e.0),
+        e.run("x1", &[], &[]).err().map(|e| e.to_string()),
         Some("session `x1` has ended".into())
     );
 }
@@ -391,7 +391,8 @@ fn after_downtime_a_schedule_runs_once_not_once_per_missed_instant() {
     );
 }
 
-fn new_id(id: &str) -> impl FnOnce() -> (String, Vec<u8>, Option<String>) + '_ {
+fn new_id(id: &str) -> impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static {
+    let id = id.to_string();
     move || {
         (
             id.to_string(),
@@ -697,4 +698,245 @@ fn inbound_calls_say_their_text_and_join_or_start_sessions() {
         e.inbound_call("+15005559999", None, new_id("c4")).is_err(),
         "no journey answers that number"
     );
+}
+
+/// A journey that counts: each text is a reply that adds one and answers with its own
+/// text (so no answer is a duplicate of another), and restarts a timer due at once that
+/// counts its firings.
+const COUNTER: &str = r#"
+journey Counter {
+  sms from "+15005550006"
+  trigger sms to "+15005550001"
+  var count: Number = 0
+  var ticks: Number = 0
+
+  on reply {
+    set count = count + 1
+    send sms Got
+    start timer "tick" at NOW() {
+      set ticks = ticks + 1
+    }
+  }
+
+  step One {
+    page Only {
+      heading "Counting"
+    }
+  }
+
+  notification Got sms {
+    text "got {{ session.message }}"
+  }
+}
+"#;
+
+fn number(state: &journeyc::runtime::session::SessionState, j: &ir::Journey, var: &str) -> f64 {
+    let i = j.vars.iter().position(|v| v.name == var).unwrap();
+    match &state.vars[i] {
+        Value::Number(n) => *n,
+        other => panic!("{var} is {other:?}"),
+    }
+}
+
+/// Starts a `COUNTER` session for each of `people`, by a first text each; its id is
+/// `c{i}`.
+fn counter_sessions(e: &Engine, people: &[String]) {
+    for (i, phone) in people.iter().enumerate() {
+        e.inbound_sms("+15005550001", phone, "hello", new_id(&format!("c{i}")))
+            .unwrap();
+    }
+}
+
+#[test]
+fn concurrent_texts_to_one_session_are_each_counted_once_and_answered_once() {
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(COUNTER, &temp_db("concurrent-texts"), &clock);
+    let me = "+14158675309".to_string();
+    counter_sessions(&e, std::slice::from_ref(&me));
+    // 200 texts from one person, from 40 threads at once; and, as another server on
+    // the same database would, a thread that changes the session directly in the store
+    // 100 times, so the engine's events really conflict and run again.
+    let other = {
+        let e = e.clone();
+        std::thread::spawn(move || {
+            let j = e.journeys()[0].clone();
+            let ticks = j.vars.iter().position(|v| v.name == "ticks").unwrap();
+            let mut conflicts = 0;
+            for _ in 0..100 {
+                loop {
+                    let mut s = e.store().session("c0").unwrap().unwrap();
+                    s.vars[ticks] = Value::Number(number(&s, &j, "ticks") + 1.0);
+                    match e.store().apply(&mut s, &[], e.now()) {
+                        Ok(()) => break,
+                        Err(err) if err.is_conflict() => conflicts += 1,
+                        Err(err) => panic!("{err}"),
+                    }
+                }
+            }
+            conflicts
+        })
+    };
+    let threads: Vec<_> = (0..40)
+        .map(|t| {
+            let (e, me) = (e.clone(), me.clone());
+            std::thread::spawn(move || {
+                for k in 0..5 {
+                    let body = format!("text {t}-{k}");
+                    e.inbound_sms("+15005550001", &me, &body, new_id("unused"))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let conflicts = other.join().unwrap();
+    let j = &e.journeys()[0];
+    let s = e.store().session("c0").unwrap().unwrap();
+    assert_eq!(number(&s, j, "count"), 200.0, "no update lost");
+    assert_eq!(
+        number(&s, j, "ticks"),
+        100.0,
+        "nor one of the other writer's"
+    );
+    assert_eq!(
+        s.revision, 301,
+        "one revision per change, after the first text"
+    );
+    eprintln!("the other writer's changes conflicted {conflicts} times");
+    let mut answers: Vec<String> = bodies(e.store())
+        .into_iter()
+        .filter(|b| b.starts_with("got text"))
+        .collect();
+    assert_eq!(answers.len(), 200, "every text answered once");
+    answers.sort();
+    answers.dedup();
+    assert_eq!(answers.len(), 200, "no answer sent twice");
+    let texts = log(e.store(), "c0")
+        .iter()
+        .filter(|l| l.starts_with("text from"))
+        .count();
+    assert_eq!(
+        texts, 200,
+        "one log line per text, none from an attempt undone"
+    );
+    assert!(
+        e.store().session("unused").unwrap().is_none(),
+        "every text reached the session"
+    );
+}
+
+#[test]
+fn timers_firing_while_texts_change_the_same_sessions_lose_nothing() {
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(COUNTER, &temp_db("timers-and-texts"), &clock);
+    let people: Vec<String> = (0..8).map(|i| format!("+1415867530{i}")).collect();
+    counter_sessions(&e, &people);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // One thread fires what is due, over and over, while texts restart the timers.
+    let firing = {
+        let (e, done) = (e.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut fired = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                fired += e.fire_due(None).unwrap();
+            }
+            fired
+        })
+    };
+    let texting: Vec<_> = people
+        .iter()
+        .flat_map(|phone| (0..3).map(move |t| (phone.clone(), t)))
+        .map(|(phone, t)| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                for k in 0..10 {
+                    e.inbound_sms(
+                        "+15005550001",
+                        &phone,
+                        &format!("{t}-{k}"),
+                        new_id("unused"),
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in texting {
+        t.join().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut fired = firing.join().unwrap();
+    fired += e.fire_due(None).unwrap();
+    assert_eq!(
+        e.store().next_timer_due().unwrap(),
+        None,
+        "nothing left due"
+    );
+    let j = &e.journeys()[0];
+    let mut ticks = 0.0;
+    for i in 0..people.len() {
+        let id = format!("c{i}");
+        let s = e.store().session(&id).unwrap().unwrap();
+        assert_eq!(number(&s, j, "count"), 30.0, "{id}: every text counted");
+        let lines = log(e.store(), &id)
+            .iter()
+            .filter(|l| l.starts_with("timer `tick` fired"))
+            .count();
+        assert_eq!(
+            number(&s, j, "ticks"),
+            lines as f64,
+            "{id}: every firing counted"
+        );
+        assert!(lines >= 1, "{id}: its last timer fired");
+        ticks += number(&s, j, "ticks");
+    }
+    assert_eq!(
+        ticks, fired as f64,
+        "each firing the engine reported is counted"
+    );
+}
+
+#[test]
+fn a_cron_run_and_a_timer_change_one_session_without_losing_either() {
+    // The schedule's session starts a timer; it comes due while the next instant's run
+    // starts another session; each change is based on the revision it read.
+    let source = r#"
+journey Daily {
+  trigger schedule "0 0 9 * * *" in "UTC" {
+    set runs = runs + 1
+    start timer "later" at NOW() {
+      set ticks = ticks + 1
+    }
+  }
+  var runs: Number = 0
+  var ticks: Number = 0
+  step One {
+    page Only {
+      heading "Daily"
+    }
+  }
+}
+"#;
+    let clock = ManualClock::new(at("2026-03-04T08:00:00Z"));
+    let e = engine(source, &temp_db("cron-and-timer"), &clock);
+    assert_eq!(
+        e.advance(&clock, Duration::days(3)).unwrap(),
+        6,
+        "3 runs, 3 timers"
+    );
+    let j = &e.journeys()[0];
+    for day in ["2026-03-04", "2026-03-05", "2026-03-06"] {
+        let id = format!(
+            "Daily-schedule-0-{}",
+            at(&format!("{day}T09:00:00Z")).timestamp()
+        );
+        let s = e.store().session(&id).unwrap().unwrap();
+        assert_eq!(
+            (number(&s, j, "runs"), number(&s, j, "ticks")),
+            (1.0, 1.0),
+            "{id}"
+        );
+    }
 }

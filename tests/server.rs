@@ -794,3 +794,226 @@ async fn a_second_server_on_the_same_database_is_refused() {
     // The first server is unharmed.
     start(&server, "start").await;
 }
+
+/// Writes `source` as a journey file in the test's folder and serves it with the fake
+/// Twilio, in preview or on the real clock.
+fn serve_source(source: &str, dir: &str, twilio: &FakeTwilio, preview: bool) -> Server {
+    let dir = temp_dir(dir);
+    let journey = dir.join("race.journey");
+    std::fs::write(&journey, source).unwrap();
+    Server::start(Options {
+        journey,
+        db: dir.join("journey.db"),
+        twilio: Some(twilio),
+        preview,
+        extra: vec!["--sms-rate", "0"],
+    })
+}
+
+/// Counts replies and button presses, and a timer restarted by each press fires at
+/// once (on the real clock, by the scheduler) and counts its firings; each text the
+/// journey sends says what it counted, so none is a duplicate of another.
+const COUNTING: &str = r#"
+journey Counting {
+  sms from "+15005550006"
+  trigger sms to "+15005550006"
+  var replies: Number = 0
+  var presses: Number = 0
+  var ticks: Number = 0
+
+  on session started {
+    send sms Link
+  }
+
+  on reply {
+    set replies = replies + 1
+    send sms Got
+  }
+
+  step One {
+    page Count {
+      heading "{{ replies }} replies, {{ presses }} presses, {{ ticks }} ticks"
+      button "Press" {
+        set presses = presses + 1
+        start timer "tick" at NOW() {
+          set ticks = ticks + 1
+          send sms Tick
+        }
+        go to page Count
+      }
+    }
+  }
+
+  notification Link sms {
+    journey link
+  }
+
+  notification Got sms {
+    text "got {{ session.message }}"
+  }
+
+  notification Tick sms {
+    text "tick {{ ticks }}"
+  }
+}
+"#;
+
+/// The counts a `COUNTING` page shows.
+fn counts(page: &Page) -> (u64, u64, u64) {
+    let h1 = page.h1();
+    let n: Vec<u64> = h1
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(n.len(), 3, "{h1}");
+    (n[0], n[1], n[2])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_texts_from_one_person_at_once_are_each_counted_and_answered_once() {
+    let twilio = FakeTwilio::start().await;
+    let server = serve_source(COUNTING, "texts-at-once", &twilio, true);
+    let (status, _) = server.sms("SMfirst", PERSON, OUR_NUMBER, "hi").await;
+    assert_eq!(status, 200);
+    let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
+    // 200 signed webhooks from one person, 32 in flight at a time.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let texts: Vec<_> = (0..200)
+        .map(|i| {
+            let (url, gate) = (server.url("/twilio/sms"), gate.clone());
+            let p = sms_params(&format!("SMtext{i}"), PERSON, OUR_NUMBER, &format!("n{i}"));
+            tokio::spawn(async move {
+                let _permit = gate.acquire().await.unwrap();
+                post_signed(&url, &p, true).await
+            })
+        })
+        .collect();
+    for t in texts {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        counts(&Page::open(&link).await),
+        (200, 0, 0),
+        "no update lost"
+    );
+    let got: Vec<Value> = outbox(&server)
+        .await
+        .into_iter()
+        .filter(|m| m["body"].as_str().unwrap().starts_with("got "))
+        .collect();
+    assert_eq!(got.len(), 200, "every text answered once");
+    let mut bodies: Vec<&str> = got.iter().map(|m| m["body"].as_str().unwrap()).collect();
+    bodies.sort_unstable();
+    bodies.dedup();
+    assert_eq!(bodies.len(), 200, "none answered twice");
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("journeyc_session_conflicts_total 0\n"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn form_posts_racing_due_timers_on_the_real_clock_lose_nothing() {
+    let twilio = FakeTwilio::start().await;
+    let server = serve_source(COUNTING, "posts-and-timers", &twilio, false);
+    let (status, _) = server.sms("SMstart", PERSON, OUR_NUMBER, "hi").await;
+    assert_eq!(status, 200);
+    let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
+    // Eight tabs press at once, ten times each; every press restarts a timer due at
+    // once, which the scheduler fires while the next presses come in.
+    let tabs: Vec<_> = (0..8)
+        .map(|_| {
+            let link = link.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let page = Page::open(&link).await;
+                    let (status, _, body) = page.submit(&[]).await;
+                    assert_eq!(status, 303, "{body}");
+                }
+            })
+        })
+        .collect();
+    for t in tabs {
+        t.await.unwrap();
+    }
+    // The last timer fires within moments; then the counts settle.
+    let mut last = (0, 0, 0);
+    for _ in 0..100 {
+        last = counts(&Page::open(&link).await);
+        let ticks_sent = twilio
+            .sent_to(PERSON)
+            .iter()
+            .filter(|m| m.body.starts_with("tick "))
+            .count() as u64;
+        if last.1 == 80 && last.2 >= 1 && ticks_sent == last.2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last.1, 80, "every press counted: {last:?}");
+    let ticks: Vec<String> = twilio
+        .sent_to(PERSON)
+        .into_iter()
+        .map(|m| m.body)
+        .filter(|b| b.starts_with("tick "))
+        .collect();
+    assert!(last.2 >= 1, "the last timer fired: {last:?}");
+    assert_eq!(ticks.len() as u64, last.2, "one text per counted firing");
+    // Each firing counted on top of the one before: texts "tick 1" to "tick N".
+    let mut sorted = ticks.clone();
+    sorted.sort_by_key(|b| b[5..].parse::<u64>().unwrap());
+    let expected: Vec<String> = (1..=last.2).map(|n| format!("tick {n}")).collect();
+    assert_eq!(sorted, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_webhooks_for_one_person_at_once_change_their_session_in_turn() {
+    // A text and a call from one person, many times at once: each is kept once.
+    let source = COUNTING.replace(
+        "  on session started {",
+        "  trigger call to \"+15005550006\" {\n    set replies = replies + 1\n    say \"Counted.\"\n  }\n\n  on session started {",
+    );
+    let twilio = FakeTwilio::start().await;
+    let server = serve_source(&source, "text-and-call", &twilio, true);
+    let (status, _) = server.sms("SMopen", PERSON, OUR_NUMBER, "hi").await;
+    assert_eq!(status, 200);
+    let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
+    let hooks: Vec<_> = (0..40)
+        .map(|i| {
+            let url = server.url(if i % 2 == 0 {
+                "/twilio/sms"
+            } else {
+                "/twilio/voice"
+            });
+            let p = if i % 2 == 0 {
+                sms_params(&format!("SMhook{i}"), PERSON, OUR_NUMBER, &format!("t{i}"))
+            } else {
+                params(&[
+                    ("CallSid", &format!("CAhook{i}")),
+                    ("From", PERSON),
+                    ("To", OUR_NUMBER),
+                ])
+            };
+            tokio::spawn(async move { post_signed(&url, &p, true).await })
+        })
+        .collect();
+    for h in hooks {
+        let (status, body) = h.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        counts(&Page::open(&link).await).0,
+        40,
+        "20 texts and 20 calls"
+    );
+}

@@ -54,8 +54,10 @@ const NOW: &str = "2026-03-04T15:00:00Z";
 const PHONE: &str = "+14158675309";
 
 fn new_session(store: &dyn Store, id: &str) -> SessionState {
-    let s = SessionState::new(id.into(), &journey(), "link", at(NOW));
-    store.create_session(&s, id.as_bytes(), at(NOW)).unwrap();
+    let mut s = SessionState::new(id.into(), &journey(), "link", at(NOW));
+    store
+        .create_session(&mut s, id.as_bytes(), at(NOW))
+        .unwrap();
     s
 }
 
@@ -101,7 +103,7 @@ fn sessions_are_kept_and_found_by_token_and_by_phone() {
             "{name}: not before initialisation"
         );
         initialise(&mut s);
-        store.apply(&s, &[], at(NOW)).unwrap();
+        store.apply(&mut s, &[], at(NOW)).unwrap();
         let found = store
             .active_session_for_phone(&s.journey, PHONE, at(NOW))
             .unwrap();
@@ -124,7 +126,7 @@ fn sessions_are_kept_and_found_by_token_and_by_phone() {
             "{name}: not once expired"
         );
         s.status = Status::Ended;
-        store.apply(&s, &[], at(NOW)).unwrap();
+        store.apply(&mut s, &[], at(NOW)).unwrap();
         assert_eq!(
             store
                 .active_session_for_phone(&s.journey, PHONE, at(NOW))
@@ -141,13 +143,13 @@ fn the_outbox_suppresses_duplicates_within_30_minutes_and_opted_out_numbers() {
         let mut s = new_session(&*store, "s1");
         initialise(&mut s);
         store
-            .apply(&s, &[sms("Hello"), sms("Hello")], at(NOW))
+            .apply(&mut s, &[sms("Hello"), sms("Hello")], at(NOW))
             .unwrap();
         store
-            .apply(&s, &[sms("Hello")], at(NOW) + Duration::minutes(29))
+            .apply(&mut s, &[sms("Hello")], at(NOW) + Duration::minutes(29))
             .unwrap();
         store
-            .apply(&s, &[sms("Hello")], at(NOW) + Duration::minutes(31))
+            .apply(&mut s, &[sms("Hello")], at(NOW) + Duration::minutes(31))
             .unwrap();
         let statuses: Vec<MessageStatus> = store
             .outbox(Some("s1"))
@@ -172,9 +174,9 @@ fn the_outbox_suppresses_duplicates_within_30_minutes_and_opted_out_numbers() {
 
         store.opt_out(PHONE, at(NOW)).unwrap();
         assert!(store.is_opted_out(PHONE).unwrap());
-        store.apply(&s, &[sms("After STOP")], at(NOW)).unwrap();
+        store.apply(&mut s, &[sms("After STOP")], at(NOW)).unwrap();
         store.opt_in(PHONE).unwrap();
-        store.apply(&s, &[sms("After START")], at(NOW)).unwrap();
+        store.apply(&mut s, &[sms("After START")], at(NOW)).unwrap();
         let last: Vec<(String, MessageStatus)> = store
             .outbox(None)
             .unwrap()
@@ -201,10 +203,10 @@ fn the_outbox_suppresses_duplicates_within_30_minutes_and_opted_out_numbers() {
 #[test]
 fn timers_start_replace_stop_and_leave_with_their_step() {
     for (name, store) in stores("timers") {
-        let s = new_session(&*store, "s1");
+        let mut s = new_session(&*store, "s1");
         store
             .apply(
-                &s,
+                &mut s,
                 &[
                     timer("a", "2026-03-05T15:00:00Z", 0),
                     timer("b", "2026-03-06T15:00:00Z", 1),
@@ -219,7 +221,7 @@ fn timers_start_replace_stop_and_leave_with_their_step() {
         );
         // Starting a key again replaces it.
         store
-            .apply(&s, &[timer("a", "2026-03-07T15:00:00Z", 0)], at(NOW))
+            .apply(&mut s, &[timer("a", "2026-03-07T15:00:00Z", 0)], at(NOW))
             .unwrap();
         let due: Vec<(String, DateTime<Utc>)> = store
             .due_timers(at("2030-01-01T00:00:00Z"), 10)
@@ -244,7 +246,7 @@ fn timers_start_replace_stop_and_leave_with_their_step() {
         );
         // Leaving step 0 cancels its timer only; stopping `b` cancels the other.
         store
-            .apply(&s, &[Effect::LeftSteps { before: 1 }], at(NOW))
+            .apply(&mut s, &[Effect::LeftSteps { before: 1 }], at(NOW))
             .unwrap();
         assert_eq!(
             store
@@ -256,7 +258,7 @@ fn timers_start_replace_stop_and_leave_with_their_step() {
         );
         store
             .apply(
-                &s,
+                &mut s,
                 &[
                     Effect::StopTimer { key: "b".into() },
                     Effect::StopTimer {
@@ -276,7 +278,11 @@ fn a_timer_fires_once_with_its_effects() {
         let mut s = new_session(&*store, "s1");
         initialise(&mut s);
         store
-            .apply(&s, &[timer("nudge", "2026-03-05T15:00:00Z", 0)], at(NOW))
+            .apply(
+                &mut s,
+                &[timer("nudge", "2026-03-05T15:00:00Z", 0)],
+                at(NOW),
+            )
             .unwrap();
         let t = store
             .due_timers(at("2026-03-05T15:00:00Z"), 10)
@@ -289,13 +295,13 @@ fn a_timer_fires_once_with_its_effects() {
         );
         assert!(
             store
-                .fire_timer(t.id, &s, &[sms("Reminder")], t.due)
+                .fire_timer(t.id, &mut s, &[sms("Reminder")], t.due)
                 .unwrap(),
             "{name}"
         );
         assert!(
             !store
-                .fire_timer(t.id, &s, &[sms("Reminder again")], t.due)
+                .fire_timer(t.id, &mut s, &[sms("Reminder again")], t.due)
                 .unwrap(),
             "{name}: a second firing changes nothing"
         );
@@ -322,7 +328,7 @@ fn skipping_and_ending_leave_nothing_pending() {
         let mut s = new_session(&*store, "s1");
         store
             .apply(
-                &s,
+                &mut s,
                 &[
                     timer("a", "2026-03-05T15:00:00Z", 0),
                     timer("b", "2026-03-06T15:00:00Z", 0),
@@ -351,7 +357,7 @@ fn skipping_and_ending_leave_nothing_pending() {
         );
         s.status = Status::Ended;
         store
-            .apply(&s, &[Effect::Log("session ended".into())], at(NOW))
+            .apply(&mut s, &[Effect::Log("session ended".into())], at(NOW))
             .unwrap();
         assert_eq!(
             store.next_timer_due().unwrap(),
@@ -375,15 +381,15 @@ fn sqlite_keeps_everything_across_a_reopen() {
         initialise(&mut s);
         store
             .apply(
-                &s,
+                &mut s,
                 &[timer("nudge", "2026-03-05T15:00:00Z", 0), sms("Hi")],
                 at(NOW),
             )
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7, "every migration ran");
-    let s = store.session("s1").unwrap().unwrap();
+    assert_eq!(store.schema_version().unwrap(), 8, "every migration ran");
+    let mut s = store.session("s1").unwrap().unwrap();
     assert!(s.actor_initialized);
     assert_eq!(
         store.next_timer_due().unwrap(),
@@ -393,7 +399,11 @@ fn sqlite_keeps_everything_across_a_reopen() {
     // The timer from before the reopen is still known by its key: starting it again
     // replaces it, and ending the session cancels what is pending.
     store
-        .apply(&s, &[timer("nudge", "2026-03-06T15:00:00Z", 0)], at(NOW))
+        .apply(
+            &mut s,
+            &[timer("nudge", "2026-03-06T15:00:00Z", 0)],
+            at(NOW),
+        )
         .unwrap();
     let due: Vec<DateTime<Utc>> = store
         .due_timers(at("2030-01-01T00:00:00Z"), 10)
@@ -406,7 +416,7 @@ fn sqlite_keeps_everything_across_a_reopen() {
     let store = SqliteStore::open(&path).unwrap();
     let mut s = store.session("s1").unwrap().unwrap();
     s.status = Status::Ended;
-    store.apply(&s, &[], at(NOW)).unwrap();
+    store.apply(&mut s, &[], at(NOW)).unwrap();
     assert_eq!(store.next_timer_due().unwrap(), None);
 }
 
@@ -415,7 +425,10 @@ fn sqlite_serves_one_process_at_a_time() {
     let path = temp_db("locked");
     let first = SqliteStore::open(&path).unwrap();
     let err = SqliteStore::open(&path).err().expect("refused while open");
-    assert!(err.0.contains("in use by another journeyc"), "{err}");
+    assert!(
+        err.to_string().contains("in use by another journeyc"),
+        "{err}"
+    );
     drop(first);
     SqliteStore::open(&path).expect("free once the first has closed");
 }
@@ -430,10 +443,12 @@ fn a_failing_change_leaves_the_timers_as_they_were() {
     for (name, store) in stores("failing-timers") {
         let store: Arc<dyn Store> = Arc::from(store);
         assert!(store.first_delivery("SMtaken", at(NOW)).unwrap());
-        on_threads(&store, THREADS, |store, s, _| {
+        on_threads(&store, THREADS, |store, mut s, _| {
             for round in 1..=ROUNDS {
                 let due = format!("2026-03-{:02}T15:00:00Z", 4 + round);
-                store.apply(&s, &[timer("k", &due, 0)], at(NOW)).unwrap();
+                store
+                    .apply(&mut s, &[timer("k", &due, 0)], at(NOW))
+                    .unwrap();
                 // The taken delivery id fails the change: neither its stop nor its
                 // start happens.
                 let failing = [
@@ -441,7 +456,7 @@ fn a_failing_change_leaves_the_timers_as_they_were() {
                     timer("x", "2026-03-05T15:00:00Z", 0),
                     Effect::Delivery("SMtaken".into()),
                 ];
-                assert!(store.apply(&s, &failing, at(NOW)).is_err());
+                assert!(store.apply(&mut s, &failing, at(NOW)).is_err());
             }
         });
         let due = store.due_timers(at("2030-01-01T00:00:00Z"), 1_000).unwrap();
@@ -458,9 +473,9 @@ fn a_failing_change_leaves_the_timers_as_they_were() {
             "{name}: each the last `k` started"
         );
         for i in 0..THREADS {
-            let s = store.session(&format!("s{i}")).unwrap().unwrap();
+            let mut s = store.session(&format!("s{i}")).unwrap().unwrap();
             store
-                .apply(&s, &[Effect::StopTimer { key: "k".into() }], at(NOW))
+                .apply(&mut s, &[Effect::StopTimer { key: "k".into() }], at(NOW))
                 .unwrap();
         }
         assert_eq!(store.next_timer_due().unwrap(), None, "{name}");
@@ -478,7 +493,11 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
             body: "From another number".into(),
         };
         store
-            .apply(&s, &[sms("One"), sms("Two"), other, sms("Three")], at(NOW))
+            .apply(
+                &mut s,
+                &[sms("One"), sms("Two"), other, sms("Three")],
+                at(NOW),
+            )
             .unwrap();
         // A busy sender number is skipped; the others' messages are claimed.
         let busy = vec!["+15005550006".to_string()];
@@ -552,7 +571,7 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
             .collect();
         assert_eq!(delivered, ["One"], "{name}");
         // Unknown messages count as sent for duplicate suppression.
-        store.apply(&s, &[sms("Two")], at(NOW)).unwrap();
+        store.apply(&mut s, &[sms("Two")], at(NOW)).unwrap();
         assert_eq!(
             store.outbox(None).unwrap().last().unwrap().status,
             Suppressed,
@@ -567,7 +586,7 @@ fn expired_sessions_are_marked_and_leave_nothing_pending() {
         let mut s = new_session(&*store, "s1");
         initialise(&mut s);
         store
-            .apply(&s, &[timer("t", "2026-06-01T00:00:00Z", 0)], at(NOW))
+            .apply(&mut s, &[timer("t", "2026-06-01T00:00:00Z", 0)], at(NOW))
             .unwrap();
         let later = new_session(&*store, "s2");
         assert_eq!(store.next_expiry().unwrap(), Some(s.expires_at), "{name}");
@@ -617,14 +636,14 @@ fn a_session_found_by_token_is_never_stale_after_a_change() {
         }
         initialise(&mut s);
         store
-            .apply(&s, &[timer("t", "2026-03-04T15:00:00Z", 0)], at(NOW))
+            .apply(&mut s, &[timer("t", "2026-03-04T15:00:00Z", 0)], at(NOW))
             .unwrap();
         let found = store.session_by_token(b"s1").unwrap().unwrap();
         assert!(found.actor_initialized, "{name}: a change by apply is seen");
         // A timer firing changes the session too.
         let timer_id = store.due_timers(at(NOW), 10).unwrap()[0].id;
         s.status = Status::Ended;
-        assert!(store.fire_timer(timer_id, &s, &[], at(NOW)).unwrap());
+        assert!(store.fire_timer(timer_id, &mut s, &[], at(NOW)).unwrap());
         let found = store.session_by_token(b"s1").unwrap().unwrap();
         assert_eq!(
             found.status,
@@ -645,9 +664,12 @@ fn webhook_deliveries_are_seen_once_and_secrets_outlive_a_reopen() {
         let mut s = new_session(&*store, "s1");
         initialise(&mut s);
         let with_delivery = [Effect::Delivery("SMc".into()), sms("Once")];
-        store.apply(&s, &with_delivery, at(NOW)).unwrap();
+        store.apply(&mut s, &with_delivery, at(NOW)).unwrap();
         assert!(store.delivery_seen("SMc").unwrap(), "{name}");
-        assert!(store.apply(&s, &with_delivery, at(NOW)).is_err(), "{name}");
+        assert!(
+            store.apply(&mut s, &with_delivery, at(NOW)).is_err(),
+            "{name}"
+        );
         assert_eq!(
             store.outbox(Some("s1")).unwrap().len(),
             1,
@@ -677,7 +699,7 @@ fn sqlite_refuses_a_database_from_a_newer_version() {
         .pragma_update(None, "user_version", 99)
         .unwrap();
     let err = SqliteStore::open(&path).err().expect("refused");
-    assert!(err.0.contains("newer journeyc"), "{err}");
+    assert!(err.to_string().contains("newer journeyc"), "{err}");
 }
 
 /// Starts sessions `s0` to `s{n-1}`, then runs `work` for each session on a thread of
@@ -712,20 +734,20 @@ fn concurrent_changes_all_land_and_a_failing_one_undoes_only_itself() {
     const THREADS: usize = 32;
     for (name, store) in stores("concurrent") {
         let store: Arc<dyn Store> = Arc::from(store);
-        on_threads(&store, THREADS, |store, s, i| {
+        on_threads(&store, THREADS, |store, mut s, i| {
             for k in 0..50 {
                 store
                     .apply(
-                        &s,
+                        &mut s,
                         &[timer(&format!("t{k}"), "2026-03-05T15:00:00Z", 0)],
                         at(NOW),
                     )
                     .unwrap();
                 if k % 10 == i % 10 {
                     // A second session with a taken id fails alone.
-                    let clash = SessionState::new(format!("s{i}"), &journey(), "link", at(NOW));
+                    let mut clash = SessionState::new(format!("s{i}"), &journey(), "link", at(NOW));
                     assert!(store
-                        .create_session(&clash, format!("other{i}-{k}").as_bytes(), at(NOW))
+                        .create_session(&mut clash, format!("other{i}-{k}").as_bytes(), at(NOW))
                         .is_err());
                 }
             }
@@ -748,7 +770,7 @@ fn a_batch_of_firings_commits_together_and_skips_what_is_no_longer_pending() {
         initialise(&mut s);
         store
             .apply(
-                &s,
+                &mut s,
                 &[
                     timer("a", "2026-03-05T15:00:00Z", 0),
                     timer("b", "2026-03-05T15:00:00Z", 0),
@@ -756,26 +778,42 @@ fn a_batch_of_firings_commits_together_and_skips_what_is_no_longer_pending() {
                 at(NOW),
             )
             .unwrap();
+        let mut s2 = new_session(&*store, "s2");
+        store
+            .apply(&mut s2, &[timer("c", "2026-03-05T15:00:00Z", 0)], at(NOW))
+            .unwrap();
         let due = store.due_timers(at("2026-03-05T15:00:00Z"), 10).unwrap();
-        let (a, b) = (due[0].id, due[1].id);
-        assert!(store.fire_timer(a, &s, &[], at(NOW)).unwrap());
+        let (a, b, c) = (due[0].id, due[1].id, due[2].id);
+        assert!(store.fire_timer(a, &mut s, &[], at(NOW)).unwrap());
         let fired = store
             .fire_timers(
                 vec![
                     (a, s.clone(), vec![sms("from a")]),
-                    (b, s.clone(), vec![sms("from b")]),
+                    (c, s2.clone(), vec![sms("from c")]),
                 ],
                 at(NOW),
             )
             .unwrap();
+        let fired: Vec<bool> = fired.into_iter().map(Result::unwrap).collect();
         assert_eq!(fired, [false, true], "{name}");
+        // What fired later in `s1` was based on `a` having fired: it is not written.
+        let later = store
+            .fire_timers(
+                vec![(a, s.clone(), vec![]), (b, s.clone(), vec![])],
+                at(NOW),
+            )
+            .unwrap();
+        assert!(
+            matches!(later[..], [Ok(false), Err(ref e)] if e.is_conflict()),
+            "{name}: {later:?}"
+        );
         let bodies: Vec<String> = store
             .outbox(None)
             .unwrap()
             .into_iter()
             .map(|m| m.body)
             .collect();
-        assert_eq!(bodies, ["from b"], "{name}: only what fired left effects");
+        assert_eq!(bodies, ["from c"], "{name}: only what fired left effects");
     }
 }
 
@@ -803,7 +841,7 @@ fn queued_changes_resolve_waited_awaited_or_dropped() {
         let s = store.clone();
         within_a_minute(move || {
             let j = journey();
-            let sessions: Vec<SessionState> = (0..300)
+            let mut sessions: Vec<SessionState> = (0..300)
                 .map(|i| SessionState::new(format!("q{i}"), &j, "link", at(NOW)))
                 .collect();
             // Queued together, waited for in order: each resolves, and with success.
@@ -814,6 +852,8 @@ fn queued_changes_resolve_waited_awaited_or_dropped() {
             for durable in queued {
                 durable.wait().unwrap();
             }
+            // Each change names the revision it follows: a new session is at 1.
+            sessions.iter_mut().for_each(|x| x.revision = 1);
             // Every third dropped unawaited, the rest waited for in reverse order, then
             // more awaited by tasks: none is held up by another.
             let mut queued: Vec<_> = sessions
@@ -827,6 +867,7 @@ fn queued_changes_resolve_waited_awaited_or_dropped() {
             while let Some(durable) = queued.pop() {
                 durable.wait().unwrap();
             }
+            sessions.iter_mut().for_each(|x| x.revision = 2);
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .unwrap();
@@ -852,5 +893,117 @@ fn queued_changes_resolve_waited_awaited_or_dropped() {
         for i in [0, 1, 299] {
             assert!(store.session(&format!("q{i}")).unwrap().is_some(), "{name}");
         }
+    }
+}
+
+#[test]
+fn a_change_based_on_an_old_revision_writes_nothing_effects_included() {
+    for (name, store) in stores("revisions") {
+        let mut s = new_session(&*store, "s1");
+        assert_eq!(s.revision, 1, "{name}: a new session is at revision 1");
+        assert_eq!(store.session("s1").unwrap().unwrap().revision, 1, "{name}");
+        initialise(&mut s);
+        store
+            .apply(&mut s, &[timer("k", "2026-03-05T15:00:00Z", 0)], at(NOW))
+            .unwrap();
+        assert_eq!(s.revision, 2, "{name}");
+        let mut stale = s.clone();
+        s.vars[0] = Value::Text("kept".into());
+        store.apply(&mut s, &[], at(NOW)).unwrap();
+        // Based on revision 2, when the session is at 3: nothing of it is written.
+        stale.vars[0] = Value::Text("lost".into());
+        stale.status = Status::Ended;
+        let effects = [
+            sms("Hello"),
+            timer("x", "2026-03-05T15:00:00Z", 0),
+            Effect::StopTimer { key: "k".into() },
+            Effect::Log("from the stale change".into()),
+            Effect::Delivery("SMstale".into()),
+        ];
+        let err = store.apply(&mut stale, &effects, at(NOW)).unwrap_err();
+        assert!(err.is_conflict(), "{name}: {err}");
+        assert_eq!(
+            stale.revision, 2,
+            "{name}: a failed change moves no revision"
+        );
+        assert_eq!(store.session("s1").unwrap().as_ref(), Some(&s), "{name}");
+        assert!(store.outbox(None).unwrap().is_empty(), "{name}: no SMS");
+        let due = store.due_timers(at("2030-01-01T00:00:00Z"), 10).unwrap();
+        assert_eq!(due.len(), 1, "{name}: `k` still pending, no `x`");
+        assert_eq!(due[0].key, "k", "{name}");
+        assert!(!store.delivery_seen("SMstale").unwrap(), "{name}");
+        assert!(
+            !store
+                .events("s1")
+                .unwrap()
+                .iter()
+                .any(|(_, t)| t == "from the stale change"),
+            "{name}: no log line"
+        );
+        // A firing based on an old revision is not written either, and the timer stays
+        // due; based on the current one, it fires.
+        let err = store
+            .fire_timer(due[0].id, &mut stale, &[sms("Reminder")], at(NOW))
+            .unwrap_err();
+        assert!(err.is_conflict(), "{name}: {err}");
+        assert!(store.outbox(None).unwrap().is_empty(), "{name}");
+        assert!(store
+            .fire_timer(due[0].id, &mut s, &[sms("Reminder")], at(NOW))
+            .unwrap());
+        assert_eq!(s.revision, 4, "{name}");
+        assert_eq!(store.outbox(None).unwrap().len(), 1, "{name}");
+        assert_eq!(store.next_timer_due().unwrap(), None, "{name}");
+    }
+}
+
+#[test]
+fn read_change_write_loops_on_many_threads_lose_no_update() {
+    // Each thread counts in one variable of one shared session, and on a conflict reads
+    // the session again and redoes its change, as the engine does.
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 25;
+    for (name, store) in stores("revision-threads") {
+        let store: Arc<dyn Store> = Arc::from(store);
+        let mut s = new_session(&*store, "shared");
+        s.vars[0] = Value::Number(0.0);
+        store.apply(&mut s, &[], at(NOW)).unwrap();
+        let conflicts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (store, conflicts) = (store.clone(), conflicts.clone());
+                std::thread::spawn(move || {
+                    for k in 0..ROUNDS {
+                        loop {
+                            let mut s = store.session("shared").unwrap().unwrap();
+                            let Value::Number(n) = s.vars[0] else {
+                                panic!()
+                            };
+                            s.vars[0] = Value::Number(n + 1.0);
+                            let log = Effect::Log(format!("{t}-{k}"));
+                            match store.apply(&mut s, &[log], at(NOW)) {
+                                Ok(()) => break,
+                                Err(e) if e.is_conflict() => {
+                                    conflicts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                Err(e) => panic!("{e}"),
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = store.session("shared").unwrap().unwrap();
+        let total = (THREADS * ROUNDS) as f64;
+        assert_eq!(s.vars[0], Value::Number(total), "{name}: no update lost");
+        assert_eq!(s.revision, 2 + (THREADS * ROUNDS) as u64, "{name}");
+        let logged = store.events("shared").unwrap().len();
+        assert_eq!(logged, THREADS * ROUNDS, "{name}: one line per change kept");
+        eprintln!(
+            "{name}: {} conflicts",
+            conflicts.load(std::sync::atomic::Ordering::Relaxed)
+        );
     }
 }

@@ -116,7 +116,7 @@ impl Durable {
 }
 
 fn already_taken<T>() -> Result<T> {
-    Err(StoreError("a change's result was taken twice".into()))
+    Err(StoreError::new("a change's result was taken twice"))
 }
 
 impl Future for Durable {

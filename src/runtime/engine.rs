@@ -3,7 +3,7 @@
 //! `Clock`, so tests (and the preview mode) can move time by hand.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -12,8 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use super::clock::{Clock, ManualClock};
 use super::durable::Durable;
 use super::interp::{self, Effect};
+use super::lanes::{InLane, Lanes};
 use super::session::{SessionState, Status};
-use super::store::{Result, Store, StoreError};
+use super::store::{Result, Store, StoreError, Timer};
 use super::Value;
 use crate::ir::{self, Policy};
 
@@ -52,11 +53,99 @@ pub struct Started {
 /// What an engine call did, kept once its change is durable. `wait` for it on a
 /// thread, or `finish` it in an async task: a server's request then holds no OS thread
 /// while its commit's fsync runs, so many requests share each commit.
+///
+/// A change based on a session that another event changed in the meantime is not
+/// written (see `Store`): waiting for it then runs the event again on the session as it
+/// is now, up to `MAX_ATTEMPTS` times in all, and only then fails with the conflict.
 #[must_use = "an engine call's change is kept only once it is durable"]
 pub struct Pending<T> {
     value: T,
     durable: Durable,
     then: Option<Then>,
+    redo: Option<Redo<T>>,
+    /// The session's turn, held until the change is durable: the next event for the
+    /// session in this process reads what this one did.
+    turn: Option<InLane>,
+}
+
+/// Attempts at one event whose session keeps changing under it, at most; then the
+/// event fails (the server answers 503 with `Retry-After`; a timer stays due).
+pub const MAX_ATTEMPTS: usize = 10;
+
+/// How long to wait before attempt `n` (2 and up) of an event: a random time up to
+/// 2^(n-2) ms, at most 64 ms, so that events that conflicted once do not meet again in
+/// the next commit.
+fn backoff(n: usize) -> std::time::Duration {
+    let limit_us = 1000u64 << (n.saturating_sub(2)).min(6);
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    std::time::Duration::from_micros(u64::from_le_bytes(bytes) % limit_us)
+}
+
+/// An event, to run again after a conflict. The interpreter is pure, so running it
+/// again on the session as it is now is safe: only the attempt that commits is kept.
+struct Redo<T> {
+    again: Box<dyn FnMut() -> Result<Pending<T>> + Send>,
+    tries: usize,
+    listener: Option<Arc<dyn Listener>>,
+}
+
+impl<T> Redo<T> {
+    /// After `e`: how long to wait before the next attempt, or `e` itself when it is no
+    /// conflict or no attempt is left.
+    fn pause(&mut self, e: StoreError) -> Result<std::time::Duration> {
+        if !e.is_conflict() {
+            return Err(e);
+        }
+        if self.tries >= MAX_ATTEMPTS {
+            if let Some(l) = &self.listener {
+                l.conflict_failed();
+            }
+            return Err(e);
+        }
+        self.tries += 1;
+        if let Some(l) = &self.listener {
+            l.retried();
+        }
+        Ok(backoff(self.tries))
+    }
+
+    /// After `e`, the next attempt that could be queued, waiting on this thread.
+    fn next(&mut self, mut e: StoreError) -> Result<Pending<T>> {
+        loop {
+            std::thread::sleep(self.pause(e)?);
+            match (self.again)() {
+                Ok(pending) => return Ok(pending),
+                Err(next) => e = next,
+            }
+        }
+    }
+
+    /// `next`, waiting in a task, and running the attempt on tokio's blocking pool (it
+    /// reads the store, and may wait for the session's turn): no worker thread waits.
+    async fn next_async(&mut self, mut e: StoreError) -> Result<Pending<T>>
+    where
+        T: Send + 'static,
+    {
+        loop {
+            tokio::time::sleep(self.pause(e)?).await;
+            let mut again = std::mem::replace(
+                &mut self.again,
+                Box::new(|| Err(StoreError::new("an event's attempt was lost"))),
+            );
+            let (again, outcome) = tokio::task::spawn_blocking(move || {
+                let outcome = again();
+                (again, outcome)
+            })
+            .await
+            .map_err(|_| StoreError::new("an event panicked when it ran again"))?;
+            self.again = again;
+            match outcome {
+                Ok(pending) => return Ok(pending),
+                Err(next) => e = next,
+            }
+        }
+    }
 }
 
 /// What follows a durable change: the scheduler's doorbell, and the listener.
@@ -91,32 +180,133 @@ impl<T> Pending<T> {
             value,
             durable: Durable::done(Ok(0)),
             then: None,
+            redo: None,
+            turn: None,
         }
     }
 
     /// Blocks this thread until the change is durable, and gives what the call did.
     pub fn wait(self) -> Result<T> {
-        self.durable.wait()?;
-        if let Some(then) = self.then {
-            then.run();
+        let mut pending = self;
+        loop {
+            let Pending {
+                value,
+                durable,
+                then,
+                redo,
+                turn,
+            } = pending;
+            let outcome = durable.wait();
+            // The next attempt takes its turn again.
+            drop(turn);
+            match outcome {
+                Ok(_) => return Ok(Self::done(value, then)),
+                Err(e) => pending = Self::again(redo, e)?,
+            }
         }
-        Ok(self.value)
     }
 
     /// Awaits the change's durability, and gives what the call did.
-    pub async fn finish(self) -> Result<T> {
-        self.durable.await?;
-        if let Some(then) = self.then {
-            then.run();
+    pub async fn finish(self) -> Result<T>
+    where
+        T: Send + 'static,
+    {
+        let mut pending = self;
+        loop {
+            let Pending {
+                value,
+                durable,
+                then,
+                redo,
+                turn,
+            } = pending;
+            let outcome = durable.await;
+            drop(turn);
+            match outcome {
+                Ok(_) => return Ok(Self::done(value, then)),
+                Err(e) => {
+                    let Some(mut redo) = redo else {
+                        return Err(e);
+                    };
+                    let next = redo.next_async(e).await?;
+                    pending = Pending {
+                        redo: Some(redo),
+                        ..next
+                    };
+                }
+            }
         }
-        Ok(self.value)
     }
 
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Pending<U> {
+    fn done(value: T, then: Option<Then>) -> T {
+        if let Some(then) = then {
+            then.run();
+        }
+        value
+    }
+
+    /// After a failed commit: the event's next attempt, or the failure.
+    fn again(redo: Option<Redo<T>>, e: StoreError) -> Result<Pending<T>> {
+        let Some(mut redo) = redo else {
+            return Err(e);
+        };
+        let next = redo.next(e)?;
+        Ok(Pending {
+            redo: Some(redo),
+            ..next
+        })
+    }
+
+    /// What the call did, changed by `f`; an attempt run again after a conflict is
+    /// changed by `f` too.
+    pub fn map<U: 'static>(self, f: impl Fn(T) -> U + Send + Sync + 'static) -> Pending<U>
+    where
+        T: 'static,
+    {
+        self.map_shared(Arc::new(f))
+    }
+
+    /// An attempt's outcome: `value`, once the change is durable.
+    fn giving<U>(self, value: U) -> Pending<U> {
+        debug_assert!(
+            self.redo.is_none(),
+            "an attempt, not an event that runs again"
+        );
+        Pending {
+            value,
+            durable: self.durable,
+            then: self.then,
+            redo: None,
+            turn: self.turn,
+        }
+    }
+
+    /// An attempt that holds its session's turn until it is durable.
+    fn in_turn(self, turn: InLane) -> Pending<T> {
+        Pending {
+            turn: Some(turn),
+            ..self
+        }
+    }
+
+    fn map_shared<U: 'static>(self, f: Arc<dyn Fn(T) -> U + Send + Sync>) -> Pending<U>
+    where
+        T: 'static,
+    {
+        let redo = self.redo.map(|r| {
+            let (mut again, g) = (r.again, f.clone());
+            Redo {
+                again: Box::new(move || again().map(|p| p.map_shared(g.clone()))),
+                tries: r.tries,
+                listener: r.listener,
+            }
+        });
         Pending {
             value: f(self.value),
             durable: self.durable,
             then: self.then,
+            redo,
+            turn: self.turn,
         }
     }
 }
@@ -129,9 +319,18 @@ pub trait Listener: Send + Sync {
     fn session_started(&self) {}
     /// A timer fired, this long after its due time.
     fn timer_fired(&self, _lateness: Duration) {}
+    /// An event was run again because its session changed under it.
+    fn retried(&self) {}
+    /// An event failed because its session kept changing under it, `MAX_ATTEMPTS`
+    /// times.
+    fn conflict_failed(&self) {}
 }
 
-pub struct Engine {
+/// The engine; clones share it, so an event can hold on to it to run again.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+pub struct Inner {
     journeys: Vec<ir::Journey>,
     store: Box<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -139,6 +338,8 @@ pub struct Engine {
     /// thing due, so a sleeping scheduler wakes early.
     wakeup: Arc<super::scheduler::Wakeup>,
     listener: std::sync::OnceLock<Arc<dyn Listener>>,
+    /// A lane per session: this process's events for one session take turns.
+    busy: Lanes,
 }
 
 /// Timers fired per `fire_due` call at most.
@@ -149,18 +350,57 @@ const FIRE_COMMIT: usize = 1_000;
 const MAX_ROUNDS: usize = 1_000_000;
 
 fn fail<T>(message: impl Into<String>) -> Result<T> {
-    Err(StoreError(message.into()))
+    Err(StoreError::new(message))
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
 }
 
 impl Engine {
     pub fn new(journeys: Vec<ir::Journey>, store: Box<dyn Store>, clock: Arc<dyn Clock>) -> Engine {
-        Engine {
+        Engine(Arc::new(Inner {
             journeys,
             store,
             clock,
             wakeup: Arc::default(),
             listener: std::sync::OnceLock::new(),
+            busy: Lanes::default(),
+        }))
+    }
+
+    /// Takes the turn of `listed`, a session found by a query, and reads it again in
+    /// turn; a conflict, to find it again, if it is no longer active by then.
+    fn in_turn(&self, listed: SessionState, now: DateTime<Utc>) -> Result<(InLane, SessionState)> {
+        let turn = self.busy.enter_blocking(&listed.id);
+        match self.store.session(&listed.id)? {
+            Some(state) if state.is_active(now) => Ok((turn, state)),
+            _ => Err(StoreError::Conflict { session: listed.id }),
         }
+    }
+
+    /// Runs `attempt`, an event, and again after each conflict (see `Pending`), up to
+    /// `MAX_ATTEMPTS` times in all, whether the conflict comes at once or at commit.
+    fn retrying<T>(
+        &self,
+        attempt: impl FnMut() -> Result<Pending<T>> + Send + 'static,
+    ) -> Result<Pending<T>> {
+        let mut redo = Redo {
+            again: Box::new(attempt),
+            tries: 1,
+            listener: self.listener.get().cloned(),
+        };
+        let first = match (redo.again)() {
+            Ok(pending) => pending,
+            Err(e) => redo.next(e)?,
+        };
+        Ok(Pending {
+            redo: Some(redo),
+            ..first
+        })
     }
 
     /// Sets the one listener; later calls change nothing.
@@ -170,12 +410,6 @@ impl Engine {
 
     pub fn journeys(&self) -> &[ir::Journey] {
         &self.journeys
-    }
-
-    /// Keeps a session and its effects; once they are durable, wakes the scheduler if
-    /// something new comes due before it would wake.
-    fn keep(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
-        self.keep_queued((), state, effects, now).wait()
     }
 
     /// `keep`, queued: `value` is what the caller gives back once it is durable.
@@ -190,6 +424,8 @@ impl Engine {
             value,
             durable: self.store.apply_queued(state, effects, now),
             then: Some(self.then(state, effects, false)),
+            redo: None,
+            turn: None,
         }
     }
 
@@ -259,8 +495,33 @@ impl Engine {
     }
 
     /// `start_queued`, keeping `delivery` (a webhook's provider id) in the same
-    /// transaction.
+    /// transaction, and run again after a conflict (replacing a session that changed).
     fn start_with(
+        &self,
+        journey: &str,
+        start: Start,
+        session_id: String,
+        token_hash: &[u8],
+        journey_link: Option<String>,
+        delivery: Option<&str>,
+    ) -> Result<Pending<Started>> {
+        let engine = self.clone();
+        let (journey, token_hash) = (journey.to_string(), token_hash.to_vec());
+        let delivery = delivery.map(str::to_string);
+        self.retrying(move || {
+            engine.start_attempt(
+                &journey,
+                start.clone(),
+                session_id.clone(),
+                &token_hash,
+                journey_link.clone(),
+                delivery.as_deref(),
+            )
+        })
+    }
+
+    /// One attempt at `start_with`.
+    fn start_attempt(
         &self,
         journey: &str,
         start: Start,
@@ -298,7 +559,7 @@ impl Engine {
                     Policy::Replace => {
                         existing.status = Status::Ended;
                         self.store.apply(
-                            &existing,
+                            &mut existing,
                             &[Effect::Log(format!("replaced by session {session_id}"))],
                             now,
                         )?;
@@ -349,6 +610,7 @@ impl Engine {
             .store
             .create_session_queued(&state, token_hash, &effects, now);
         let then = self.then(&state, &effects, true);
+        state.revision = 1;
         Ok(Pending {
             value: Started {
                 session: state,
@@ -357,6 +619,8 @@ impl Engine {
             },
             durable,
             then: Some(then),
+            redo: None,
+            turn: None,
         })
     }
 
@@ -371,87 +635,176 @@ impl Engine {
         self.run_queued(session_id, inputs, actions)?.wait()
     }
 
-    /// `run`, returning once the change is queued for commit.
+    /// `run`, returning once the change is queued for commit. The session gives what
+    /// it is when it commits, as `run` gives it: another event may have changed it
+    /// since `session_id` was read, and then these actions run again on that.
     pub fn run_queued(
         &self,
         session_id: &str,
         inputs: &[(usize, Value)],
         actions: &[ir::Action],
     ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
-        let now = self.now();
-        let Some(mut state) = self.store.session(session_id)? else {
-            return fail(format!("no session `{session_id}`"));
-        };
-        if !state.is_active(now) {
-            return fail(format!("session `{session_id}` has ended"));
-        }
-        let Some(j) = self.journey(&state.journey) else {
-            return fail(format!("no journey `{}`", state.journey));
-        };
-        for (index, value) in inputs {
-            if let Some(slot) = state.vars.get_mut(*index) {
-                *slot = value.clone();
+        let (inputs, actions) = (inputs.to_vec(), actions.to_vec());
+        self.change(session_id, move |j, state, now| {
+            for (index, value) in &inputs {
+                if let Some(slot) = state.vars.get_mut(*index) {
+                    *slot = value.clone();
+                }
             }
-        }
-        let effects = interp::run(j, &mut state, actions, now);
-        let pending = self.keep_queued((), &state, &effects, now);
-        Ok(pending.map(|()| (state, effects)))
+            interp::run(j, state, &actions, now)
+        })
+    }
+
+    /// An event in an active session: `event` changes the session as read now and
+    /// says what it did; run again on the session as it is after a conflict.
+    fn change(
+        &self,
+        session_id: &str,
+        event: impl Fn(&ir::Journey, &mut SessionState, DateTime<Utc>) -> Vec<Effect> + Send + 'static,
+    ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
+        let (engine, id) = (self.clone(), session_id.to_string());
+        self.retrying(move || {
+            let turn = engine.busy.enter_blocking(&id);
+            let now = engine.now();
+            let Some(mut state) = engine.store.session(&id)? else {
+                return fail(format!("no session `{id}`"));
+            };
+            if !state.is_active(now) {
+                return fail(format!("session `{id}` has ended"));
+            }
+            let Some(j) = engine.journey(&state.journey) else {
+                return fail(format!("no journey `{}`", state.journey));
+            };
+            let effects = event(j, &mut state, now);
+            let pending = engine.keep_queued((), &state, &effects, now);
+            state.revision += 1;
+            Ok(pending.giving((state, effects)).in_turn(turn))
+        })
     }
 
     /// Fires every timer due now, earliest first. `missed_before` marks timers that
     /// came due while the runtime was down (at start-up: the start-up time): those that
-    /// say `skip if missed` are skipped; the others fire once, now.
+    /// say `skip if missed` are skipped; the others fire once, now. A timer whose
+    /// session another event changed while it fired is fired again on the session as
+    /// it is then, up to `MAX_ATTEMPTS` times; after that it stays due for the next
+    /// call, and the listener hears of the failure.
     pub fn fire_due(&self, missed_before: Option<DateTime<Utc>>) -> Result<usize> {
         let now = self.now();
-        // Sessions as the timers before left them: a later timer of the same session
-        // sees what an earlier one did.
-        let mut sessions: HashMap<String, Option<SessionState>> = HashMap::new();
-        let mut fires = Vec::new();
-        let mut skips: Vec<(i64, &str)> = Vec::new();
-        let mut dues = Vec::new();
         // One batch per call: timers that these actions start for "now" fire on the
         // next call, so a timer that keeps restarting itself cannot hold the engine.
-        for timer in self.store.due_timers(now, FIRE_BATCH)? {
+        let mut timers = self.store.due_timers(now, FIRE_BATCH)?;
+        let mut fired = 0;
+        for attempt in 1..=MAX_ATTEMPTS {
+            if timers.is_empty() {
+                break;
+            }
+            if attempt > 1 {
+                if let Some(l) = self.listener.get() {
+                    timers.iter().for_each(|_| l.retried());
+                }
+                std::thread::sleep(backoff(attempt));
+            }
+            timers = self.fire_attempt(timers, missed_before, now, &mut fired)?;
+        }
+        if let Some(l) = self.listener.get() {
+            timers.iter().for_each(|_| l.conflict_failed());
+        }
+        Ok(fired)
+    }
+
+    /// Fires `timers` once each, adding how many fired to `fired`; returns those whose
+    /// sessions changed under them, to fire again.
+    fn fire_attempt(
+        &self,
+        timers: Vec<Timer>,
+        missed_before: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        fired: &mut usize,
+    ) -> Result<Vec<Timer>> {
+        // Sessions as the timers before left them: a later timer of the same session
+        // sees what an earlier one did, and names the revision that one leads to.
+        let mut sessions: HashMap<String, Option<SessionState>> = HashMap::new();
+        let mut fires = Vec::new();
+        let mut firing = Vec::new();
+        let mut skips: Vec<(Timer, &str)> = Vec::new();
+        // The turns of the sessions fired, held until the firings are durable; a
+        // session busy with another event is fired in the next attempt.
+        let mut turns: HashMap<String, Option<InLane>> = HashMap::new();
+        let mut busy = Vec::new();
+        for timer in timers {
+            let turn = match turns.entry(timer.session_id.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.busy.try_enter(&timer.session_id)),
+            };
+            if turn.is_none() {
+                busy.push(timer);
+                continue;
+            }
             let state = match sessions.entry(timer.session_id.clone()) {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => e.insert(self.store.session(&timer.session_id)?),
             };
             let Some(state) = state.as_mut().filter(|s| s.is_active(now)) else {
-                skips.push((timer.id, "the session is no longer active"));
+                skips.push((timer, "the session is no longer active"));
                 continue;
             };
             if timer.skip_if_missed && missed_before.is_some_and(|t| timer.due < t) {
-                skips.push((timer.id, "missed while the runtime was down"));
+                skips.push((timer, "missed while the runtime was down"));
                 continue;
             }
             let Some(j) = self.journey(&state.journey) else {
-                skips.push((timer.id, "its journey is no longer served"));
+                skips.push((timer, "its journey is no longer served"));
                 continue;
             };
             // Timer actions see the session as it is now, not as it was when set.
             let mut effects = vec![Effect::Log(format!("timer `{}` fired", timer.key))];
             effects.extend(interp::run(j, state, &timer.actions, now));
             fires.push((timer.id, state.clone(), effects));
-            dues.push(timer.due);
+            state.revision += 1;
+            firing.push(timer);
         }
-        let mut fired = 0;
+        // Sessions with a firing that did not happen: their later firings (and skips)
+        // were based on it, so they are tried again on what the session is.
+        let mut broken: HashSet<String> = HashSet::new();
+        let mut again = busy;
         // Many firings per transaction: one fsync for a thousand timers, not one each.
         while !fires.is_empty() {
             let rest = fires.split_off(fires.len().min(FIRE_COMMIT));
-            let batch = std::mem::replace(&mut fires, rest);
+            let rest_timers = firing.split_off(fires.len());
+            let (mut batch, mut batch_timers) = (Vec::new(), Vec::new());
+            for (fire, timer) in std::mem::replace(&mut fires, rest)
+                .into_iter()
+                .zip(std::mem::replace(&mut firing, rest_timers))
+            {
+                if broken.contains(&timer.session_id) {
+                    again.push(timer);
+                } else {
+                    batch.push(fire);
+                    batch_timers.push(timer);
+                }
+            }
             let sms = batch
                 .iter()
                 .flat_map(|(_, _, e)| e)
                 .any(|e| matches!(e, Effect::Sms { .. }));
             let done = self.store.fire_timers(batch, now)?;
             let at = self.now();
-            let due_rest = dues.split_off(done.len().min(dues.len()));
-            for (ok, due) in done.iter().zip(std::mem::replace(&mut dues, due_rest)) {
-                if *ok {
-                    fired += 1;
-                    if let Some(l) = self.listener.get() {
-                        l.timer_fired(at - due);
+            for (outcome, timer) in done.into_iter().zip(batch_timers) {
+                match outcome {
+                    Ok(true) => {
+                        *fired += 1;
+                        if let Some(l) = self.listener.get() {
+                            l.timer_fired(at - timer.due);
+                        }
                     }
+                    Ok(false) => {
+                        broken.insert(timer.session_id);
+                    }
+                    Err(e) if e.is_conflict() => {
+                        broken.insert(timer.session_id.clone());
+                        again.push(timer);
+                    }
+                    Err(e) => return Err(e),
                 }
             }
             if sms {
@@ -460,10 +813,16 @@ impl Engine {
                 }
             }
         }
-        for (id, reason) in skips {
-            self.store.skip_timer(id, reason, now)?;
+        for (timer, reason) in skips {
+            if broken.contains(&timer.session_id) {
+                again.push(timer);
+            } else {
+                self.store.skip_timer(timer.id, reason, now)?;
+            }
         }
-        Ok(fired)
+        drop(turns);
+        again.sort_by_key(|t| (t.due, t.id));
+        Ok(again)
     }
 
     /// Runs the schedule triggers that are due, once each, and records their next
@@ -506,13 +865,16 @@ impl Engine {
                         let id = format!("{}-schedule-{index}-{}", j.name, due.timestamp());
                         let started =
                             self.start(&j.name, Start::Schedule, id.clone(), id.as_bytes(), None)?;
-                        let mut state = started.session;
-                        let mut effects = vec![Effect::Log(format!(
-                            "schedule `{cron}` ran for {}",
-                            due.to_rfc3339()
-                        ))];
-                        effects.extend(interp::run(j, &mut state, actions, now));
-                        self.keep(&state, &effects, now)?;
+                        let (cron, actions) = (cron.clone(), actions.clone());
+                        self.change(&started.session.id, move |j, state, now| {
+                            let mut effects = vec![Effect::Log(format!(
+                                "schedule `{cron}` ran for {}",
+                                due.to_rfc3339()
+                            ))];
+                            effects.extend(interp::run(j, state, &actions, now));
+                            effects
+                        })?
+                        .wait()?;
                         ran += 1;
                     }
                     Some(_) => {}
@@ -626,7 +988,7 @@ impl Engine {
         to: &str,
         from: &str,
         body: &str,
-        new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
+        new_id: impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static,
     ) -> Result<Reply> {
         self.inbound_sms_once(None, to, from, body, new_id)?.wait()
     }
@@ -634,14 +996,37 @@ impl Engine {
     /// `inbound_sms` for the webhook with provider id `delivery`, returning once what
     /// the text did is queued for commit. The id is kept in the transaction that keeps
     /// what the text did, so a second delivery of the same webhook fails as a whole and
-    /// changes nothing (`Store::delivery_seen` tells).
+    /// changes nothing (`Store::delivery_seen` tells). A text whose session another
+    /// event changed meanwhile is handled again from the start (`new_id` may be called
+    /// again).
     pub fn inbound_sms_once(
         &self,
         delivery: Option<&str>,
         to: &str,
         from: &str,
         body: &str,
-        new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
+        new_id: impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static,
+    ) -> Result<Pending<Reply>> {
+        let engine = self.clone();
+        let (delivery, to, from, body) = (
+            delivery.map(str::to_string),
+            to.to_string(),
+            from.to_string(),
+            body.to_string(),
+        );
+        self.retrying(move || {
+            engine.inbound_sms_attempt(delivery.as_deref(), &to, &from, &body, &new_id)
+        })
+    }
+
+    /// One attempt at `inbound_sms_once`.
+    fn inbound_sms_attempt(
+        &self,
+        delivery: Option<&str>,
+        to: &str,
+        from: &str,
+        body: &str,
+        new_id: &dyn Fn() -> (String, Vec<u8>, Option<String>),
     ) -> Result<Pending<Reply>> {
         let now = self.now();
         // Texts that change no session record their delivery on their own.
@@ -666,13 +1051,14 @@ impl Engine {
             let Some(found) = active.iter().position(|s| s.journey == j.name) else {
                 continue;
             };
-            let mut state = active.swap_remove(found);
+            let listed = active.swap_remove(found);
             if HELP_WORDS.contains(&word.as_str()) {
                 note_delivery()?;
                 return Ok(Pending::ready(
                     j.help_text.clone().map_or(Reply::None, Reply::Text),
                 ));
             }
+            let (turn, mut state) = self.in_turn(listed, now)?;
             state.message = Some(body.to_string());
             state.from = Some(from.to_string());
             let handler = j
@@ -688,7 +1074,9 @@ impl Engine {
             if let Some(h) = handler {
                 effects.extend(interp::run(j, &mut state, &h.actions, now));
             }
-            return Ok(self.keep_queued(Reply::None, &state, &effects, now));
+            return Ok(self
+                .keep_queued(Reply::None, &state, &effects, now)
+                .in_turn(turn));
         }
         let by_number = self.journeys.iter().find(|j| {
             j.triggers
@@ -704,7 +1092,7 @@ impl Engine {
             }
             Some(j) => {
                 let (id, token_hash, link) = new_id();
-                let started = self.start_with(
+                let started = self.start_attempt(
                     &j.name,
                     Start::Sms {
                         from: from.to_string(),
@@ -734,7 +1122,7 @@ impl Engine {
         &self,
         to: &str,
         from: Option<&str>,
-        new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
+        new_id: impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static,
     ) -> Result<Vec<String>> {
         self.inbound_call_once(None, to, from, new_id)?.wait()
     }
@@ -746,7 +1134,26 @@ impl Engine {
         delivery: Option<&str>,
         to: &str,
         from: Option<&str>,
-        new_id: impl FnOnce() -> (String, Vec<u8>, Option<String>),
+        new_id: impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static,
+    ) -> Result<Pending<Vec<String>>> {
+        let engine = self.clone();
+        let (delivery, to, from) = (
+            delivery.map(str::to_string),
+            to.to_string(),
+            from.map(str::to_string),
+        );
+        self.retrying(move || {
+            engine.inbound_call_attempt(delivery.as_deref(), &to, from.as_deref(), &new_id)
+        })
+    }
+
+    /// One attempt at `inbound_call_once`.
+    fn inbound_call_attempt(
+        &self,
+        delivery: Option<&str>,
+        to: &str,
+        from: Option<&str>,
+        new_id: &dyn Fn() -> (String, Vec<u8>, Option<String>),
     ) -> Result<Pending<Vec<String>>> {
         let now = self.now();
         let Some(j) = self.journeys.iter().find(|j| {
@@ -761,7 +1168,8 @@ impl Engine {
             None => None,
         };
         let pending = match existing {
-            Some(mut state) => {
+            Some(listed) => {
+                let (turn, mut state) = self.in_turn(listed, now)?;
                 let actions = j.triggers.iter().find_map(|t| match t {
                     ir::Trigger::Call {
                         to: number,
@@ -784,11 +1192,11 @@ impl Engine {
                     now,
                 ));
                 let pending = self.keep_queued((), &state, &effects, now);
-                pending.map(|()| effects)
+                pending.giving(effects).in_turn(turn)
             }
             None => {
                 let (id, token_hash, link) = new_id();
-                self.start_with(
+                self.start_attempt(
                     &j.name,
                     Start::Call {
                         from: from.map(str::to_string),

@@ -10,6 +10,7 @@ pub mod durable;
 pub mod engine;
 pub mod eval;
 pub mod interp;
+pub mod lanes;
 pub mod pending;
 pub mod scheduler;
 pub mod session;

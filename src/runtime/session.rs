@@ -38,6 +38,11 @@ pub struct SessionState {
     pub from: Option<String>,
     /// The full journey link URL, when the server has one for this session.
     pub journey_link: Option<String>,
+    /// The store's revision of this session when it was read (0 before it is first
+    /// kept). A change based on it is written only if the session is still at this
+    /// revision, and leaves it at the next one; the store keeps it beside the state.
+    #[serde(skip)]
+    pub revision: u64,
 }
 
 impl SessionState {
@@ -65,6 +70,7 @@ impl SessionState {
             message: None,
             from: None,
             journey_link: None,
+            revision: 0,
         };
         for (i, var) in journey.vars.iter().enumerate() {
             if let Some(default) = &var.default {

@@ -101,6 +101,10 @@ CREATE INDEX outbox_unknown ON outbox (id) WHERE status = 'unknown';
     r#"
 DROP INDEX timers_pending_key;
 "#,
+    // Every change to a session names the revision it was based on (see `Store`).
+    r#"
+ALTER TABLE sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -164,7 +168,7 @@ impl std::ops::Deref for Tx<'_> {
 
 /// A change waiting to be committed. It may run twice (see `commit_batch`): only its
 /// last run is kept.
-type Job = Box<dyn Fn(&mut Tx<'_>) -> rusqlite::Result<i64> + Send>;
+type Job = Box<dyn Fn(&mut Tx<'_>) -> Result<i64> + Send>;
 
 /// Runs `jobs` in one transaction and commits it. With `savepoints`, each job runs in
 /// its own and one that fails (or panics) is undone alone; without, the first failure
@@ -206,8 +210,8 @@ fn run_batch(
                 tx.prepare_cached("RELEASE job")?.execute([])?;
                 timers.undo_to(mark);
                 results.push(Err(match failed {
-                    Ok(Err(e)) => err(e),
-                    _ => StoreError("a change panicked and was rolled back".into()),
+                    Ok(Err(e)) => e,
+                    _ => StoreError::new("a change panicked and was rolled back"),
                 }));
             }
         }
@@ -268,7 +272,7 @@ impl Shared {
                             .unwrap_or_else(|e| e.into_inner())
                             .timers
                             .undo_to(0);
-                        let failed = || Err(StoreError("committing failed unexpectedly".into()));
+                        let failed = || Err(StoreError::new("committing failed unexpectedly"));
                         jobs.iter().map(|_| failed()).collect()
                     });
             durable::deliver_all(slots.into_iter().zip(results).collect());
@@ -327,14 +331,16 @@ fn lock_file(path: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .open(&name)
-        .map_err(|e| StoreError(format!("cannot open `{}`: {e}", Path::new(&name).display())))?;
+        .map_err(|e| {
+            StoreError::Failed(format!("cannot open `{}`: {e}", Path::new(&name).display()))
+        })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError(format!(
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Failed(format!(
             "`{}` is in use by another journeyc: one SQLite database serves one server at a time",
             path.display()
         ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError(format!(
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Failed(format!(
             "cannot lock `{}`: {e}",
             Path::new(&name).display()
         ))),
@@ -342,7 +348,13 @@ fn lock_file(path: &Path) -> Result<std::fs::File> {
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::Failed(e.to_string())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        err(e)
+    }
 }
 
 fn millis(t: DateTime<Utc>) -> i64 {
@@ -371,7 +383,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let lock = lock_file(path)?;
         let conn = Connection::open(path)
-            .map_err(|e| StoreError(format!("cannot open `{}`: {e}", path.display())))?;
+            .map_err(|e| StoreError::Failed(format!("cannot open `{}`: {e}", path.display())))?;
         let mut store = Self::setup(conn)?;
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -379,7 +391,7 @@ impl SqliteStore {
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map_err(|e| StoreError(format!("cannot open `{}`: {e}", path.display())))?;
+            .map_err(|e| StoreError::Failed(format!("cannot open `{}`: {e}", path.display())))?;
             reader
                 .busy_timeout(std::time::Duration::from_secs(5))
                 .map_err(err)?;
@@ -415,7 +427,7 @@ impl SqliteStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
         if version as usize > MIGRATIONS.len() {
-            return Err(StoreError(format!(
+            return Err(StoreError::Failed(format!(
                 "the database is from a newer journeyc (schema {version}, this one knows {})",
                 MIGRATIONS.len()
             )));
@@ -440,7 +452,9 @@ impl SqliteStore {
             std::thread::Builder::new()
                 .name("journeyc-commit".into())
                 .spawn(move || shared.commit_queued())
-                .map_err(|e| StoreError(format!("cannot start the committer thread: {e}")))?
+                .map_err(|e| {
+                    StoreError::Failed(format!("cannot start the committer thread: {e}"))
+                })?
         };
         Ok(SqliteStore {
             shared,
@@ -478,14 +492,15 @@ impl SqliteStore {
 
     /// Queues a change for the committer; the returned `Durable` resolves when it is
     /// durable.
-    fn queue(
+    fn queue<E: Into<StoreError>>(
         &self,
-        job: impl Fn(&mut Tx<'_>) -> rusqlite::Result<i64> + Send + 'static,
+        job: impl Fn(&mut Tx<'_>) -> std::result::Result<i64, E> + Send + 'static,
     ) -> Durable {
         let slot = Arc::new(Slot::default());
+        let job: Job = Box::new(move |tx| job(tx).map_err(Into::into));
         let first = {
             let mut writes = self.shared.writes.lock().unwrap_or_else(|e| e.into_inner());
-            writes.queue.push((Box::new(job), slot.clone()));
+            writes.queue.push((job, slot.clone()));
             writes.queue.len() == 1
         };
         // The committer sleeps only when nothing is queued.
@@ -497,17 +512,17 @@ impl SqliteStore {
 
     /// Commits a change, grouped with the changes of other callers; returns when it is
     /// durable.
-    fn write(
+    fn write<E: Into<StoreError>>(
         &self,
-        job: impl Fn(&mut Tx<'_>) -> rusqlite::Result<i64> + Send + 'static,
+        job: impl Fn(&mut Tx<'_>) -> std::result::Result<i64, E> + Send + 'static,
     ) -> Result<i64> {
         self.queue(job).wait()
     }
 
     fn read_session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
         self.read(|c| {
-            c.prepare_cached("SELECT state FROM sessions WHERE token_hash = ?1")?
-                .query_row([token_hash], |r| session_from(r.get(0)?))
+            c.prepare_cached("SELECT state, revision FROM sessions WHERE token_hash = ?1")?
+                .query_row([token_hash], session_from)
                 .optional()
         })
     }
@@ -532,10 +547,14 @@ fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-fn session_from(json: String) -> rusqlite::Result<SessionState> {
-    serde_json::from_str(&json).map_err(|e| {
+/// A session from a row of `state, revision`.
+fn session_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionState> {
+    let json: String = r.get(0)?;
+    let mut state: SessionState = serde_json::from_str(&json).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    })?;
+    state.revision = r.get::<_, i64>(1)? as u64;
+    Ok(state)
 }
 
 /// A session and the effects of its actions, ready to write: serialized by the thread
@@ -574,13 +593,32 @@ impl Change {
         }
     }
 
-    /// Saves the session and applies the effects, and adds the session to `touched`.
-    fn write(&self, tx: &mut Tx<'_>, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    /// Saves the session and applies the effects, and adds the session to `touched`;
+    /// a conflict, writing nothing, if the session moved on from its revision.
+    fn write(&self, tx: &mut Tx<'_>, now: DateTime<Utc>) -> Result<()> {
+        self.save(tx)?;
+        Ok(apply_effects(
+            tx,
+            &self.state,
+            &self.effects,
+            &self.timer_actions,
+            now,
+        )?)
+    }
+
+    /// The revision check: moves the session's row from the change's revision to the
+    /// next, with the new state. This is the change's first write, so a conflict
+    /// leaves nothing to undo.
+    fn save(&self, tx: &mut Tx<'_>) -> Result<()> {
         let state = &self.state;
         tx.touched.push(state.id.clone());
-        // An unchanged session is not written again: most applies only add effects.
-        tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5 WHERE id = ?1 AND state IS NOT ?5")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json])?;
-        apply_effects(tx, state, &self.effects, &self.timer_actions, now)
+        let saved = tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1 WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json, state.revision as i64])?;
+        if saved == 0 {
+            return Err(StoreError::Conflict {
+                session: state.id.clone(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -722,27 +760,6 @@ fn pending_timers(conn: &Connection) -> rusqlite::Result<PendingTimers> {
 }
 
 impl Store for SqliteStore {
-    fn create_session(
-        &self,
-        state: &SessionState,
-        token_hash: &[u8],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        self.create_session_with(state, token_hash, &[], now)
-    }
-
-    fn create_session_with(
-        &self,
-        state: &SessionState,
-        token_hash: &[u8],
-        effects: &[Effect],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        self.create_session_queued(state, token_hash, effects, now)
-            .wait()
-            .map(|_| ())
-    }
-
     fn create_session_queued(
         &self,
         state: &SessionState,
@@ -750,19 +767,24 @@ impl Store for SqliteStore {
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Durable {
-        let change = Change::new(state.clone(), effects.to_vec());
+        let new = SessionState {
+            revision: 0,
+            ..state.clone()
+        };
+        let change = Change::new(new, effects.to_vec());
         let token_hash = token_hash.to_vec();
         self.queue(move |c| {
             let state = &change.state;
-            c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}')")?.execute(params![state.id, state.journey, token_hash, millis(state.expires_at)])?;
+            // Revision 0 until the change's first write moves it to 1.
+            c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state, revision) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}', 0)")?.execute(params![state.id, state.journey, token_hash, millis(state.expires_at)])?;
             change.write(c, now).map(|_| 0)
         })
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionState>> {
         self.read(|c| {
-            c.prepare_cached("SELECT state FROM sessions WHERE id = ?1")?
-                .query_row([id], |r| session_from(r.get(0)?))
+            c.prepare_cached("SELECT state, revision FROM sessions WHERE id = ?1")?
+                .query_row([id], session_from)
                 .optional()
         })
     }
@@ -807,9 +829,9 @@ impl Store for SqliteStore {
     ) -> Result<Vec<SessionState>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT state FROM sessions WHERE actor_phone = ?1 AND status = 'active' AND expires_at > ?2 ORDER BY rowid DESC",
+                "SELECT state, revision FROM sessions WHERE actor_phone = ?1 AND status = 'active' AND expires_at > ?2 ORDER BY rowid DESC",
             )?;
-            let rows = stmt.query_map(params![phone, millis(now)], |r| session_from(r.get(0)?))?;
+            let rows = stmt.query_map(params![phone, millis(now)], session_from)?;
             rows.collect()
         })
     }
@@ -822,15 +844,11 @@ impl Store for SqliteStore {
     ) -> Result<Option<SessionState>> {
         self.read(|c| {
             c.prepare_cached(
-                "SELECT state FROM sessions WHERE journey = ?1 AND actor_phone = ?2 AND status = 'active' AND expires_at > ?3 ORDER BY rowid DESC LIMIT 1",
+                "SELECT state, revision FROM sessions WHERE journey = ?1 AND actor_phone = ?2 AND status = 'active' AND expires_at > ?3 ORDER BY rowid DESC LIMIT 1",
             )?
-            .query_row(params![journey, phone, millis(now)], |r| session_from(r.get(0)?))
+            .query_row(params![journey, phone, millis(now)], session_from)
             .optional()
         })
-    }
-
-    fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()> {
-        self.apply_queued(state, effects, now).wait().map(|_| ())
     }
 
     fn apply_queued(
@@ -847,46 +865,76 @@ impl Store for SqliteStore {
         &self,
         fires: Vec<(i64, SessionState, Vec<Effect>)>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<bool>> {
+    ) -> Result<Vec<Result<bool>>> {
         // The job runs on the committer thread: it reports through this.
-        let flags = Arc::new(Mutex::new(Vec::with_capacity(fires.len())));
-        let out = flags.clone();
+        let outcomes = Arc::new(Mutex::new(Vec::with_capacity(fires.len())));
+        let out = outcomes.clone();
         let fires: Vec<(i64, Change)> = fires
             .into_iter()
             .map(|(id, s, effects)| (id, Change::new(s, effects)))
             .collect();
         self.write(move |c| {
-            let mut marked_flags = Vec::with_capacity(fires.len());
+            let mut fired = Vec::with_capacity(fires.len());
+            // Sessions whose later firings were based on one that did not happen.
+            let mut broken: Vec<&str> = Vec::new();
             for (timer_id, change) in &fires {
-                let fired = pending_timer(c, *timer_id)?;
-                if let Some((session, key, _)) = &fired {
-                    end_timer(c, *timer_id, session, key, "fired")?;
-                    change.write(c, now)?;
+                let session = change.state.id.as_str();
+                let conflict = || {
+                    Err(StoreError::Conflict {
+                        session: session.to_string(),
+                    })
+                };
+                if broken.contains(&session) {
+                    fired.push(conflict());
+                    continue;
                 }
-                marked_flags.push(fired.is_some());
+                let Some((s, key, _)) = pending_timer(c, *timer_id)? else {
+                    broken.push(session);
+                    fired.push(Ok(false));
+                    continue;
+                };
+                match change.save(c) {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict { .. }) => {
+                        broken.push(session);
+                        fired.push(conflict());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+                // Ended before the effects run: a timer that restarts its own key
+                // replaces nothing but the new one.
+                end_timer(c, *timer_id, &s, &key, "fired")?;
+                apply_effects(
+                    c,
+                    &change.state,
+                    &change.effects,
+                    &change.timer_actions,
+                    now,
+                )?;
+                fired.push(Ok(true));
             }
-            *out.lock().unwrap_or_else(|e| e.into_inner()) = marked_flags;
-            Ok(0)
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = fired;
+            Ok::<_, StoreError>(0)
         })?;
-        let flags = std::mem::take(&mut *flags.lock().unwrap_or_else(|e| e.into_inner()));
-        Ok(flags)
+        let outcomes = std::mem::take(&mut *outcomes.lock().unwrap_or_else(|e| e.into_inner()));
+        Ok(outcomes)
     }
 
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
         self.write(move |c| {
-            let due: Vec<String> = c
-                .prepare_cached("SELECT state FROM sessions WHERE status = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?
-                .query_map(params![millis(now), limit as i64], |r| r.get(0))?
+            let due: Vec<SessionState> = c
+                .prepare_cached("SELECT state, revision FROM sessions WHERE status = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?
+                .query_map(params![millis(now), limit as i64], session_from)?
                 .collect::<rusqlite::Result<_>>()?;
             let n = due.len() as i64;
-            for json in due {
-                let mut state = session_from(json)?;
+            for mut state in due {
                 state.status = Status::Expired;
                 // An inactive session's pending timers are cancelled here too.
                 Change::new(state, vec![Effect::Log("session expired".into())])
                     .write(c, now)?;
             }
-            Ok(n)
+            Ok::<_, StoreError>(n)
         })
         .map(|n| n as usize)
     }
@@ -903,7 +951,7 @@ impl Store for SqliteStore {
         let reason = reason.to_string();
         self.write(move |c| {
             let Some((session_id, key, _)) = pending_timer(c, timer_id)? else {
-                return Ok(0);
+                return Ok::<_, rusqlite::Error>(0);
             };
             end_timer(c, timer_id, &session_id, &key, "skipped")?;
             c.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
@@ -1176,11 +1224,11 @@ mod tests {
             skip_if_missed: false,
             actions: vec![],
         };
-        let [mut s1, s2] = ["s1", "s2"].map(|id| {
-            let s = SessionState::new(id.into(), &j, "link", now);
+        let [mut s1, mut s2] = ["s1", "s2"].map(|id| {
+            let mut s = SessionState::new(id.into(), &j, "link", now);
             let timers = [timer("a", 1, 0), timer("b", 2, 1)];
             store
-                .create_session_with(&s, id.as_bytes(), &timers, now)
+                .create_session_with(&mut s, id.as_bytes(), &timers, now)
                 .unwrap();
             s
         });
@@ -1199,7 +1247,7 @@ mod tests {
                 .collect()
         };
         // s1's `a` is replaced: the others stay.
-        store.apply(&s1, &[timer("a", 3, 0)], now).unwrap();
+        store.apply(&mut s1, &[timer("a", 3, 0)], now).unwrap();
         assert_eq!(
             pending(),
             expect(&[
@@ -1211,10 +1259,10 @@ mod tests {
         );
         // s1's step 0 is left, and s2's `b` stopped.
         store
-            .apply(&s1, &[Effect::LeftSteps { before: 1 }], now)
+            .apply(&mut s1, &[Effect::LeftSteps { before: 1 }], now)
             .unwrap();
         store
-            .apply(&s2, &[Effect::StopTimer { key: "b".into() }], now)
+            .apply(&mut s2, &[Effect::StopTimer { key: "b".into() }], now)
             .unwrap();
         assert_eq!(pending(), expect(&[("s2", "a", 1), ("s1", "b", 2)]));
         // s2's `a` fires, and ending s1 cancels its `b`: nothing is left, in the
@@ -1223,9 +1271,9 @@ mod tests {
             .due_timers(now + Duration::days(1), 1)
             .unwrap()
             .remove(0);
-        assert!(store.fire_timer(a.id, &s2, &[], now).unwrap());
+        assert!(store.fire_timer(a.id, &mut s2, &[], now).unwrap());
         s1.status = Status::Ended;
-        store.apply(&s1, &[], now).unwrap();
+        store.apply(&mut s1, &[], now).unwrap();
         assert!(pending().is_empty());
         assert!(store.shared.writer.lock().unwrap().timers.is_empty());
     }

@@ -11,11 +11,33 @@ use crate::ir::Action;
 
 /// Why the store failed; the engine reports it and the change did not happen.
 #[derive(Debug)]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The session changed since the revision this change was based on, so the change
+    /// was not written: read the session again and redo the event on what is there.
+    Conflict { session: String },
+    /// Anything else.
+    Failed(String),
+}
+
+impl StoreError {
+    pub fn new(message: impl Into<String>) -> StoreError {
+        StoreError::Failed(message.into())
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict { .. })
+    }
+}
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            StoreError::Conflict { session } => write!(
+                f,
+                "session `{session}` was changed by another event at the same time"
+            ),
+            StoreError::Failed(message) => f.write_str(message),
+        }
     }
 }
 
@@ -100,41 +122,44 @@ pub struct Message {
 /// The same text to the same number within this many seconds is suppressed.
 pub const DUPLICATE_WINDOW_SECS: i64 = 30 * 60;
 
+/// Sessions change by revision: every change names the revision it was based on
+/// (`SessionState::revision`, as read), is written only if the session is still at that
+/// revision, and leaves it at the next one. A change whose session moved on in the
+/// meantime writes nothing, effects included, and fails with `StoreError::Conflict`.
 pub trait Store: Send + Sync {
-    /// Keeps a new session; `token_hash` finds it again from its journey link.
+    /// Keeps a new session; `token_hash` finds it again from its journey link. The
+    /// session is then at revision 1, as `state` says once this returns.
     fn create_session(
         &self,
-        state: &SessionState,
+        state: &mut SessionState,
         token_hash: &[u8],
         now: DateTime<Utc>,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.create_session_with(state, token_hash, &[], now)
+    }
     /// Keeps a new session together with the effects of its first actions, in one
     /// transaction: a session never exists without what its start did.
     fn create_session_with(
         &self,
-        state: &SessionState,
+        state: &mut SessionState,
         token_hash: &[u8],
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.create_session(state, token_hash, now)?;
-        self.apply(state, effects, now)
+        self.create_session_queued(state, token_hash, effects, now)
+            .wait()?;
+        state.revision = 1;
+        Ok(())
     }
     /// `create_session_with` without waiting: the change is queued, and it is durable
-    /// once the returned `Durable` resolves. A store that commits before it returns
-    /// gives one already resolved.
+    /// once the returned `Durable` resolves, leaving the session at revision 1.
     fn create_session_queued(
         &self,
         state: &SessionState,
         token_hash: &[u8],
         effects: &[Effect],
         now: DateTime<Utc>,
-    ) -> Durable {
-        Durable::done(
-            self.create_session_with(state, token_hash, effects, now)
-                .map(|()| 0),
-        )
-    }
+    ) -> Durable;
     fn session(&self, id: &str) -> Result<Option<SessionState>>;
     fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>>;
     /// The active, unexpired session of a journey whose initialised actor has `phone`.
@@ -151,37 +176,49 @@ pub trait Store: Send + Sync {
         phone: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionState>>;
-    /// Saves a session after its actions ran, with their effects, in one transaction.
-    fn apply(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>) -> Result<()>;
-    /// `apply` without waiting: durable once the returned `Durable` resolves (see
-    /// `create_session_queued`).
-    fn apply_queued(
+    /// Saves a session after its actions ran, with their effects, in one transaction,
+    /// if it is still at `state.revision`; `state` is then at the next revision.
+    fn apply(
         &self,
-        state: &SessionState,
+        state: &mut SessionState,
         effects: &[Effect],
         now: DateTime<Utc>,
-    ) -> Durable {
-        Durable::done(self.apply(state, effects, now).map(|()| 0))
+    ) -> Result<()> {
+        self.apply_queued(state, effects, now).wait()?;
+        state.revision += 1;
+        Ok(())
     }
+    /// `apply` without waiting: durable once the returned `Durable` resolves (see
+    /// `create_session_queued`), or failed with a conflict, having written nothing.
+    fn apply_queued(&self, state: &SessionState, effects: &[Effect], now: DateTime<Utc>)
+        -> Durable;
     /// Marks a pending timer fired and applies what its actions did, in one transaction.
-    /// Returns false, changing nothing, when the timer is no longer pending.
+    /// Returns false, changing nothing, when the timer is no longer pending; a conflict
+    /// when the session moved on from `state.revision`.
     fn fire_timer(
         &self,
         timer_id: i64,
-        state: &SessionState,
+        state: &mut SessionState,
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let fired = self.fire_timers(vec![(timer_id, state.clone(), effects.to_vec())], now)?;
-        Ok(fired.first().copied().unwrap_or(false))
+        let mut fired = self.fire_timers(vec![(timer_id, state.clone(), effects.to_vec())], now)?;
+        let fired = fired.pop().unwrap_or(Ok(false))?;
+        if fired {
+            state.revision += 1;
+        }
+        Ok(fired)
     }
     /// Fires several timers in one transaction: each `(timer id, session, effects)` as
-    /// `fire_timer` would. Returns, for each, whether it was still pending.
+    /// `fire_timer` would, so firings of one session name consecutive revisions.
+    /// Returns, for each, whether it was still pending, or its conflict. Once a firing
+    /// of a session conflicts or finds its timer no longer pending, that session's
+    /// later firings in the call conflict too: they were based on what it did.
     fn fire_timers(
         &self,
         fires: Vec<(i64, SessionState, Vec<Effect>)>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<bool>>;
+    ) -> Result<Vec<Result<bool>>>;
     /// Marks up to `limit` active sessions whose expiry time has come as expired, with
     /// an event, and cancels their pending timers, in one transaction. Returns how many.
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize>;

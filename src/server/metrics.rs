@@ -30,6 +30,10 @@ pub struct Metrics {
     pub sms_sent: AtomicU64,
     pub sms_failed: AtomicU64,
     pub timers_fired: AtomicU64,
+    /// Events run again because another event changed their session meanwhile.
+    pub session_retries: AtomicU64,
+    /// Events that failed because their session kept changing under them.
+    pub session_conflicts: AtomicU64,
     lateness_buckets: [AtomicU64; BUCKETS.len()],
     lateness_count: AtomicU64,
     /// Microseconds, so the sum stays an integer.
@@ -88,6 +92,16 @@ impl Metrics {
                 "journeyc_timers_fired_total",
                 "Timers fired.",
                 &self.timers_fired,
+            ),
+            (
+                "journeyc_session_retries_total",
+                "Events run again because another event changed their session meanwhile.",
+                &self.session_retries,
+            ),
+            (
+                "journeyc_session_conflicts_total",
+                "Events that failed because their session kept changing under them.",
+                &self.session_conflicts,
             ),
         ] {
             let _ = writeln!(

@@ -182,6 +182,8 @@ pub struct App {
     pub outbox_bell: Arc<Notify>,
     csrf_key: Vec<u8>,
     log: Log,
+    /// Texts and calls from one number are handled one at a time, in arrival order.
+    lanes: crate::runtime::lanes::Lanes,
 }
 
 /// Wakes the sender and counts, as the engine works.
@@ -202,6 +204,16 @@ impl Listener for EngineListener {
     fn timer_fired(&self, lateness: chrono::Duration) {
         self.metrics
             .lateness(lateness.num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6);
+    }
+    fn retried(&self) {
+        self.metrics
+            .session_retries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn conflict_failed(&self) {
+        self.metrics
+            .session_conflicts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -238,6 +250,7 @@ impl App {
             outbox_bell,
             csrf_key,
             log,
+            lanes: Default::default(),
         }))
     }
 
@@ -283,7 +296,7 @@ impl App {
 
 /// Ids for a session the engine may start, made only if it does: most texts continue
 /// a session, and making ids costs randomness and a hash.
-fn lazy_ids(app: &Arc<App>) -> impl FnOnce() -> (String, Vec<u8>, Option<String>) + Send + 'static {
+fn lazy_ids(app: &Arc<App>) -> impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static {
     let app = app.clone();
     move || {
         let ids = app.new_ids();
@@ -431,6 +444,22 @@ fn redirect(location: &str) -> Resp {
     if let Ok(v) = HeaderValue::from_str(location) {
         r.headers_mut().insert(header::LOCATION, v);
     }
+    r
+}
+
+/// An engine call that failed: 503 with `Retry-After` when the session kept changing
+/// under the event (nothing was kept, and trying again will work), else 500.
+fn failed(app: &App, what: &str, e: &StoreError) -> Resp {
+    if !e.is_conflict() {
+        return server_error(app, &format!("{what} failed: {e}"));
+    }
+    app.log.warn(&format!("{what} was not kept: {e}"));
+    let mut r = text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Too many changes at once; please try again.\n",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     r
 }
 
@@ -809,7 +838,7 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
     let id = state.id.clone();
     match queued(app, move |e| e.run_queued(&id, &inputs, &actions)).await {
         Ok(Ok(_)) => redirect(&continue_url(journey, token)),
-        Ok(Err(e)) => server_error(app, &format!("running a form's actions failed: {e}")),
+        Ok(Err(e)) => failed(app, "running a form's actions", &e),
         Err(r) => r,
     }
 }
@@ -898,6 +927,7 @@ async fn inbound_sms(
     body: String,
 ) -> Result<Option<String>, Resp> {
     let new_id = lazy_ids(app);
+    let _turn = app.lanes.enter(&from).await;
     let outcome = once(app, sid, move |e, sid| {
         e.inbound_sms_once(Some(sid), &to, &from, &body, new_id)
     })
@@ -910,7 +940,7 @@ async fn inbound_sms(
         }
         Ok(Some(Reply::Text(t))) => Ok(Some(t)),
         Ok(Some(Reply::None)) => Ok(None),
-        Err(e) => Err(server_error(app, &format!("an inbound SMS failed: {e}"))),
+        Err(e) => Err(failed(app, "an inbound SMS", &e)),
     }
 }
 
@@ -930,6 +960,10 @@ async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let from = form_value(&form, "From").and_then(crate::check::literals::parse_phone);
     let (sid, to) = (sid.to_string(), to.to_string());
     let new_id = lazy_ids(app);
+    let _turn = match &from {
+        Some(phone) => Some(app.lanes.enter(phone).await),
+        None => None,
+    };
     let outcome = once(app, sid, move |e, sid| {
         e.inbound_call_once(Some(sid), &to, from.as_deref(), new_id)
     })
@@ -937,6 +971,7 @@ async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     match outcome {
         Ok(Ok(Some(say))) => twiml(twilio::voice_twiml(&say)),
         Ok(Ok(None)) => twiml(twilio::voice_twiml(&[])),
+        Ok(Err(e)) if e.is_conflict() => failed(app, "an inbound call", &e),
         Ok(Err(e)) => {
             app.log
                 .warn(&format!("an inbound call was not handled: {e}"));
@@ -1182,6 +1217,7 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
                 "existing": started.existing,
             }),
         ),
+        Ok(Err(e)) if e.is_conflict() => failed(app, "the API trigger", &e),
         Ok(Err(e)) if policy == ir::Policy::Reject => problem(StatusCode::CONFLICT, e.to_string()),
         Ok(Err(e)) => server_error(app, &format!("the API trigger failed: {e}")),
         Err(r) => r,
