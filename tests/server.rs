@@ -699,14 +699,17 @@ async fn a_timed_out_send_is_reconciled_with_twilio_not_resent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_server_gracefully() {
+    let dir = temp_dir("sigterm");
     let mut server = Server::start(Options {
         journey: example("texting_journey_links.journey"),
-        db: temp_dir("sigterm").join("journey.db"),
+        db: dir.join("journey.db"),
         twilio: None,
         preview: false,
         extra: vec![],
     });
-    start(&server, "start").await;
+    for _ in 0..3 {
+        start(&server, "start").await;
+    }
     let killed = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(server.child.id().to_string())
@@ -724,6 +727,15 @@ async fn sigterm_stops_the_server_gracefully() {
     let status = status.expect("the server exited");
     assert!(status.success(), "{status:?}: {}", server.logs());
     assert!(server.logs().contains("stopped"), "{}", server.logs());
+    // The log was moved into the database file: the main file alone, copied as a
+    // backup tool copies it, holds every session.
+    let copy = temp_dir("sigterm-copy").join("journey.db");
+    std::fs::copy(dir.join("journey.db"), &copy).unwrap();
+    let sessions: i64 = rusqlite::Connection::open(&copy)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sessions, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1016,4 +1028,75 @@ async fn two_webhooks_for_one_person_at_once_change_their_session_in_turn() {
         40,
         "20 texts and 20 calls"
     );
+}
+
+/// Unmounts a test's own filesystem when dropped.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_503_while_the_disk_is_full_and_no_change_is_acknowledged() {
+    // A small filesystem of the test's own, to fill up: mounting needs root.
+    let dir = temp_dir("disk-full");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: mounting a 4 MB tmpfs to fill needs root");
+        return;
+    }
+    let _mounted = Mounted(dir.clone());
+    let twilio = FakeTwilio::start().await;
+    let server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: dir.join("journey.db"),
+        twilio: Some(&twilio),
+        preview: true,
+        extra: vec![],
+    });
+    let health = || async {
+        client()
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(health().await, 200);
+    start(&server, "start").await;
+    // Fill the disk.
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(dir.join("filler")).unwrap();
+        let chunk = vec![7u8; 64 * 1024];
+        while filler
+            .write_all(&chunk)
+            .and_then(|()| filler.sync_all())
+            .is_ok()
+        {}
+    }
+    assert_eq!(health().await, 503, "{}", server.logs());
+    let r = client()
+        .get(server.url("/start/start"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_server_error(),
+        "a session that was not kept is not acknowledged: {}",
+        r.status()
+    );
+    // Space again: the store commits again, with no restart.
+    std::fs::remove_file(dir.join("filler")).unwrap();
+    assert_eq!(health().await, 200, "{}", server.logs());
+    start(&server, "start").await;
+    drop(server);
 }

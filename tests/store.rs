@@ -523,6 +523,13 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
         assert!(!store
             .message_status_by_sid("SMnope", MessageStatus::Delivered, None)
             .unwrap());
+        // A late `sent` or `failed` after `delivered` is answered, and changes nothing.
+        assert!(store
+            .message_status_by_sid("SM1", MessageStatus::Sent, Some("late"))
+            .unwrap());
+        assert!(store
+            .message_status_by_sid("SM1", MessageStatus::Failed, Some("later"))
+            .unwrap());
         // A crash leaves the others `sending`: at start-up they become `unknown`.
         assert_eq!(store.recover_sending().unwrap(), 3, "{name}");
         let statuses: Vec<(String, MessageStatus, Option<String>)> = store

@@ -101,9 +101,14 @@ CREATE INDEX outbox_unknown ON outbox (id) WHERE status = 'unknown';
     r#"
 DROP INDEX timers_pending_key;
 "#,
-    // Every change to a session names the revision it was based on (see `Store`).
+    // Every change to a session names the revision it was based on (see `Store`);
+    // the health check proves the store can commit by writing its one row.
     r#"
 ALTER TABLE sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE health (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL
+);
 "#,
 ];
 
@@ -308,7 +313,8 @@ impl Shared {
 }
 
 impl Drop for SqliteStore {
-    /// Commits what is queued, then closes the database.
+    /// Commits what is queued, then moves the whole log into the database file and
+    /// empties it, so that after a clean stop the main file alone holds everything.
     fn drop(&mut self) {
         self.shared
             .writes
@@ -319,6 +325,12 @@ impl Drop for SqliteStore {
         if let Some(committer) = self.committer.take() {
             let _ = committer.join();
         }
+        // Read connections first: a checkpoint cannot pass a reader's snapshot.
+        self.readers.clear();
+        let writer = self.shared.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writer
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
 }
 
@@ -546,6 +558,9 @@ fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         sid: r.get(8)?,
     })
 }
+
+/// A message's status as a number that only grows (`MessageStatus::rank`), in SQL.
+const RANK: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END)";
 
 /// A session from a row of `state, revision`.
 fn session_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionState> {
@@ -1066,11 +1081,13 @@ impl Store for SqliteStore {
         note: Option<&str>,
     ) -> Result<bool> {
         let (sid, note) = (sid.to_string(), note.map(str::to_string));
+        let rank = status.rank() as i64;
         self.write(move |c| {
-            c.prepare_cached(
-                "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE sid = ?1",
-            )?
-            .execute(params![sid, status.as_str(), note])
+            // Callbacks arrive in any order: a status only ever moves forward.
+            c.prepare_cached(&format!(
+                "UPDATE outbox SET status = CASE WHEN {RANK} < ?4 THEN ?2 ELSE status END, note = CASE WHEN {RANK} < ?4 THEN COALESCE(?3, note) ELSE note END WHERE sid = ?1"
+            ))?
+            .execute(params![sid, status.as_str(), note, rank])
             .map(|n| n as i64)
         })
         .map(|n| n > 0)
@@ -1123,6 +1140,14 @@ impl Store for SqliteStore {
         self.read(|c| {
             c.prepare_cached("SELECT 1")?
                 .query_row([], |r| r.get::<_, i64>(0))
+        })?;
+        // A commit of its own (shared with whatever else is committing): a full disk or
+        // a file that cannot be written fails here, as every change would.
+        let at = millis(Utc::now());
+        self.write(move |c| {
+            c.prepare_cached("INSERT OR REPLACE INTO health (id, at) VALUES (1, ?1)")?
+                .execute([at])
+                .map(|n| n as i64)
         })
         .map(|_| ())
     }

@@ -88,6 +88,17 @@ impl MessageStatus {
         }
     }
 
+    /// How far along a message is: a provider's callbacks, which arrive in any order,
+    /// only ever move it forward (a late `sent` after `delivered` changes nothing).
+    pub fn rank(self) -> u8 {
+        match self {
+            MessageStatus::Pending => 0,
+            MessageStatus::Sending | MessageStatus::Unknown => 1,
+            MessageStatus::Sent => 2,
+            MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Suppressed => 3,
+        }
+    }
+
     pub fn parse(s: &str) -> Option<MessageStatus> {
         [
             MessageStatus::Pending,
@@ -246,7 +257,8 @@ pub trait Store: Send + Sync {
     fn claim_messages(&self, limit: usize, skip_from: &[String]) -> Result<Vec<Message>>;
     /// Records that the provider accepted a message, with its id.
     fn message_sent(&self, id: i64, sid: &str) -> Result<()>;
-    /// Updates a message's status from a provider callback; false for an unknown id.
+    /// Updates a message's status from a provider callback, only ever forward (see
+    /// `MessageStatus::rank`); false for an unknown id.
     fn message_status_by_sid(
         &self,
         sid: &str,
@@ -263,7 +275,7 @@ pub trait Store: Send + Sync {
     fn delivery_seen(&self, sid: &str) -> Result<bool>;
     /// A random secret kept in the store, made on first use: it outlives restarts.
     fn secret(&self, name: &str) -> Result<Vec<u8>>;
-    /// Answers when the store works.
+    /// Answers when the store works: it reads, and it commits a write.
     fn ping(&self) -> Result<()>;
     fn opt_out(&self, phone: &str, now: DateTime<Utc>) -> Result<()>;
     fn opt_in(&self, phone: &str) -> Result<()>;
