@@ -5,9 +5,81 @@
 //! can show it and a server can load it.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-pub use crate::syntax::ast::{BinOp, LandsOn, Policy, UnOp, Unavailable};
 use crate::types::{Func, Type};
+
+/// The IR's stored form: bumped whenever a change to these types would make a journey
+/// stored by an older journeyc read differently. Part of every fingerprint.
+pub const FORMAT: u32 = 1;
+
+/// Enums of the IR's own (the checker converts the syntax tree's), so that the stored
+/// form of a journey does not change when the grammar's types do.
+macro_rules! ir_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($variant),*
+        }
+    };
+}
+
+ir_enum!(
+    /// Which page a journey link opens.
+    LandsOn { LastPage, FirstPage }
+);
+ir_enum!(
+    /// What a trigger does when the person already has an active session.
+    Policy { Keep, Replace, Reject }
+);
+ir_enum!(
+    /// What a timer does when its calendar is closed at the due time.
+    Unavailable { Skip, Next, Previous, Anyway }
+);
+ir_enum!(BinOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem
+});
+ir_enum!(UnOp { Not, Neg });
+ir_enum!(
+    /// What `journeyc run` does with a journey's live sessions when a new version of it
+    /// is deployed: `Keep` pins them to the version they started on; `Upgrade` moves
+    /// them to the new one, matched by name, where they fit.
+    OnNewVersion { Keep, Upgrade }
+);
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "OR",
+            BinOp::And => "AND",
+            BinOp::Eq => "=",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Rem => "%",
+        }
+    }
+}
 
 /// Everything one file defines, checked.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -26,6 +98,9 @@ pub struct Journey {
     pub expires_after_secs: u64,
     pub link_lands_on: LandsOn,
     pub existing_session: Policy,
+    /// What a new version of this journey does with its live sessions.
+    #[serde(default = "keep")]
+    pub on_new_version: OnNewVersion,
     pub help_text: Option<String>,
     pub triggers: Vec<Trigger>,
     pub on_started: Vec<Action>,
@@ -36,6 +111,23 @@ pub struct Journey {
     pub notifications: Vec<Notification>,
     /// Every calendar its timers use, its own and imported ones.
     pub calendars: Vec<Calendar>,
+}
+
+fn keep() -> OnNewVersion {
+    OnNewVersion::Keep
+}
+
+impl Journey {
+    /// A stable fingerprint of what this journey does: SHA-256 of its IR's stored form
+    /// and the format version, in hex. The same source checks to the same fingerprint;
+    /// any change to what runs changes it.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).expect("the IR serializes");
+        let mut h = Sha256::new();
+        h.update(FORMAT.to_le_bytes());
+        h.update(&json);
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 pub const DEFAULT_EXPIRY_SECS: u64 = 30 * 86_400;

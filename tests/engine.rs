@@ -940,3 +940,267 @@ journey Daily {
         );
     }
 }
+
+/// The page a session is on, by name, in the version of its journey it runs.
+fn page_name(e: &Engine, id: &str) -> String {
+    let s = e.store().session(id).unwrap().unwrap();
+    let j = e.journey_of(&s).unwrap();
+    j.steps[s.step].pages[s.page.unwrap_or(0)].name.clone()
+}
+
+/// A two-page journey whose first button starts a reminder; `{text}` is what the
+/// reminder says and `{extra}` is spliced in before the page `Second`.
+fn versioned(setting: &str, text: &str, extra: &str) -> String {
+    format!(
+        r#"
+journey Versioned {{
+  sms from "+15005550006"
+  trigger api
+  {setting}
+  var answer: Text
+
+  step Ask {{
+    page First {{
+      heading "First"
+      button "Next" {{
+        set answer = "yes"
+        start timer "nudge" after 1d {{
+          send sms Nudge
+        }}
+        go to page Second
+      }}
+    }}
+{extra}
+    page Second {{
+      heading "Second"
+    }}
+  }}
+
+  notification Nudge sms {{
+    text "{text}"
+  }}
+}}
+"#
+    )
+}
+
+fn api_session(e: &Engine, id: &str, phone: &str) {
+    e.start(
+        "Versioned",
+        Start::Api {
+            phone: phone.into(),
+            actor: vec![],
+            vars: vec![],
+        },
+        id.into(),
+        id.as_bytes(),
+        Some(LINK.into()),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_session_keeps_the_version_it_started_on_after_the_journey_changes() {
+    let db = temp_db("versions-keep");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let v1 = versioned("", "old reminder", "");
+    {
+        let e = engine(&v1, &db, &clock);
+        assert_eq!(e.deployed()[0].version, 1);
+        api_session(&e, "s1", "+14155550101");
+        let j = &e.journeys()[0];
+        e.run("s1", &[], &button(j, 0, 0)).unwrap();
+        assert_eq!(page_name(&e, "s1"), "Second");
+    }
+    // A page before `Second`, and a new reminder text: indices and the notification
+    // move, and the session must not notice.
+    let v2 = versioned(
+        "",
+        "new reminder",
+        "    page Inserted {\n      heading \"Inserted\"\n    }\n",
+    );
+    let e = engine(&v2, &db, &clock);
+    let d = &e.deployed()[0];
+    assert_eq!((d.version, d.new, d.older_live), (2, true, 1));
+    assert_eq!(page_name(&e, "s1"), "Second", "on the page it was on");
+    api_session(&e, "s2", "+14155550102");
+    let j = &e.journeys()[0];
+    e.run("s2", &[], &button(j, 0, 0)).unwrap();
+    assert_eq!(e.advance(&clock, Duration::days(2)).unwrap(), 2);
+    let mut texts = bodies(e.store());
+    texts.sort();
+    assert_eq!(
+        texts,
+        ["new reminder", "old reminder"],
+        "each its own version's"
+    );
+    // The same source again is the same version.
+    drop(e);
+    let e = engine(&v2, &db, &clock);
+    assert_eq!((e.deployed()[0].version, e.deployed()[0].new), (2, false));
+    assert_eq!(e.versions_of("Versioned"), [1, 2]);
+}
+
+#[test]
+fn on_new_version_upgrade_moves_sessions_by_name_and_leaves_those_that_do_not_fit() {
+    let db = temp_db("versions-upgrade");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let setting = "on new version upgrade";
+    {
+        let e = engine(
+            &versioned(
+                setting,
+                "old reminder",
+                "    page Gone {\n      heading \"Gone\"\n    }\n",
+            ),
+            &db,
+            &clock,
+        );
+        let j = e.journeys()[0].clone();
+        // `moves` is on `Second` with a reminder pending; `stays` is on `Gone`.
+        api_session(&e, "moves", "+14155550111");
+        e.run("moves", &[], &button(&j, 0, 0)).unwrap();
+        api_session(&e, "stays", "+14155550112");
+        let gone = j.steps[0]
+            .pages
+            .iter()
+            .position(|p| p.name == "Gone")
+            .unwrap();
+        let go_gone = vec![ir::Action::GoToPage {
+            step: 0,
+            page: gone,
+        }];
+        e.run("stays", &[], &go_gone).unwrap();
+    }
+    // `Gone` is removed and a page is inserted; the reminder's text changes.
+    let v2 = versioned(
+        setting,
+        "new reminder",
+        "    page Inserted {\n      heading \"Inserted\"\n    }\n",
+    );
+    let e = engine(&v2, &db, &clock);
+    let d = &e.deployed()[0];
+    assert_eq!((d.version, d.upgraded, d.older_live), (2, 1, 1), "{d:?}");
+    assert_eq!(
+        d.left.iter().collect::<Vec<_>>(),
+        [(&"its page `Gone` is gone".to_string(), &1)]
+    );
+    let moved = e.store().session("moves").unwrap().unwrap();
+    assert_eq!(moved.version, 2);
+    assert_eq!(
+        page_name(&e, "moves"),
+        "Second",
+        "matched by name, not index"
+    );
+    let j = e.journey_of(&moved).unwrap();
+    let answer = j.vars.iter().position(|v| v.name == "answer").unwrap();
+    assert_eq!(
+        moved.vars[answer],
+        Value::Text("yes".into()),
+        "kept by name"
+    );
+    assert!(log(e.store(), "moves").contains(&"moved from version 1 to version 2".to_string()));
+    assert_eq!(e.store().session("stays").unwrap().unwrap().version, 1);
+    assert_eq!(page_name(&e, "stays"), "Gone");
+    // The moved session's reminder is the new version's.
+    e.advance(&clock, Duration::days(2)).unwrap();
+    assert_eq!(bodies(e.store()), ["new reminder"]);
+}
+
+#[test]
+fn a_corrupted_row_or_a_missing_version_fails_its_session_without_a_panic() {
+    let db = temp_db("versions-broken");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let v1 = versioned("", "reminder", "");
+    {
+        let e = engine(&v1, &db, &clock);
+        let j = e.journeys()[0].clone();
+        for id in ["garbled", "orphan", "fine"] {
+            api_session(&e, id, &format!("+1415555012{}", id.len()));
+            e.run(id, &[], &button(&j, 0, 0)).unwrap();
+        }
+    }
+    let v2 = versioned("", "reminder 2", "");
+    {
+        let e = engine(&v2, &db, &clock);
+        api_session(&e, "on-v2", "+14155550199");
+    }
+    // Damage: one row's state no longer reads, and version 1 is gone from the store,
+    // which `orphan` and `fine` run... so `fine` moves to version 2 first, as a
+    // person would by starting again.
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute(
+            "UPDATE sessions SET state = '{not json' WHERE id = 'garbled'",
+            [],
+        )
+        .unwrap();
+        c.execute("UPDATE sessions SET version = 2 WHERE id = 'fine'", [])
+            .unwrap();
+        c.execute("DELETE FROM journey_versions WHERE version = 1", [])
+            .unwrap();
+    }
+    let e = engine(&v2, &db, &clock);
+    let err = e.run("garbled", &[], &[]).unwrap_err();
+    assert!(
+        matches!(err, journeyc::runtime::store::StoreError::Broken { .. }),
+        "{err}"
+    );
+    let err = e.run("orphan", &[], &[]).unwrap_err();
+    assert!(err.to_string().contains("version 1"), "{err}");
+    // Failed, with the problem in the log and the timers cancelled; the timer of the
+    // session that fits fires; nothing panics.
+    let status = |id: &str| -> String {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("SELECT status FROM sessions WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    assert_eq!(status("garbled"), "failed");
+    assert_eq!(status("orphan"), "failed");
+    assert!(log(e.store(), "orphan")
+        .iter()
+        .any(|l| l
+            .starts_with("session failed: version 1 of journey `Versioned` is not in the store")));
+    assert!(log(e.store(), "garbled")
+        .iter()
+        .any(|l| l.starts_with("session failed: its stored state does not read")));
+    assert_eq!(e.advance(&clock, Duration::days(2)).unwrap(), 1);
+    assert_eq!(bodies(e.store()), ["reminder 2"], "only `fine`'s reminder");
+    assert_eq!(e.store().next_timer_due().unwrap(), None);
+}
+
+#[test]
+fn ten_versions_with_live_sessions_across_restarts() {
+    let db = temp_db("versions-ten");
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    for i in 1..=10u32 {
+        let e = engine(&versioned("", &format!("reminder {i}"), ""), &db, &clock);
+        let d = &e.deployed()[0];
+        assert_eq!(
+            (d.version, d.new, d.older_live),
+            (i, true, u64::from(i - 1))
+        );
+        let id = format!("v{i}");
+        api_session(&e, &id, &format!("+141555502{i:02}"));
+        let j = e.journeys()[0].clone();
+        e.run(&id, &[], &button(&j, 0, 0)).unwrap();
+    }
+    let e = engine(&versioned("", "reminder 10", ""), &db, &clock);
+    assert_eq!(e.versions_of("Versioned"), (1..=10).collect::<Vec<_>>());
+    for i in 1..=10u32 {
+        let s = e.store().session(&format!("v{i}")).unwrap().unwrap();
+        assert_eq!(s.version, i);
+        assert_eq!(page_name(&e, &s.id), "Second");
+    }
+    assert_eq!(e.advance(&clock, Duration::days(2)).unwrap(), 10);
+    let mut texts = bodies(e.store());
+    texts.sort_by_key(|t| t[9..].parse::<u32>().unwrap());
+    let expected: Vec<String> = (1..=10).map(|i| format!("reminder {i}")).collect();
+    assert_eq!(
+        texts, expected,
+        "each session's reminder from its own version"
+    );
+}

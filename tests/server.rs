@@ -1100,3 +1100,103 @@ async fn healthz_is_503_while_the_disk_is_full_and_no_change_is_acknowledged() {
     start(&server, "start").await;
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_a_journey_leaves_live_sessions_on_the_version_they_started_on() {
+    // The scenario: a session past the phone page, the server stopped, a page
+    // inserted before `AskName` and the reminder changed to send `LinkToJourney` with
+    // `Reminder` removed, the server started again on the same database.
+    let dir = temp_dir("edit-live");
+    let journey = dir.join("seed.journey");
+    let original = std::fs::read_to_string(example("texting_journey_links.journey")).unwrap();
+    std::fs::write(&journey, &original).unwrap();
+    let twilio = FakeTwilio::start().await;
+    let serve = |twilio| {
+        Server::start(Options {
+            journey: journey.clone(),
+            db: dir.join("journey.db"),
+            twilio: Some(twilio),
+            preview: true,
+            extra: vec!["--sms-rate", "0"],
+        })
+    };
+    let server = serve(&twilio);
+    let link = start(&server, "start").await;
+    let path = link.trim_start_matches(&server.base).to_string();
+    let page = Page::open(&link).await;
+    let (status, _, _) = page.submit(&[("phone_input", "(415) 555-0123")]).await;
+    assert_eq!(status, 303);
+    twilio.wait_for(PERSON, 1).await;
+    drop(server);
+
+    let edited = original
+        .replacen(
+            "    page AskName {",
+            "    page Interlude {\n      heading \"A new page\"\n      button \"Go on\" {\n        go to page AskName\n      }\n    }\n\n    page AskName {",
+            1,
+        )
+        .replacen(
+            "          send sms Reminder\n",
+            "          send sms LinkToJourney\n",
+            1,
+        )
+        .replacen(
+            "  notification Reminder sms {\n    text \"Still there? Your request is waiting.\"\n    journey link\n  }\n",
+            "",
+            1,
+        );
+    assert!(!edited.contains("Reminder sms") && edited.contains("Interlude"));
+    std::fs::write(&journey, &edited).unwrap();
+    let server = serve(&twilio);
+    assert!(
+        server.logs().contains("version 2 (new"),
+        "{}",
+        server.logs()
+    );
+    let page = Page::open(&server.url(&path)).await;
+    assert_eq!((page.status, page.h1()), (200, "Almost done".to_string()));
+    // The old reminder fires once, with its old text.
+    let advanced = server.advance(4 * 86_400).await;
+    assert_eq!(advanced["fired"], 1, "{advanced}");
+    let sent = twilio.wait_for(PERSON, 3).await;
+    assert_eq!(sent[1].body, "Still there? Your request is waiting.");
+    assert_eq!(sent.len(), 3, "once");
+    // A new session runs the new version; the API lists both versions.
+    let fresh = start(&server, "start").await;
+    let page = Page::open(&fresh).await;
+    let (status, _, _) = page.submit(&[("phone_input", "(415) 555-0199")]).await;
+    assert_eq!(status, 303);
+    // Its reminder is the new version's: the link again, not `Reminder`.
+    server.advance(4 * 86_400).await;
+    let other = "+14155550199";
+    let sent = twilio.wait_for(other, 2).await;
+    assert!(
+        sent.iter()
+            .all(|m| m.body.starts_with("Thanks! Continue any time here: ")),
+        "{:?}",
+        sent.iter().map(|m| &m.body).collect::<Vec<_>>()
+    );
+    let listed = client()
+        .get(server.url("/api/v1/journeys"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let seed = listed["journeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "TextingJourneyLinks")
+        .unwrap()
+        .clone();
+    assert_eq!(seed["version"], 2, "{seed}");
+    assert_eq!(
+        seed["versions"],
+        json!([{"version": 1, "live_sessions": 1}, {"version": 2, "live_sessions": 1}])
+    );
+    assert!(!server.logs().contains(" 500 "), "{}", server.logs());
+}

@@ -388,7 +388,7 @@ fn sqlite_keeps_everything_across_a_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 8, "every migration ran");
+    assert_eq!(store.schema_version().unwrap(), 9, "every migration ran");
     let mut s = store.session("s1").unwrap().unwrap();
     assert!(s.actor_initialized);
     assert_eq!(
@@ -1011,6 +1011,84 @@ fn read_change_write_loops_on_many_threads_lose_no_update() {
         eprintln!(
             "{name}: {} conflicts",
             conflicts.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
+}
+
+#[test]
+fn versions_are_kept_once_per_fingerprint_and_sessions_counted_by_version() {
+    for (name, store) in stores("versions") {
+        let now = at(NOW);
+        assert_eq!(
+            store.deploy("J", "fp1", 1, "{}", now).unwrap(),
+            (1, true),
+            "{name}"
+        );
+        assert_eq!(
+            store.deploy("J", "fp1", 1, "{}", now).unwrap(),
+            (1, false),
+            "{name}"
+        );
+        assert_eq!(
+            store.deploy("J", "fp2", 1, "{\"a\":1}", now).unwrap(),
+            (2, true)
+        );
+        assert_eq!(
+            store.deploy("K", "fp1", 1, "{}", now).unwrap(),
+            (1, true),
+            "per journey"
+        );
+        let kept: Vec<(String, u32, String)> = store
+            .journey_versions()
+            .unwrap()
+            .into_iter()
+            .map(|v| (v.journey, v.version, v.ir))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("J".into(), 1, "{}".into()),
+                ("J".into(), 2, "{\"a\":1}".into()),
+                ("K".into(), 1, "{}".into())
+            ],
+            "{name}"
+        );
+        // Sessions from before versions get the version deployed; counts follow.
+        let old = new_session(&*store, "old");
+        let name_of = old.journey.clone();
+        assert_eq!(old.version, 0);
+        assert_eq!(store.adopt_unversioned(&name_of, 3).unwrap(), 1, "{name}");
+        assert_eq!(store.session("old").unwrap().unwrap().version, 3);
+        let mut newer = SessionState::new("newer".into(), &journey(), "link", now);
+        newer.version = 4;
+        store.create_session(&mut newer, b"newer", now).unwrap();
+        assert_eq!(
+            store.live_sessions_by_version().unwrap(),
+            [(name_of.clone(), 3, 1), (name_of.clone(), 4, 1)],
+            "{name}"
+        );
+        assert_eq!(store.live_session_ids(&name_of, 4).unwrap(), ["newer"]);
+        // A session that cannot run is failed whatever its revision, its timers gone.
+        store
+            .apply(&mut newer, &[timer("t", "2026-03-05T15:00:00Z", 0)], now)
+            .unwrap();
+        assert_eq!(store.session_timers("newer").unwrap().len(), 1, "{name}");
+        store.fail_session("newer", "it does not fit", now).unwrap();
+        assert!(store.session_timers("newer").unwrap().is_empty(), "{name}");
+        assert_eq!(store.next_timer_due().unwrap(), None, "{name}");
+        assert_eq!(
+            store.session("newer").unwrap().unwrap().status,
+            Status::Failed
+        );
+        assert!(store
+            .events("newer")
+            .unwrap()
+            .iter()
+            .any(|(_, t)| t == "session failed: it does not fit"));
+        assert_eq!(
+            store.live_sessions_by_version().unwrap(),
+            [(name_of, 3, 1)],
+            "{name}"
         );
     }
 }

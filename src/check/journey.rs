@@ -856,8 +856,9 @@ impl<'a> Cx<'a> {
             name: j.name.name.clone(),
             sms_from: None,
             expires_after_secs: ir::DEFAULT_EXPIRY_SECS,
-            link_lands_on: ast::LandsOn::LastPage,
-            existing_session: ast::Policy::Replace,
+            link_lands_on: ir::LandsOn::LastPage,
+            existing_session: ir::Policy::Replace,
+            on_new_version: ir::OnNewVersion::Keep,
             help_text: None,
             triggers: vec![],
             on_started: vec![],
@@ -1049,12 +1050,28 @@ impl<'a> Cx<'a> {
                 }
                 ast::JourneyItem::LinkLands(v, span) => {
                     if once(self, "journey link opens", *span) {
-                        out.link_lands_on = *v;
+                        out.link_lands_on = match v {
+                            ast::LandsOn::LastPage => ir::LandsOn::LastPage,
+                            ast::LandsOn::FirstPage => ir::LandsOn::FirstPage,
+                        };
                     }
                 }
                 ast::JourneyItem::ExistingSession(v, span) => {
                     if once(self, "on existing session", *span) {
-                        out.existing_session = *v;
+                        out.existing_session = match v {
+                            ast::Policy::Keep => ir::Policy::Keep,
+                            ast::Policy::Replace => ir::Policy::Replace,
+                            ast::Policy::Reject => ir::Policy::Reject,
+                        };
+                    }
+                }
+                ast::JourneyItem::NewVersion(upgrade, span) => {
+                    if once(self, "on new version", *span) {
+                        out.on_new_version = if *upgrade {
+                            ir::OnNewVersion::Upgrade
+                        } else {
+                            ir::OnNewVersion::Keep
+                        };
                     }
                 }
                 ast::JourneyItem::Help(s, span) => {
@@ -1594,7 +1611,12 @@ impl<'a> Cx<'a> {
                 let calendar = match calendar {
                     Some((Some(calendar), if_unavailable)) => Some(ir::TimerCalendar {
                         calendar,
-                        if_unavailable,
+                        if_unavailable: match if_unavailable {
+                            ast::Unavailable::Skip => ir::Unavailable::Skip,
+                            ast::Unavailable::Next => ir::Unavailable::Next,
+                            ast::Unavailable::Previous => ir::Unavailable::Previous,
+                            ast::Unavailable::Anyway => ir::Unavailable::Anyway,
+                        },
                     }),
                     Some((None, _)) => return None,
                     None => None,
@@ -1943,7 +1965,13 @@ impl<'a> Cx<'a> {
                 let ty = if ok { inner.ty } else { Type::Any };
                 lit(
                     if ty == Type::Null { want } else { ty },
-                    ir::ExprKind::Unary(*op, Box::new(inner)),
+                    ir::ExprKind::Unary(
+                        match op {
+                            ast::UnOp::Not => ir::UnOp::Not,
+                            ast::UnOp::Neg => ir::UnOp::Neg,
+                        },
+                        Box::new(inner),
+                    ),
                 )
             }
             E::Binary(op, l, r) => {
@@ -1966,7 +1994,7 @@ impl<'a> Cx<'a> {
                 let ty = self.binary(*op, &left, &right, l.span, r.span, e.span);
                 lit(
                     ty,
-                    ir::ExprKind::Binary(*op, Box::new(left), Box::new(right)),
+                    ir::ExprKind::Binary(bin_op(*op), Box::new(left), Box::new(right)),
                 )
             }
         }
@@ -2302,6 +2330,27 @@ fn article(t: Type) -> &'static str {
         "an"
     } else {
         "a"
+    }
+}
+
+/// The IR's twin of a syntax operator.
+fn bin_op(op: ast::BinOp) -> ir::BinOp {
+    use ast::BinOp as A;
+    use ir::BinOp as I;
+    match op {
+        A::Or => I::Or,
+        A::And => I::And,
+        A::Eq => I::Eq,
+        A::Ne => I::Ne,
+        A::Lt => I::Lt,
+        A::Le => I::Le,
+        A::Gt => I::Gt,
+        A::Ge => I::Ge,
+        A::Add => I::Add,
+        A::Sub => I::Sub,
+        A::Mul => I::Mul,
+        A::Div => I::Div,
+        A::Rem => I::Rem,
     }
 }
 

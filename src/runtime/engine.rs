@@ -3,7 +3,7 @@
 //! `Clock`, so tests (and the preview mode) can move time by hand.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use super::interp::{self, Effect};
 use super::lanes::{InLane, Lanes};
 use super::session::{SessionState, Status};
 use super::store::{Result, Store, StoreError, Timer};
+use super::versions::{self, Deployed};
 use super::Value;
 use crate::ir::{self, Policy};
 
@@ -324,6 +325,8 @@ pub trait Listener: Send + Sync {
     /// An event failed because its session kept changing under it, `MAX_ATTEMPTS`
     /// times.
     fn conflict_failed(&self) {}
+    /// A session was failed because its state did not fit its journey's version.
+    fn session_failed(&self) {}
 }
 
 /// The engine; clones share it, so an event can hold on to it to run again.
@@ -331,7 +334,14 @@ pub trait Listener: Send + Sync {
 pub struct Engine(Arc<Inner>);
 
 pub struct Inner {
+    /// The newest version of each journey: what triggers start and routes follow.
     journeys: Vec<ir::Journey>,
+    /// Every version kept in the store that this journeyc reads, by journey and
+    /// version: what sessions run.
+    versions: HashMap<String, BTreeMap<u32, Arc<ir::Journey>>>,
+    /// The version each journey's new sessions start on.
+    newest: HashMap<String, u32>,
+    deployed: Vec<Deployed>,
     store: Box<dyn Store>,
     clock: Arc<dyn Clock>,
     /// Rung when a timer starts or a session is kept whose expiry may be the next
@@ -361,15 +371,128 @@ impl std::ops::Deref for Engine {
 }
 
 impl Engine {
+    /// `open`, for tests and tools whose store is known to work: a store that fails
+    /// here is a bug in the caller, so it panics.
     pub fn new(journeys: Vec<ir::Journey>, store: Box<dyn Store>, clock: Arc<dyn Clock>) -> Engine {
-        Engine(Arc::new(Inner {
+        Engine::open(journeys, store, clock).expect("the store keeps the journeys' versions")
+    }
+
+    /// An engine for `journeys` on `store`. Each journey is deployed: kept as a version
+    /// once per fingerprint, the one new sessions start on. Sessions keep running the
+    /// version they started on, read from the store; those of a journey that says
+    /// `on new version upgrade` move to its newest version where they fit by name.
+    pub fn open(
+        journeys: Vec<ir::Journey>,
+        store: Box<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Engine> {
+        let now = clock.now();
+        let mut deployed = Vec::with_capacity(journeys.len());
+        let mut newest = HashMap::new();
+        for j in &journeys {
+            let ir = serde_json::to_string(j).expect("the IR serializes");
+            let fingerprint = j.fingerprint();
+            let (version, new) = store.deploy(&j.name, &fingerprint, ir::FORMAT, &ir, now)?;
+            // Sessions from before versions were kept ran the file as it was: the best
+            // guess of it is this one.
+            store.adopt_unversioned(&j.name, version)?;
+            newest.insert(j.name.clone(), version);
+            deployed.push(Deployed {
+                journey: j.name.clone(),
+                version,
+                fingerprint,
+                new,
+                ..Deployed::default()
+            });
+        }
+        let mut versions: HashMap<String, BTreeMap<u32, Arc<ir::Journey>>> = HashMap::new();
+        for v in store.journey_versions()? {
+            // A version stored in another IR format cannot be read: its sessions fail
+            // when they next run, saying so.
+            if v.format != ir::FORMAT {
+                continue;
+            }
+            if let Ok(j) = serde_json::from_str::<ir::Journey>(&v.ir) {
+                versions
+                    .entry(v.journey)
+                    .or_default()
+                    .insert(v.version, Arc::new(j));
+            }
+        }
+        for (j, d) in journeys.iter().zip(&mut deployed) {
+            if j.on_new_version == ir::OnNewVersion::Upgrade {
+                upgrade_live_sessions(&*store, &versions, d, now)?;
+            }
+        }
+        for (journey, version, n) in store.live_sessions_by_version()? {
+            if let Some(d) = deployed.iter_mut().find(|d| d.journey == journey) {
+                if version != d.version {
+                    d.older_live += n;
+                }
+            }
+        }
+        Ok(Engine(Arc::new(Inner {
             journeys,
+            versions,
+            newest,
+            deployed,
             store,
             clock,
             wakeup: Arc::default(),
             listener: std::sync::OnceLock::new(),
             busy: Lanes::default(),
-        }))
+        })))
+    }
+
+    /// What starting did with each journey: its version, and its sessions on older ones.
+    pub fn deployed(&self) -> &[Deployed] {
+        &self.deployed
+    }
+
+    /// The versions of `journey` this engine can run, oldest first.
+    pub fn versions_of(&self, journey: &str) -> Vec<u32> {
+        self.versions
+            .get(journey)
+            .map(|v| v.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The version of its journey that `state` runs, if its state fits it; else the
+    /// session is broken (see `fail_broken`).
+    pub fn journey_of(&self, state: &SessionState) -> Result<&ir::Journey> {
+        let broken = |problem: String| StoreError::Broken {
+            session: state.id.clone(),
+            problem,
+        };
+        let version = match state.version {
+            0 => self.newest.get(&state.journey).copied().unwrap_or(0),
+            v => v,
+        };
+        let Some(j) = self
+            .versions
+            .get(&state.journey)
+            .and_then(|v| v.get(&version))
+        else {
+            return Err(broken(format!(
+                "version {version} of journey `{}` is not in the store",
+                state.journey
+            )));
+        };
+        match versions::misfit(j, version, state) {
+            Some(problem) => Err(broken(problem)),
+            None => Ok(j),
+        }
+    }
+
+    /// Stops a session that cannot run (`StoreError::Broken`): it is marked failed,
+    /// with the problem in its event log, its timers are cancelled, and the listener
+    /// counts it.
+    pub fn fail_broken(&self, session: &str, problem: &str) -> Result<()> {
+        self.store.fail_session(session, problem, self.now())?;
+        if let Some(l) = self.listener.get() {
+            l.session_failed();
+        }
+        Ok(())
     }
 
     /// Takes the turn of `listed`, a session found by a query, and reads it again in
@@ -386,8 +509,17 @@ impl Engine {
     /// `MAX_ATTEMPTS` times in all, whether the conflict comes at once or at commit.
     fn retrying<T>(
         &self,
-        attempt: impl FnMut() -> Result<Pending<T>> + Send + 'static,
+        mut attempt: impl FnMut() -> Result<Pending<T>> + Send + 'static,
     ) -> Result<Pending<T>> {
+        // A session that cannot run is failed where it is found, and not run again.
+        let engine = self.clone();
+        let attempt = move || match attempt() {
+            Err(StoreError::Broken { session, problem }) => {
+                let _ = engine.fail_broken(&session, &problem);
+                Err(StoreError::Broken { session, problem })
+            }
+            other => other,
+        };
         let mut redo = Redo {
             again: Box::new(attempt),
             tries: 1,
@@ -568,6 +700,7 @@ impl Engine {
             }
         }
         let mut state = SessionState::new(session_id, j, trigger, now);
+        state.version = self.newest.get(journey).copied().unwrap_or(0);
         state.journey_link = journey_link;
         if let Some(phone) = phone {
             state.actor.insert("phone".into(), Value::Phone(phone));
@@ -672,9 +805,7 @@ impl Engine {
             if !state.is_active(now) {
                 return fail(format!("session `{id}` has ended"));
             }
-            let Some(j) = engine.journey(&state.journey) else {
-                return fail(format!("no journey `{}`", state.journey));
-            };
+            let j = engine.journey_of(&state)?;
             let effects = event(j, &mut state, now);
             let pending = engine.keep_queued((), &state, &effects, now);
             state.revision += 1;
@@ -730,6 +861,8 @@ impl Engine {
         // The turns of the sessions fired, held until the firings are durable; a
         // session busy with another event is fired in the next attempt.
         let mut turns: HashMap<String, Option<InLane>> = HashMap::new();
+        // Sessions that cannot run: failed once this batch is done.
+        let mut broken_rows: Vec<(String, String)> = Vec::new();
         let mut busy = Vec::new();
         for timer in timers {
             let turn = match turns.entry(timer.session_id.clone()) {
@@ -742,7 +875,14 @@ impl Engine {
             }
             let state = match sessions.entry(timer.session_id.clone()) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.store.session(&timer.session_id)?),
+                Entry::Vacant(e) => match self.store.session(&timer.session_id) {
+                    Ok(s) => e.insert(s),
+                    Err(StoreError::Broken { session, problem }) => {
+                        broken_rows.push((session, problem));
+                        e.insert(None)
+                    }
+                    Err(other) => return Err(other),
+                },
             };
             let Some(state) = state.as_mut().filter(|s| s.is_active(now)) else {
                 skips.push((timer, "the session is no longer active"));
@@ -752,9 +892,15 @@ impl Engine {
                 skips.push((timer, "missed while the runtime was down"));
                 continue;
             }
-            let Some(j) = self.journey(&state.journey) else {
-                skips.push((timer, "its journey is no longer served"));
-                continue;
+            let j = match self.journey_of(state) {
+                Ok(j) => j,
+                Err(StoreError::Broken { session, problem }) => {
+                    broken_rows.push((session, problem));
+                    // Failing it cancels its timers; the others of it are skipped.
+                    state.status = Status::Failed;
+                    continue;
+                }
+                Err(other) => return Err(other),
             };
             // Timer actions see the session as it is now, not as it was when set.
             let mut effects = vec![Effect::Log(format!("timer `{}` fired", timer.key))];
@@ -819,6 +965,9 @@ impl Engine {
             } else {
                 self.store.skip_timer(timer.id, reason, now)?;
             }
+        }
+        for (session, problem) in broken_rows {
+            self.fail_broken(&session, &problem)?;
         }
         drop(turns);
         again.sort_by_key(|t| (t.due, t.id));
@@ -1059,6 +1208,8 @@ impl Engine {
                 ));
             }
             let (turn, mut state) = self.in_turn(listed, now)?;
+            // The session's own version answers it.
+            let j = self.journey_of(&state)?;
             state.message = Some(body.to_string());
             state.from = Some(from.to_string());
             let handler = j
@@ -1170,6 +1321,7 @@ impl Engine {
         let pending = match existing {
             Some(listed) => {
                 let (turn, mut state) = self.in_turn(listed, now)?;
+                let j = self.journey_of(&state)?;
                 let actions = j.triggers.iter().find_map(|t| match t {
                     ir::Trigger::Call {
                         to: number,
@@ -1222,4 +1374,53 @@ impl Engine {
                 .collect()
         }))
     }
+}
+
+/// Moves the live sessions of `d`'s journey on older versions to its newest, where they
+/// fit by name (`versions::upgrade`), and counts in `d` how many moved and why the others
+/// stayed.
+fn upgrade_live_sessions(
+    store: &dyn Store,
+    versions: &HashMap<String, BTreeMap<u32, Arc<ir::Journey>>>,
+    d: &mut Deployed,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(all) = versions.get(&d.journey) else {
+        return Ok(());
+    };
+    let Some(new) = all.get(&d.version) else {
+        return Ok(());
+    };
+    let mut stay = |reason: String| *d.left.entry(reason).or_default() += 1;
+    for (journey, version, _) in store.live_sessions_by_version()? {
+        if journey != d.journey || version == d.version {
+            continue;
+        }
+        let old = all.get(&version);
+        for id in store.live_session_ids(&journey, version)? {
+            let Some(old) = old else {
+                stay(format!("version {version} is not readable"));
+                continue;
+            };
+            let state = match store.session(&id) {
+                Ok(Some(s)) => s,
+                Ok(None) => continue,
+                Err(StoreError::Broken { problem, .. }) => {
+                    stay(problem);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let timers = store.session_timers(&id)?;
+            match versions::upgrade(old, new, &state, &timers, d.version, now) {
+                Ok((mut moved, effects)) => match store.apply(&mut moved, &effects, now) {
+                    Ok(()) => d.upgraded += 1,
+                    Err(e) if e.is_conflict() => stay("it changed while it was moved".into()),
+                    Err(e) => return Err(e),
+                },
+                Err(reason) => stay(reason),
+            }
+        }
+    }
+    Ok(())
 }

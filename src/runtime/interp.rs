@@ -38,6 +38,13 @@ pub enum Effect {
     },
     /// A line for the session's event log.
     Log(String),
+    /// The pending timer with `key` now runs `actions` and belongs to `step`: a session
+    /// moved to a new version of its journey takes that version's timer with its key.
+    RewriteTimer {
+        key: String,
+        step: usize,
+        actions: Vec<Action>,
+    },
     /// The provider's id of the webhook that caused these effects, kept with them so
     /// that a second delivery of it fails as a whole.
     Delivery(String),
@@ -73,7 +80,12 @@ fn run_chain(
             Action::Set { target, value } => {
                 let v = eval(value, &state.env(now))?;
                 match target {
-                    Place::Var(i) => state.vars[*i] = v,
+                    Place::Var(i) => {
+                        *state
+                            .vars
+                            .get_mut(*i)
+                            .ok_or_else(|| missing("variable", *i))? = v
+                    }
                     Place::Actor(field) => {
                         state.actor.insert(field.clone(), v);
                     }
@@ -90,7 +102,10 @@ fn run_chain(
             Action::SendSms { notification } => send(
                 journey,
                 state,
-                &journey.notifications[*notification],
+                journey
+                    .notifications
+                    .get(*notification)
+                    .ok_or_else(|| missing("notification", *notification))?,
                 now,
                 effects,
             )?,
@@ -122,18 +137,22 @@ fn run_chain(
                     },
                 };
                 let due = match calendar {
-                    Some(c) => match Calendar::new(&journey.calendars[c.calendar])
-                        .resolve(due, c.if_unavailable)
-                    {
-                        Some(t) => t,
-                        None => {
-                            effects.push(Effect::Log(format!(
-                                "timer `{key}` skipped: {} is closed then",
-                                journey.calendars[c.calendar].name
-                            )));
-                            continue;
+                    Some(c) => {
+                        let cal = journey
+                            .calendars
+                            .get(c.calendar)
+                            .ok_or_else(|| missing("calendar", c.calendar))?;
+                        match Calendar::new(cal).resolve(due, c.if_unavailable) {
+                            Some(t) => t,
+                            None => {
+                                effects.push(Effect::Log(format!(
+                                    "timer `{key}` skipped: {} is closed then",
+                                    cal.name
+                                )));
+                                continue;
+                            }
                         }
-                    },
+                    }
                     None => due,
                 };
                 effects.push(Effect::StartTimer {
@@ -146,6 +165,14 @@ fn run_chain(
             }
             Action::StopTimer { key } => effects.push(Effect::StopTimer { key: key.clone() }),
             Action::GoToPage { step, page } => {
+                if journey
+                    .steps
+                    .get(*step)
+                    .and_then(|s| s.pages.get(*page))
+                    .is_none()
+                {
+                    return Err(missing("page", *page));
+                }
                 if *step > state.step {
                     effects.push(Effect::LeftSteps { before: *step });
                 }
@@ -153,12 +180,16 @@ fn run_chain(
                 state.page = Some(*page);
             }
             Action::GoToStep { step } => {
+                let to = journey
+                    .steps
+                    .get(*step)
+                    .ok_or_else(|| missing("step", *step))?;
                 if *step > state.step {
                     effects.push(Effect::LeftSteps { before: *step });
                 }
                 state.step = *step;
-                state.page = journey.steps[*step].pages.first().map(|_| 0);
-                let on_enter = journey.steps[*step].on_enter.clone();
+                state.page = to.pages.first().map(|_| 0);
+                let on_enter = to.on_enter.clone();
                 run_chain(journey, state, &on_enter, now, effects)?;
             }
             Action::If {
@@ -197,6 +228,15 @@ fn run_chain(
         }
     }
     Ok(())
+}
+
+/// An index in stored actions (a timer's, kept from another version) that this
+/// version of the journey does not have.
+fn missing(what: &str, index: usize) -> EvalError {
+    EvalError(format!(
+        "this version of the journey has no {what} number {}",
+        index + 1
+    ))
 }
 
 fn send(

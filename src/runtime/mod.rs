@@ -18,6 +18,7 @@ pub mod sqlite;
 pub mod store;
 pub mod time;
 pub mod value;
+pub mod versions;
 
 pub use eval::{eval, Env, EvalError};
 pub use value::Value;

@@ -14,6 +14,9 @@ pub enum Status {
     Active,
     Ended,
     Expired,
+    /// Its state did not fit its journey's version (a corrupted row, a version missing
+    /// from the store): it was stopped, with the problem in its event log.
+    Failed,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,6 +46,10 @@ pub struct SessionState {
     /// revision, and leaves it at the next one; the store keeps it beside the state.
     #[serde(skip)]
     pub revision: u64,
+    /// The version of its journey the session runs (`Store::deploy`); 0 for a session
+    /// from before versions were kept, which runs the first version deployed.
+    #[serde(skip)]
+    pub version: u32,
 }
 
 impl SessionState {
@@ -71,6 +78,7 @@ impl SessionState {
             from: None,
             journey_link: None,
             revision: 0,
+            version: 0,
         };
         for (i, var) in journey.vars.iter().enumerate() {
             if let Some(default) = &var.default {

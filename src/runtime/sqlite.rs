@@ -110,6 +110,21 @@ CREATE TABLE health (
     at INTEGER NOT NULL
 );
 "#,
+    // Journeys are kept by version, and each session runs the version it started on.
+    r#"
+CREATE TABLE journey_versions (
+    journey     TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    format      INTEGER NOT NULL,
+    ir          TEXT NOT NULL,
+    deployed_at INTEGER NOT NULL,
+    PRIMARY KEY (journey, version),
+    UNIQUE (journey, fingerprint)
+);
+ALTER TABLE sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX sessions_by_version ON sessions (journey, version, status);
+"#,
 ];
 
 pub struct SqliteStore {
@@ -365,6 +380,14 @@ fn err(e: impl std::fmt::Display) -> StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> StoreError {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+            if let Some(b) = inner.downcast_ref::<BrokenRow>() {
+                return StoreError::Broken {
+                    session: b.session.clone(),
+                    problem: b.problem.clone(),
+                };
+            }
+        }
         err(e)
     }
 }
@@ -384,6 +407,7 @@ fn status_text(s: Status) -> &'static str {
         Status::Active => "active",
         Status::Ended => "ended",
         Status::Expired => "expired",
+        Status::Failed => "failed",
     }
 }
 
@@ -488,18 +512,18 @@ impl SqliteStore {
         let n = self.readers.len();
         for i in 0..n {
             if let Ok(mut conn) = self.readers[(start + i) % n].try_lock() {
-                return f(&mut conn).map_err(err);
+                return f(&mut conn).map_err(StoreError::from);
             }
         }
         let mut conn = self.readers[start % n]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        f(&mut conn).map_err(err)
+        f(&mut conn).map_err(StoreError::from)
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
         let mut writer = self.shared.writer.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut writer.conn).map_err(err)
+        f(&mut writer.conn).map_err(StoreError::from)
     }
 
     /// Queues a change for the committer; the returned `Durable` resolves when it is
@@ -533,9 +557,11 @@ impl SqliteStore {
 
     fn read_session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
         self.read(|c| {
-            c.prepare_cached("SELECT state, revision FROM sessions WHERE token_hash = ?1")?
-                .query_row([token_hash], session_from)
-                .optional()
+            c.prepare_cached(
+                "SELECT state, revision, version, id FROM sessions WHERE token_hash = ?1",
+            )?
+            .query_row([token_hash], session_from)
+            .optional()
         })
     }
 
@@ -562,13 +588,49 @@ fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
 /// A message's status as a number that only grows (`MessageStatus::rank`), in SQL.
 const RANK: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END)";
 
-/// A session from a row of `state, revision`.
+/// A timer from a row of `id, session_id, key, due, step, skip_if_missed, actions`.
+fn timer_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Timer> {
+    let actions: String = r.get(6)?;
+    Ok(Timer {
+        id: r.get(0)?,
+        session_id: r.get(1)?,
+        key: r.get(2)?,
+        due: instant(r.get(3)?),
+        step: r.get::<_, i64>(4)? as usize,
+        skip_if_missed: r.get(5)?,
+        actions: serde_json::from_str(&actions).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+    })
+}
+
+/// A session row that does not read: reported as `StoreError::Broken`.
+#[derive(Debug)]
+struct BrokenRow {
+    session: String,
+    problem: String,
+}
+
+impl std::fmt::Display for BrokenRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "session `{}`: {}", self.session, self.problem)
+    }
+}
+
+impl std::error::Error for BrokenRow {}
+
+/// A session from a row of `state, revision, version, id`.
 fn session_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionState> {
     let json: String = r.get(0)?;
     let mut state: SessionState = serde_json::from_str(&json).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        let broken = BrokenRow {
+            session: r.get(3).unwrap_or_default(),
+            problem: format!("its stored state does not read ({e})"),
+        };
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(broken))
     })?;
     state.revision = r.get::<_, i64>(1)? as u64;
+    state.version = r.get::<_, i64>(2)? as u32;
     Ok(state)
 }
 
@@ -627,7 +689,7 @@ impl Change {
     fn save(&self, tx: &mut Tx<'_>) -> Result<()> {
         let state = &self.state;
         tx.touched.push(state.id.clone());
-        let saved = tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1 WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json, state.revision as i64])?;
+        let saved = tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7 WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json, state.revision as i64, state.version])?;
         if saved == 0 {
             return Err(StoreError::Conflict {
                 session: state.id.clone(),
@@ -702,6 +764,25 @@ fn apply_effects(
                 log(tx, text)?;
             }
             Effect::Say(_) => {}
+            Effect::RewriteTimer { key, step, actions } => {
+                let actions = serde_json::to_string(actions).expect("actions serialize");
+                for id in tx.timers.candidates(&state.id, key) {
+                    // The candidate's real session and key are checked: its hashes may
+                    // collide.
+                    if let Some((s, k, _)) = pending_timer(tx, id)? {
+                        if s == state.id && &k == key {
+                            tx.prepare_cached(
+                                "UPDATE timers SET step = ?2, actions = ?3 WHERE id = ?1",
+                            )?
+                            .execute(params![
+                                id,
+                                *step as i64,
+                                actions
+                            ])?;
+                        }
+                    }
+                }
+            }
             Effect::Delivery(sid) => {
                 tx.prepare_cached("INSERT INTO deliveries (sid, at) VALUES (?1, ?2)")?
                     .execute(params![sid, millis(now)])?;
@@ -796,9 +877,142 @@ impl Store for SqliteStore {
         })
     }
 
+    fn deploy(
+        &self,
+        journey: &str,
+        fingerprint: &str,
+        format: u32,
+        ir: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, bool)> {
+        let (journey, fingerprint, ir) =
+            (journey.to_string(), fingerprint.to_string(), ir.to_string());
+        let outcome = Arc::new(Mutex::new((0u32, false)));
+        let out = outcome.clone();
+        self.write(move |c| {
+            let known: Option<i64> = c
+                .prepare_cached("SELECT version FROM journey_versions WHERE journey = ?1 AND fingerprint = ?2")?
+                .query_row(params![journey, fingerprint], |r| r.get(0))
+                .optional()?;
+            let found = match known {
+                Some(v) => (v as u32, false),
+                None => {
+                    let v: i64 = c
+                        .prepare_cached("SELECT COALESCE(MAX(version), 0) + 1 FROM journey_versions WHERE journey = ?1")?
+                        .query_row([&journey], |r| r.get(0))?;
+                    c.prepare_cached("INSERT INTO journey_versions (journey, version, fingerprint, format, ir, deployed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                        .execute(params![journey, v, fingerprint, format, ir, millis(now)])?;
+                    (v as u32, true)
+                }
+            };
+            *out.lock().unwrap_or_else(|e| e.into_inner()) = found;
+            Ok::<_, rusqlite::Error>(0)
+        })?;
+        let found = *outcome.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(found)
+    }
+
+    fn journey_versions(&self) -> Result<Vec<super::store::JourneyVersion>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT journey, version, fingerprint, format, ir, deployed_at FROM journey_versions ORDER BY journey, version",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(super::store::JourneyVersion {
+                    journey: r.get(0)?,
+                    version: r.get::<_, i64>(1)? as u32,
+                    fingerprint: r.get(2)?,
+                    format: r.get::<_, i64>(3)? as u32,
+                    ir: r.get(4)?,
+                    deployed_at: instant(r.get(5)?),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn adopt_unversioned(&self, journey: &str, version: u32) -> Result<usize> {
+        let journey = journey.to_string();
+        self.write(move |c| {
+            let ids: Vec<String> = c
+                .prepare_cached("SELECT id FROM sessions WHERE journey = ?1 AND version = 0")?
+                .query_map([&journey], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            c.prepare_cached(
+                "UPDATE sessions SET version = ?2 WHERE journey = ?1 AND version = 0",
+            )?
+            .execute(params![journey, version])?;
+            let n = ids.len() as i64;
+            c.touched.extend(ids);
+            Ok::<_, rusqlite::Error>(n)
+        })
+        .map(|n| n as usize)
+    }
+
+    fn live_sessions_by_version(&self) -> Result<Vec<(String, u32, u64)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT journey, version, COUNT(*) FROM sessions WHERE status = 'active' GROUP BY journey, version ORDER BY journey, version",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u32, r.get::<_, i64>(2)? as u64))
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn live_session_ids(&self, journey: &str, version: u32) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id FROM sessions WHERE journey = ?1 AND version = ?2 AND status = 'active' ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map(params![journey, version], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn session_timers(&self, session_id: &str) -> Result<Vec<Timer>> {
+        // By the writer's index of pending timers: there is none on disk.
+        let writer = self.shared.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut timers = Vec::new();
+        for id in writer.timers.of_session(session_id) {
+            let timer = writer
+                .conn
+                .prepare_cached("SELECT id, session_id, key, due, step, skip_if_missed, actions FROM timers WHERE id = ?1 AND state = 'pending'")?
+                .query_row([id], timer_from)
+                .optional()?;
+            // The candidate's real session is checked: its hash may collide.
+            timers.extend(timer.filter(|t| t.session_id == session_id));
+        }
+        timers.sort_by_key(|t| (t.due, t.id));
+        Ok(timers)
+    }
+
+    fn fail_session(&self, session_id: &str, problem: &str, now: DateTime<Utc>) -> Result<()> {
+        let (id, problem) = (session_id.to_string(), problem.to_string());
+        self.write(move |c| {
+            c.touched.push(id.clone());
+            // Whatever its state says, and whatever revision it is at: it cannot run.
+            // Its state says so too, where it still reads.
+            c.prepare_cached(
+                "UPDATE sessions SET status = 'failed', revision = revision + 1, state = CASE WHEN json_valid(state) THEN json_set(state, '$.status', 'failed') ELSE state END WHERE id = ?1",
+            )?
+            .execute([&id])?;
+            c.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
+                .execute(params![
+                    id,
+                    millis(now),
+                    format!("session failed: {problem}")
+                ])?;
+            cancel_session_timers(c, &id, i64::MAX)?;
+            Ok::<_, rusqlite::Error>(0)
+        })
+        .map(|_| ())
+    }
+
     fn session(&self, id: &str) -> Result<Option<SessionState>> {
         self.read(|c| {
-            c.prepare_cached("SELECT state, revision FROM sessions WHERE id = ?1")?
+            c.prepare_cached("SELECT state, revision, version, id FROM sessions WHERE id = ?1")?
                 .query_row([id], session_from)
                 .optional()
         })
@@ -844,7 +1058,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<SessionState>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT state, revision FROM sessions WHERE actor_phone = ?1 AND status = 'active' AND expires_at > ?2 ORDER BY rowid DESC",
+                "SELECT state, revision, version, id FROM sessions WHERE actor_phone = ?1 AND status = 'active' AND expires_at > ?2 ORDER BY rowid DESC",
             )?;
             let rows = stmt.query_map(params![phone, millis(now)], session_from)?;
             rows.collect()
@@ -859,7 +1073,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<SessionState>> {
         self.read(|c| {
             c.prepare_cached(
-                "SELECT state, revision FROM sessions WHERE journey = ?1 AND actor_phone = ?2 AND status = 'active' AND expires_at > ?3 ORDER BY rowid DESC LIMIT 1",
+                "SELECT state, revision, version, id FROM sessions WHERE journey = ?1 AND actor_phone = ?2 AND status = 'active' AND expires_at > ?3 ORDER BY rowid DESC LIMIT 1",
             )?
             .query_row(params![journey, phone, millis(now)], session_from)
             .optional()
@@ -939,7 +1153,7 @@ impl Store for SqliteStore {
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
         self.write(move |c| {
             let due: Vec<SessionState> = c
-                .prepare_cached("SELECT state, revision FROM sessions WHERE status = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?
+                .prepare_cached("SELECT state, revision, version, id FROM sessions WHERE status = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?
                 .query_map(params![millis(now), limit as i64], session_from)?
                 .collect::<rusqlite::Result<_>>()?;
             let n = due.len() as i64;
@@ -993,18 +1207,7 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(
                 "SELECT id, session_id, key, due, step, skip_if_missed, actions FROM timers WHERE state = 'pending' AND due <= ?1 ORDER BY due, id LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![millis(until), limit as i64], |r| {
-                let actions: String = r.get(6)?;
-                Ok(Timer {
-                    id: r.get(0)?,
-                    session_id: r.get(1)?,
-                    key: r.get(2)?,
-                    due: instant(r.get(3)?),
-                    step: r.get::<_, i64>(4)? as usize,
-                    skip_if_missed: r.get(5)?,
-                    actions: serde_json::from_str(&actions).map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Text, Box::new(e)))?,
-                })
-            })?;
+            let rows = stmt.query_map(params![millis(until), limit as i64], timer_from)?;
             rows.collect()
         })
     }

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// The session changed since the revision this change was based on, so the change
     /// was not written: read the session again and redo the event on what is there.
     Conflict { session: String },
+    /// A stored session does not fit what it should be (its row does not read, or its
+    /// journey's version is missing): it cannot run, and is to be failed.
+    Broken { session: String, problem: String },
     /// Anything else.
     Failed(String),
 }
@@ -36,6 +39,9 @@ impl std::fmt::Display for StoreError {
                 f,
                 "session `{session}` was changed by another event at the same time"
             ),
+            StoreError::Broken { session, problem } => {
+                write!(f, "session `{session}` cannot run: {problem}")
+            }
             StoreError::Failed(message) => f.write_str(message),
         }
     }
@@ -114,6 +120,20 @@ impl MessageStatus {
     }
 }
 
+/// A version of a journey, as `journeyc run` deployed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JourneyVersion {
+    pub journey: String,
+    /// 1 for the first deployed, then one more for each new fingerprint.
+    pub version: u32,
+    pub fingerprint: String,
+    /// `ir::FORMAT` of the journeyc that stored `ir`.
+    pub format: u32,
+    /// The IR as JSON.
+    pub ir: String,
+    pub deployed_at: DateTime<Utc>,
+}
+
 /// One SMS in the outbox.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
@@ -171,6 +191,30 @@ pub trait Store: Send + Sync {
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Durable;
+    /// Keeps a journey's IR as a version, once per fingerprint: gives its version
+    /// number, and whether it is new. A new one numbers one more than the newest.
+    fn deploy(
+        &self,
+        journey: &str,
+        fingerprint: &str,
+        format: u32,
+        ir: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, bool)>;
+    /// Every version of every journey kept, oldest first.
+    fn journey_versions(&self) -> Result<Vec<JourneyVersion>>;
+    /// Sessions from before versions were kept (version 0) of `journey` are given
+    /// `version`; returns how many.
+    fn adopt_unversioned(&self, journey: &str, version: u32) -> Result<usize>;
+    /// How many active sessions each `(journey, version)` has.
+    fn live_sessions_by_version(&self) -> Result<Vec<(String, u32, u64)>>;
+    /// The ids of the active sessions of a journey's version.
+    fn live_session_ids(&self, journey: &str, version: u32) -> Result<Vec<String>>;
+    /// A session's pending timers, earliest first.
+    fn session_timers(&self, session_id: &str) -> Result<Vec<Timer>>;
+    /// Marks a session that cannot run failed, whatever its state, with `problem` in its
+    /// event log, and cancels its pending timers, in one transaction.
+    fn fail_session(&self, session_id: &str, problem: &str, now: DateTime<Utc>) -> Result<()>;
     fn session(&self, id: &str) -> Result<Option<SessionState>>;
     fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>>;
     /// The active, unexpired session of a journey whose initialised actor has `phone`.

@@ -34,6 +34,8 @@ pub struct Metrics {
     pub session_retries: AtomicU64,
     /// Events that failed because their session kept changing under them.
     pub session_conflicts: AtomicU64,
+    /// Sessions failed because their state did not fit their journey's version.
+    pub sessions_failed: AtomicU64,
     lateness_buckets: [AtomicU64; BUCKETS.len()],
     lateness_count: AtomicU64,
     /// Microseconds, so the sum stays an integer.
@@ -97,6 +99,11 @@ impl Metrics {
                 "journeyc_session_retries_total",
                 "Events run again because another event changed their session meanwhile.",
                 &self.session_retries,
+            ),
+            (
+                "journeyc_sessions_failed_total",
+                "Sessions failed because their stored state did not fit their journey's version.",
+                &self.sessions_failed,
             ),
             (
                 "journeyc_session_conflicts_total",

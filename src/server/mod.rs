@@ -215,6 +215,11 @@ impl Listener for EngineListener {
             .session_conflicts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+    fn session_failed(&self) {
+        self.metrics
+            .sessions_failed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl App {
@@ -450,6 +455,17 @@ fn redirect(location: &str) -> Resp {
 /// An engine call that failed: 503 with `Retry-After` when the session kept changing
 /// under the event (nothing was kept, and trying again will work), else 500.
 fn failed(app: &App, what: &str, e: &StoreError) -> Resp {
+    if let StoreError::Broken { .. } = e {
+        // The engine failed the session already.
+        app.log.warn(&format!("{what} failed: {e}"));
+        return html_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::notice(
+                "Something went wrong",
+                "This journey cannot continue because of a problem on our side. We are sorry.",
+            ),
+        );
+    }
     if !e.is_conflict() {
         return server_error(app, &format!("{what} failed: {e}"));
     }
@@ -575,7 +591,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Resp {
             let journey = journey.to_string();
             ("api_sessions", api_start(&app, &journey, req).await)
         }
-        (&Method::GET, ["api", "v1", "journeys"]) => ("api_journeys", api_journeys(&app)),
+        (&Method::GET, ["api", "v1", "journeys"]) => ("api_journeys", api_journeys(&app).await),
         (&Method::GET, ["healthz"]) => ("healthz", healthz(&app).await),
         (&Method::GET, ["metrics"]) => (
             "metrics",
@@ -691,8 +707,40 @@ async fn session_for(app: &Arc<App>, token: &str) -> Result<SessionState, Resp> 
         Ok((None, _)) => Err(not_found_page()),
         Ok((Some(s), now)) if !s.is_active(now) => Err(gone_page()),
         Ok((Some(s), _)) => Ok(s),
+        Err(StoreError::Broken { session, problem }) => Err(broken(app, session, problem).await),
         Err(e) => Err(server_error(app, &format!("reading a session failed: {e}"))),
     }
+}
+
+/// A journey link's session and the version of its journey it runs: `Err` is the
+/// response to give instead.
+async fn session_and_journey<'a>(
+    app: &'a Arc<App>,
+    token: &str,
+) -> Result<(SessionState, &'a ir::Journey), Resp> {
+    let state = session_for(app, token).await?;
+    match app.engine.journey_of(&state) {
+        Ok(j) => Ok((state, j)),
+        Err(StoreError::Broken { session, problem }) => Err(broken(app, session, problem).await),
+        Err(e) => Err(server_error(app, &format!("reading a session failed: {e}"))),
+    }
+}
+
+/// A session that cannot run: it is failed (logged, its timers cancelled, counted),
+/// and the person sees a page that says so without details.
+async fn broken(app: &Arc<App>, session: String, problem: String) -> Resp {
+    app.log
+        .warn(&format!("a session was failed: it cannot run: {problem}"));
+    if let Ok(Err(e)) = blocking(app, move |e| e.fail_broken(&session, &problem)).await {
+        app.log.warn(&format!("failing a session failed: {e}"));
+    }
+    html_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        pages::notice(
+            "Something went wrong",
+            "This journey cannot continue because of a problem on our side. We are sorry. If you still need help, start again from the link you were first given.",
+        ),
+    )
 }
 
 /// Which page a journey link shows: the session's current page, or step 1's first
@@ -755,12 +803,9 @@ fn render_page(
 }
 
 async fn journey_link(app: &Arc<App>, token: &str, query: &str) -> Resp {
-    let state = match session_for(app, token).await {
-        Ok(s) => s,
+    let (state, journey) = match session_and_journey(app, token).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let Some(journey) = app.engine.journey(&state.journey) else {
-        return gone_page();
     };
     let continuing = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "continue");
     let at = shown_page(journey, &state, continuing);
@@ -772,8 +817,8 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
         Ok(b) => b,
         Err(r) => return r,
     };
-    let state = match session_for(app, token).await {
-        Ok(s) => s,
+    let (state, journey) = match session_and_journey(app, token).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
     let form = parse_form(&body);
@@ -786,9 +831,6 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
             ),
         );
     }
-    let Some(journey) = app.engine.journey(&state.journey) else {
-        return gone_page();
-    };
     // The form must come from the page the session is on (or, for journeys whose
     // link opens the first page, from that page); an old tab just sees the current one.
     let current = shown_page(journey, &state, true);
@@ -1224,7 +1266,12 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
     }
 }
 
-fn api_journeys(app: &Arc<App>) -> Resp {
+async fn api_journeys(app: &Arc<App>) -> Resp {
+    let live = match blocking(app, |e| e.store().live_sessions_by_version()).await {
+        Ok(Ok(live)) => live,
+        Ok(Err(e)) => return server_error(app, &format!("counting sessions failed: {e}")),
+        Err(r) => return r,
+    };
     let base = &app.base_url;
     let list: Vec<serde_json::Value> = app
         .engine
@@ -1244,7 +1291,32 @@ fn api_journeys(app: &Arc<App>) -> Resp {
                 .iter()
                 .any(|t| matches!(t, ir::Trigger::Api { .. }))
                 .then(|| format!("{base}/api/v1/journeys/{}/sessions", j.name));
-            json!({"name": j.name, "starting_links": links, "api": api})
+            let version = app
+                .engine
+                .deployed()
+                .iter()
+                .find(|d| d.journey == j.name)
+                .map(|d| d.version);
+            let versions: Vec<serde_json::Value> = app
+                .engine
+                .versions_of(&j.name)
+                .into_iter()
+                .map(|v| {
+                    let sessions = live
+                        .iter()
+                        .find(|(name, version, _)| *name == j.name && *version == v)
+                        .map_or(0, |l| l.2);
+                    json!({"version": v, "live_sessions": sessions})
+                })
+                .collect();
+            json!({
+                "name": j.name,
+                "starting_links": links,
+                "api": api,
+                "version": version,
+                "fingerprint": j.fingerprint(),
+                "versions": versions,
+            })
         })
         .collect();
     json_response(StatusCode::OK, json!({ "journeys": list }))

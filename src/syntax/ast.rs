@@ -89,6 +89,8 @@ pub enum JourneyItem {
     Expires(Expr, Span),
     LinkLands(LandsOn, Span),
     ExistingSession(Policy, Span),
+    /// `on new version upgrade` is true; `on new version keep` false.
+    NewVersion(bool, Span),
     Help(StrLit, Span),
     Trigger(Trigger),
     OnStarted(Actions, Span),

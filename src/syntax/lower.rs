@@ -73,7 +73,7 @@ fn statement_form(context: &str, keyword: &str) -> Option<&'static str> {
         (_, "sms") => "sms from \"+15005550006\"",
         (_, "expires") => "expires after 30d",
         ("journey item", "journey") => "journey link opens last page   or   journey link opens first page",
-        ("journey item", "on") => "on session started { ... }, on reply \"YES\" { ... } or on existing session keep|replace|reject",
+        ("journey item", "on") => "on session started { ... }, on reply \"YES\" { ... }, on existing session keep|replace|reject or on new version keep|upgrade",
         (_, "help") => "help \"Reply STOP to opt out.\"",
         (_, "trigger") => {
             "trigger link \"slug\", trigger sms to \"+1...\", trigger call to \"+1...\" { ... }, trigger api, or trigger schedule \"CRON\" in \"Zone/Name\" { ... }"
@@ -325,6 +325,11 @@ impl<'s> Lowerer<'s> {
                         _ => Policy::Reject,
                     };
                     items.push(JourneyItem::ExistingSession(v, ps));
+                }
+                Rule::new_version => {
+                    let upgrade =
+                        p.into_inner().next().expect("version_policy").as_str() == "upgrade";
+                    items.push(JourneyItem::NewVersion(upgrade, ps));
                 }
                 Rule::help_text => items.push(JourneyItem::Help(
                     self.string(p.into_inner().next().expect("s")),

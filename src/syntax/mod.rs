@@ -181,7 +181,11 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::setting | Rule::sms_from | Rule::expires | Rule::link_lands | Rule::lands_on => {
             "a journey setting"
         }
-        Rule::existing_session | Rule::policy | Rule::help_text => "a journey setting",
+        Rule::existing_session
+        | Rule::policy
+        | Rule::new_version
+        | Rule::version_policy
+        | Rule::help_text => "a journey setting",
         Rule::trigger | Rule::trigger_link | Rule::trigger_sms | Rule::trigger_call => "a trigger",
         Rule::trigger_api | Rule::trigger_schedule => "a trigger",
         Rule::on_started | Rule::on_reply | Rule::on_enter => "an event handler",

@@ -156,7 +156,10 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         Some(m) => Arc::new(m.clone()),
         None => Arc::new(SystemClock),
     };
-    let engine = Arc::new(Engine::new(journeys, Box::new(store), clock));
+    let engine = match Engine::open(journeys, Box::new(store), clock) {
+        Ok(e) => Arc::new(e),
+        Err(e) => return fail(&format!("cannot deploy the journeys to the store: {e}")),
+    };
     let config = Config {
         public_url,
         preview: args.preview,
@@ -275,6 +278,34 @@ fn banner(app: &App, local: SocketAddr, db: &str) {
     if !links.is_empty() {
         out.push_str("starting links\n");
         out.extend(links);
+    }
+    out.push_str("versions\n");
+    for d in app.engine.deployed() {
+        let what = if d.new { "new" } else { "unchanged" };
+        let mut line = format!(
+            "  {:<28} version {} ({what}, {})",
+            d.journey,
+            d.version,
+            &d.fingerprint[..12]
+        );
+        if d.upgraded > 0 {
+            line.push_str(&format!("; {} live sessions upgraded", d.upgraded));
+        }
+        if d.older_live > 0 {
+            line.push_str(&format!(
+                "; {} live sessions on older versions",
+                d.older_live
+            ));
+        }
+        out.push_str(&line);
+        out.push('\n');
+        for (reason, n) in &d.left {
+            let plural = if *n == 1 { "" } else { "s" };
+            out.push_str(&format!(
+                "  {:<28}   {n} session{plural} stayed on its version: {reason}\n",
+                ""
+            ));
+        }
     }
     out.push_str("webhooks to paste into Twilio's console\n");
     out.push_str(&format!(
