@@ -1200,3 +1200,87 @@ async fn editing_a_journey_leaves_live_sessions_on_the_version_they_started_on()
     );
     assert!(!server.logs().contains(" 500 "), "{}", server.logs());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_under_load_holds_every_change_acknowledged_before_it() {
+    let dir = temp_dir("backup");
+    let server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: dir.join("journey.db"),
+        twilio: None,
+        preview: false,
+        extra: vec![],
+    });
+    // Eight clients start sessions without pause, counting what was acknowledged.
+    let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..8)
+        .map(|_| {
+            let (url, acked, stop) = (
+                server.url("/start/start"),
+                acknowledged.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let c = client();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let r = c.get(&url).send().await.unwrap();
+                    assert_eq!(r.status(), 303);
+                    acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    while acknowledged.load(std::sync::atomic::Ordering::SeqCst) < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let before = acknowledged.load(std::sync::atomic::Ordering::SeqCst);
+    let out = dir.join("copy.db");
+    let backup = tokio::task::spawn_blocking({
+        let (db, out) = (dir.join("journey.db"), out.clone());
+        move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_journeyc"))
+                .arg("backup")
+                .arg("--db")
+                .arg(format!("sqlite:{}", db.display()))
+                .arg(&out)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let during = acknowledged.load(std::sync::atomic::Ordering::SeqCst);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for l in load {
+        l.await.unwrap();
+    }
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    assert!(during > before, "the load went on during the backup");
+    // The copy is one file, opens as a store, and holds at least what was acknowledged.
+    assert!(!dir.join("copy.db-wal").exists());
+    let sessions: usize = rusqlite::Connection::open(&out)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get::<_, i64>(0))
+        .unwrap() as usize;
+    assert!(
+        sessions >= before,
+        "{sessions} sessions, {before} acknowledged before"
+    );
+    let store = journeyc::runtime::sqlite::SqliteStore::open(&out).unwrap();
+    drop(store);
+    // A backup never overwrites.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_journeyc"))
+        .arg("backup")
+        .arg("--db")
+        .arg(format!("sqlite:{}", dir.join("journey.db").display()))
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+}

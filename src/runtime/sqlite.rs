@@ -565,6 +565,83 @@ impl SqliteStore {
         })
     }
 
+    /// Copies the database at `path` to a new file `out` with SQLite's online backup,
+    /// as one consistent snapshot: safe while a server writes to it, and holding every
+    /// change committed before it started. The copy is checkpointed into one file and
+    /// checked before it takes its name. Returns how many sessions the copy holds.
+    pub fn backup(path: &Path, out: &Path) -> Result<u64> {
+        if out.exists() {
+            return Err(StoreError::Failed(format!(
+                "`{}` exists already: a backup never overwrites a file",
+                out.display()
+            )));
+        }
+        if !path.exists() {
+            return Err(StoreError::Failed(format!(
+                "there is no database at `{}`",
+                path.display()
+            )));
+        }
+        let src = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::Failed(format!("cannot open `{}`: {e}", path.display())))?;
+        src.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
+        let version: i64 = src.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(StoreError::Failed(format!(
+                "the database is from a newer journeyc (schema {version}, this one knows {})",
+                MIGRATIONS.len()
+            )));
+        }
+        let mut partial = out.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let _ = std::fs::remove_file(&partial);
+        let copied = (|| -> Result<u64> {
+            let mut dst = Connection::open(&partial)?;
+            {
+                let backup = rusqlite::backup::Backup::new(&src, &mut dst)?;
+                // Every page in one step: one read transaction, so one snapshot, and a
+                // writer committing meanwhile cannot make it start over.
+                loop {
+                    match backup.step(-1)? {
+                        rusqlite::backup::StepResult::Done => break,
+                        _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+                    }
+                }
+            }
+            dst.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            let check: String = dst.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+            if check != "ok" {
+                return Err(StoreError::Failed(format!(
+                    "the copy does not check: {check}"
+                )));
+            }
+            let sessions: i64 = dst.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?;
+            Ok(sessions as u64)
+        })();
+        match copied {
+            Ok(sessions) => {
+                std::fs::rename(&partial, out).map_err(|e| {
+                    StoreError::Failed(format!("cannot name the copy `{}`: {e}", out.display()))
+                })?;
+                for suffix in ["-wal", "-shm"] {
+                    let mut name = partial.as_os_str().to_owned();
+                    name.push(suffix);
+                    let _ = std::fs::remove_file(name);
+                }
+                Ok(sessions)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
         self.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
     }

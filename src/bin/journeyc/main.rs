@@ -48,6 +48,19 @@ enum Command {
     /// them every SMS is printed on the console), the API base from TWILIO_API_BASE,
     /// and the API trigger's bearer token from JOURNEY_API_TOKEN.
     Run(run::RunArgs),
+    /// Copy a journeyc database to a new file, safely while a server is using it.
+    ///
+    /// The copy is one consistent snapshot (SQLite's online backup): it holds every change
+    /// committed before the backup started, is checkpointed into a single file, and is
+    /// checked before it takes its name. OUT must not exist. Exit status: 0 when the copy
+    /// was made, 2 otherwise.
+    Backup {
+        /// The database to copy, as `journeyc run` takes it: sqlite:PATH.
+        #[arg(long, env = "JOURNEYC_DB", default_value = "sqlite:journey.db")]
+        db: String,
+        /// The new file to write the copy to.
+        out: PathBuf,
+    },
     /// Explain a diagnostic code, such as J0101, with a bad and a fixed example.
     Explain {
         /// The code, e.g. J0301.
@@ -96,6 +109,32 @@ fn main() -> ExitCode {
             run::run(args, journeys)
         }
         Command::Explain { code } => explain(&code),
+        Command::Backup { db, out } => backup(&db, &out),
+    }
+}
+
+fn backup(db: &str, out: &Path) -> ExitCode {
+    let Some(path) = db
+        .strip_prefix("sqlite:")
+        .filter(|p| !p.is_empty() && *p != ":memory:")
+    else {
+        eprintln!(
+            "error: `--db {db}` is not a database file; use sqlite:PATH, e.g. sqlite:journey.db"
+        );
+        return ExitCode::from(2);
+    };
+    match journeyc::runtime::sqlite::SqliteStore::backup(Path::new(path), out) {
+        Ok(sessions) => {
+            println!(
+                "backed up {path} to {} ({sessions} sessions)",
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
