@@ -42,11 +42,14 @@ fn example(file: &str) -> String {
 }
 
 fn engine(source: &str, db: &Path, clock: &ManualClock) -> Engine {
-    Engine::new(
+    let e = Engine::new(
         journeys(source),
         Box::new(SqliteStore::open(db).unwrap()),
         Arc::new(clock.clone()),
-    )
+    );
+    // The store keeps no link: the engine makes them again, as a server would.
+    e.set_links(Arc::new(|_: &str| LINK.to_string()));
+    e
 }
 
 fn button(j: &ir::Journey, step: usize, page: usize) -> Vec<ir::Action> {

@@ -1284,3 +1284,108 @@ async fn a_backup_taken_under_load_holds_every_change_acknowledged_before_it() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_the_database_opens_no_journey_link() {
+    let dir = temp_dir("tokens-at-rest");
+    let twilio = FakeTwilio::start().await;
+    let mut server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: dir.join("journey.db"),
+        twilio: Some(&twilio),
+        preview: true,
+        extra: vec!["--sms-rate", "0"],
+    });
+    // A session past its first page, its link texted and delivered, a reminder with the
+    // link pending; another whose text was suppressed as a duplicate.
+    let link = start(&server, "start").await;
+    let token = link.rsplit('/').next().unwrap().to_string();
+    let (status, _, _) = Page::open(&link)
+        .await
+        .submit(&[("phone_input", "(415) 555-0123")])
+        .await;
+    assert_eq!(status, 303);
+    twilio.wait_for(PERSON, 1).await;
+    for _ in 0..100 {
+        let sent = outbox(&server).await;
+        if sent
+            .iter()
+            .all(|m| m["status"] != "pending" && m["status"] != "sending")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Every text in every table of the live database: no token in it opens a page.
+    let texts = |path: &std::path::Path| -> Vec<String> {
+        let c =
+            rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .unwrap();
+        let tables: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut all = Vec::new();
+        for t in tables {
+            let mut stmt = c.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
+            let n = stmt.column_count();
+            let mut rows = stmt.query([]).unwrap();
+            while let Some(row) = rows.next().unwrap() {
+                for i in 0..n {
+                    if let Ok(s) = row.get::<_, String>(i) {
+                        all.push(s);
+                    }
+                }
+            }
+        }
+        all
+    };
+    let stored = texts(&dir.join("journey.db"));
+    assert!(
+        stored.iter().any(|t| t.contains("/j/[redacted]")),
+        "the sent text is kept, redacted"
+    );
+    let mut tried = 0;
+    for t in &stored {
+        assert!(!t.contains(&token), "the live token is stored: {t}");
+        for (i, _) in t.match_indices("/j/") {
+            let candidate: String = t[i + 3..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            if candidate.len() >= 16 {
+                tried += 1;
+                let page = Page::open(&server.url(&format!("/j/{candidate}"))).await;
+                assert_eq!(page.status, 404, "{candidate} opens a page");
+            }
+        }
+    }
+    eprintln!("{tried} link-like strings tried");
+    // The link itself still works, and after a clean stop not even the file's bytes
+    // hold the token.
+    assert_eq!(Page::open(&link).await.h1(), "Almost done");
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    for _ in 0..300 {
+        if server.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let bytes = std::fs::read(dir.join("journey.db")).unwrap();
+    assert!(
+        !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the token is somewhere in the file"
+    );
+    assert!(
+        dir.join("journey.db-key").exists(),
+        "the key is kept beside it"
+    );
+}

@@ -388,7 +388,7 @@ fn sqlite_keeps_everything_across_a_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 9, "every migration ran");
+    assert_eq!(store.schema_version().unwrap(), 10, "every migration ran");
     let mut s = store.session("s1").unwrap().unwrap();
     assert!(s.actor_initialized);
     assert_eq!(

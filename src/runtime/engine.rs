@@ -350,7 +350,13 @@ pub struct Inner {
     listener: std::sync::OnceLock<Arc<dyn Listener>>,
     /// A lane per session: this process's events for one session take turns.
     busy: Lanes,
+    /// Makes a session's journey link from its id (the server's); without it, sessions
+    /// read from the store have no link.
+    links: std::sync::OnceLock<LinkMaker>,
 }
+
+/// Makes a session's journey link from its id.
+pub type LinkMaker = Arc<dyn Fn(&str) -> String + Send + Sync>;
 
 /// Timers fired per `fire_due` call at most.
 const FIRE_BATCH: usize = 10_000;
@@ -441,7 +447,29 @@ impl Engine {
             wakeup: Arc::default(),
             listener: std::sync::OnceLock::new(),
             busy: Lanes::default(),
+            links: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Sets how journey links are made; later calls change nothing.
+    pub fn set_links(&self, links: LinkMaker) {
+        let _ = self.links.set(links);
+    }
+
+    /// `state` with its journey link, which the store does not keep.
+    pub fn with_link(&self, mut state: SessionState) -> SessionState {
+        if state.journey_link.is_none() {
+            state.journey_link = state
+                .stored_link
+                .clone()
+                .or_else(|| self.links.get().map(|make| make(&state.id)));
+        }
+        state
+    }
+
+    /// A session as the store keeps it, with its journey link.
+    pub fn session(&self, id: &str) -> Result<Option<SessionState>> {
+        Ok(self.store.session(id)?.map(|s| self.with_link(s)))
     }
 
     /// What starting did with each journey: its version, and its sessions on older ones.
@@ -499,7 +527,7 @@ impl Engine {
     /// turn; a conflict, to find it again, if it is no longer active by then.
     fn in_turn(&self, listed: SessionState, now: DateTime<Utc>) -> Result<(InLane, SessionState)> {
         let turn = self.busy.enter_blocking(&listed.id);
-        match self.store.session(&listed.id)? {
+        match self.session(&listed.id)? {
             Some(state) if state.is_active(now) => Ok((turn, state)),
             _ => Err(StoreError::Conflict { session: listed.id }),
         }
@@ -678,7 +706,7 @@ impl Engine {
                 match j.existing_session {
                     Policy::Keep => {
                         return Ok(Pending::ready(Started {
-                            session: existing,
+                            session: self.with_link(existing),
                             effects: vec![],
                             existing: true,
                         }))
@@ -702,6 +730,7 @@ impl Engine {
         let mut state = SessionState::new(session_id, j, trigger, now);
         state.version = self.newest.get(journey).copied().unwrap_or(0);
         state.journey_link = journey_link;
+        let mut state = self.with_link(state);
         if let Some(phone) = phone {
             state.actor.insert("phone".into(), Value::Phone(phone));
             state.actor_initialized = true;
@@ -799,7 +828,7 @@ impl Engine {
         self.retrying(move || {
             let turn = engine.busy.enter_blocking(&id);
             let now = engine.now();
-            let Some(mut state) = engine.store.session(&id)? else {
+            let Some(mut state) = engine.session(&id)? else {
                 return fail(format!("no session `{id}`"));
             };
             if !state.is_active(now) {
@@ -875,7 +904,7 @@ impl Engine {
             }
             let state = match sessions.entry(timer.session_id.clone()) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => match self.store.session(&timer.session_id) {
+                Entry::Vacant(e) => match self.session(&timer.session_id) {
                     Ok(s) => e.insert(s),
                     Err(StoreError::Broken { session, problem }) => {
                         broken_rows.push((session, problem));

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod eval;
 pub mod interp;
 pub mod lanes;
+pub mod links;
 pub mod pending;
 pub mod scheduler;
 pub mod session;

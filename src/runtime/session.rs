@@ -39,8 +39,19 @@ pub struct SessionState {
     /// The latest inbound text and its sender, for `session.message` and `session.from`.
     pub message: Option<String>,
     pub from: Option<String>,
-    /// The full journey link URL, when the server has one for this session.
+    /// The full journey link URL, when the server has one for this session. Never
+    /// stored: the store keeps only its token's hash, and the engine derives the link
+    /// again when it reads the session (see `links`).
+    #[serde(skip)]
     pub journey_link: Option<String>,
+    /// The link of a session started by a journeyc that stored links (before they were
+    /// derived): kept as it was, since its token cannot be derived.
+    #[serde(
+        default,
+        rename = "journey_link",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub stored_link: Option<String>,
     /// The store's revision of this session when it was read (0 before it is first
     /// kept). A change based on it is written only if the session is still at this
     /// revision, and leaves it at the next one; the store keeps it beside the state.
@@ -77,6 +88,7 @@ impl SessionState {
             message: None,
             from: None,
             journey_link: None,
+            stored_link: None,
             revision: 0,
             version: 0,
         };

@@ -125,6 +125,11 @@ CREATE TABLE journey_versions (
 ALTER TABLE sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX sessions_by_version ON sessions (journey, version, status);
 "#,
+    // Texts that left the outbox keep no live journey link (see `links::redact`), so
+    // the 30-minute duplicate check compares hashes of the texts as they were.
+    r#"
+ALTER TABLE outbox ADD COLUMN body_hash BLOB;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -449,6 +454,10 @@ impl SqliteStore {
             .map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(err)?;
+        // What is deleted or overwritten (a redacted link) is zeroed, not left in free
+        // pages for a copy of the file to find.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(err)?;
         // Savepoints keep their undo pages in memory, not in a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(err)?;
@@ -662,6 +671,29 @@ fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
+/// What the duplicate check compares: the text's SHA-256, as it was before any
+/// redaction.
+fn body_hash(body: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(body.as_bytes()).to_vec()
+}
+
+/// Message `id`'s text without live journey links: it has left the outbox.
+fn redact_body(c: &Connection, id: i64) -> rusqlite::Result<()> {
+    let body: Option<String> = c
+        .prepare_cached("SELECT body FROM outbox WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    if let Some(body) = body {
+        let redacted = super::links::redact(&body);
+        if redacted != body {
+            c.prepare_cached("UPDATE outbox SET body = ?2 WHERE id = ?1")?
+                .execute(params![id, redacted])?;
+        }
+    }
+    Ok(())
+}
+
 /// A message's status as a number that only grows (`MessageStatus::rank`), in SQL.
 const RANK: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END)";
 
@@ -795,10 +827,11 @@ fn apply_effects(
                     .prepare_cached("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)")?
                     .query_row([to], |r| r.get(0))?;
                 let since = millis(now) - DUPLICATE_WINDOW_SECS * 1000;
+                let hash = body_hash(body);
                 let duplicate: bool = tx.prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body = ?2 AND created_at > ?3 AND status IN ('pending', 'sending', 'sent', 'delivered', 'unknown'))",
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body_hash = ?2 AND created_at > ?3 AND status IN ('pending', 'sending', 'sent', 'delivered', 'unknown'))",
                 )?.query_row(
-                    params![to, body, since],
+                    params![to, hash, since],
                     |r| r.get(0),
                 )?;
                 let (status, note) = if opted_out {
@@ -811,7 +844,12 @@ fn apply_effects(
                 } else {
                     (MessageStatus::Pending, None)
                 };
-                tx.prepare_cached("INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(params![state.id, to, from, body, status.as_str(), note, millis(now)])?;
+                // A suppressed text is never sent: it keeps no live link.
+                let kept = match status {
+                    MessageStatus::Suppressed => super::links::redact(body),
+                    _ => body.clone(),
+                };
+                tx.prepare_cached("INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at, body_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![state.id, to, from, kept, status.as_str(), note, millis(now), hash])?;
                 if let Some(note) = note {
                     log(tx, &format!("SMS to {to} suppressed: {note}"))?;
                 }
@@ -1348,8 +1386,8 @@ impl Store for SqliteStore {
         self.write(move |c| {
             // A status callback may have raced ahead and recorded a later status.
             c.prepare_cached("UPDATE outbox SET sid = ?2, status = CASE WHEN status IN ('sending', 'unknown', 'pending') THEN 'sent' ELSE status END WHERE id = ?1")?
-                .execute(params![id, sid])
-                .map(|n| n as i64)
+                .execute(params![id, sid])?;
+            redact_body(c, id).map(|()| 0)
         })
         .map(|_| ())
     }
@@ -1438,8 +1476,12 @@ impl Store for SqliteStore {
             c.prepare_cached(
                 "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE id = ?1",
             )?
-            .execute(params![id, status.as_str(), note])
-            .map(|n| n as i64)
+            .execute(params![id, status.as_str(), note])?;
+            // A text that will not be sent again needs its link no more.
+            if matches!(status, MessageStatus::Failed | MessageStatus::Suppressed) {
+                redact_body(c, id)?;
+            }
+            Ok::<_, rusqlite::Error>(0)
         })
         .map(|_| ())
     }

@@ -136,6 +136,7 @@ pub fn upgrade(
     moved.message = state.message.clone();
     moved.from = state.from.clone();
     moved.journey_link = state.journey_link.clone();
+    moved.stored_link = state.stored_link.clone();
     moved.revision = state.revision;
     moved.version = version;
     Ok((moved, effects))

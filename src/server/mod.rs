@@ -83,6 +83,9 @@ pub struct Config {
     /// How long to wait for Twilio's answer before recording the message `unknown`.
     pub sms_timeout: Duration,
     pub log_json: bool,
+    /// The key journey-link tokens are derived from, kept outside the database (see
+    /// `runtime::links`); without one, a random key for this process only.
+    pub link_key: Option<Vec<u8>>,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             sms_concurrency: 16,
             sms_timeout: Duration::from_secs(15),
             log_json: false,
+            link_key: None,
         }
     }
 }
@@ -181,6 +185,7 @@ pub struct App {
     /// Rung when the outbox has new messages.
     pub outbox_bell: Arc<Notify>,
     csrf_key: Vec<u8>,
+    link_key: Arc<Vec<u8>>,
     log: Log,
     /// Texts and calls from one number are handled one at a time, in arrival order.
     lanes: crate::runtime::lanes::Lanes,
@@ -246,6 +251,17 @@ impl App {
             bell: outbox_bell.clone(),
         }));
         let log = Log::new(config.log_json);
+        let link_key = Arc::new(config.link_key.clone().unwrap_or_else(|| {
+            let mut key = vec![0u8; 32];
+            getrandom::fill(&mut key).expect("the operating system has randomness");
+            key
+        }));
+        {
+            let (key, base) = (link_key.clone(), base_url.clone());
+            engine.set_links(Arc::new(move |id: &str| {
+                format!("{base}/j/{}", crate::runtime::links::token(&key, id))
+            }));
+        }
         Ok(Arc::new(App {
             engine,
             config,
@@ -254,6 +270,7 @@ impl App {
             base_url,
             outbox_bell,
             csrf_key,
+            link_key,
             log,
             lanes: Default::default(),
         }))
@@ -288,12 +305,14 @@ impl App {
     }
 
     /// A fresh session id, journey-link token (its hash for the store) and full link.
+    /// A new session's id, and its journey link's token, derived from the id.
     pub fn new_ids(&self) -> NewIds {
-        let token = random_b64(18);
+        let id = format!("s_{}", random_b64(12));
+        let token = crate::runtime::links::token(&self.link_key, &id);
         NewIds {
-            id: format!("s_{}", random_b64(12)),
             token_hash: token_hash(&token),
             link: format!("{}/j/{token}", self.base_url),
+            id,
             token,
         }
     }
@@ -706,7 +725,7 @@ async fn session_for(app: &Arc<App>, token: &str) -> Result<SessionState, Resp> 
     match app.engine.store().session_by_token(&hash).map(|s| (s, now)) {
         Ok((None, _)) => Err(not_found_page()),
         Ok((Some(s), now)) if !s.is_active(now) => Err(gone_page()),
-        Ok((Some(s), _)) => Ok(s),
+        Ok((Some(s), _)) => Ok(app.engine.with_link(s)),
         Err(StoreError::Broken { session, problem }) => Err(broken(app, session, problem).await),
         Err(e) => Err(server_error(app, &format!("reading a session failed: {e}"))),
     }

@@ -108,6 +108,52 @@ fn open_store(db: &str) -> Result<SqliteStore, String> {
     SqliteStore::open(std::path::Path::new(path)).map_err(|e| e.to_string())
 }
 
+/// The key journey-link tokens are derived from: `JOURNEYC_LINK_KEY` if set, else the
+/// file `PATH-key` beside a database file, made on first start (readable by its owner
+/// only). It is kept out of the database so that a copy of the database, a backup
+/// included, cannot open anyone's journey link. A database in memory gets a key for
+/// this process.
+fn link_key(db: &str) -> Result<Option<Vec<u8>>, String> {
+    if let Some(key) = env("JOURNEYC_LINK_KEY") {
+        if key.len() < 32 {
+            return Err("JOURNEYC_LINK_KEY must be at least 32 characters".into());
+        }
+        return Ok(Some(key.into_bytes()));
+    }
+    let Some(path) = db.strip_prefix("sqlite:").filter(|p| *p != ":memory:") else {
+        return Ok(None);
+    };
+    let file = std::path::PathBuf::from(format!("{path}-key"));
+    match std::fs::read(&file) {
+        Ok(key) if key.len() >= 32 => return Ok(Some(key)),
+        Ok(_) => {
+            return Err(format!(
+                "`{}` is too short to be a journey-link key (32 bytes or more)",
+                file.display()
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read `{}`: {e}", file.display())),
+    }
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| format!("no randomness for a key: {e}"))?;
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&file)
+        .and_then(|mut f| f.write_all(&key).and_then(|()| f.sync_all()))
+        .map_err(|e| {
+            format!(
+                "cannot write the journey-link key `{}`: {e}",
+                file.display()
+            )
+        })?;
+    Ok(Some(key))
+}
+
 fn check_public_url(url: &str) -> Result<String, String> {
     let trimmed = url.trim_end_matches('/');
     let rest = trimmed
@@ -151,6 +197,10 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&format!("cannot open the store `{}`: {e}", args.db)),
     };
+    let link_key = match link_key(&args.db) {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
     let manual = args.preview.then(|| ManualClock::new(chrono::Utc::now()));
     let clock: Arc<dyn Clock> = match &manual {
         Some(m) => Arc::new(m.clone()),
@@ -169,6 +219,7 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         sms_concurrency: args.sms_concurrency.max(1),
         sms_timeout: Duration::from_secs_f64(args.sms_timeout),
         log_json: args.log_format == LogFormat::Json,
+        link_key,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
