@@ -1389,3 +1389,119 @@ async fn a_copy_of_the_database_opens_no_journey_link() {
         "the key is kept beside it"
     );
 }
+
+/// How many messages of the outbox in the database at `db` have each status.
+fn statuses(db: &std::path::Path) -> std::collections::BTreeMap<String, usize> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = c
+        .prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// A seed server on the real clock, sending at 20 texts a second, with 200 texts
+/// queued: 100 people text in, and each new session sends two.
+async fn queue_200_texts(dir: &std::path::Path, twilio: &FakeTwilio) -> Server {
+    let server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: dir.join("journey.db"),
+        twilio: Some(twilio),
+        preview: false,
+        extra: vec!["--sms-rate", "20"],
+    });
+    for i in 0..100 {
+        let (status, body) = server
+            .sms(
+                &format!("SMq{i}"),
+                &format!("+1415555{i:04}"),
+                OUR_NUMBER,
+                "hi",
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_only_texts_in_flight_are_unknown_and_each_text_goes_once() {
+    let dir = temp_dir("outbox-kill");
+    let twilio = FakeTwilio::start().await;
+    let mut server = queue_200_texts(&dir, &twilio).await;
+    while twilio.sent().len() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let after = statuses(&dir.join("journey.db"));
+    let sent_before = twilio.sent().len();
+    assert!(sent_before < 200, "killed mid-way: {after:?}");
+    // At most the requests in flight (16) can be in doubt; the rest never left.
+    let in_doubt = after.get("sending").copied().unwrap_or(0);
+    assert!(in_doubt <= 16, "{after:?}");
+    drop(server);
+    let server = Server::start(Options {
+        journey: example("texting_journey_links.journey"),
+        db: dir.join("journey.db"),
+        twilio: Some(&twilio),
+        preview: false,
+        extra: vec!["--sms-rate", "0"],
+    });
+    for _ in 0..400 {
+        if twilio.sent().len() >= 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut sent: Vec<(String, String)> =
+        twilio.sent().into_iter().map(|m| (m.to, m.body)).collect();
+    assert_eq!(
+        sent.len(),
+        200,
+        "every text, once: {:?}",
+        statuses(&dir.join("journey.db"))
+    );
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 200, "none twice");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_leaves_unsent_texts_pending_and_none_in_doubt() {
+    let dir = temp_dir("outbox-stop");
+    let twilio = FakeTwilio::start().await;
+    let mut server = queue_200_texts(&dir, &twilio).await;
+    while twilio.sent().len() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let stopped = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{}", server.logs());
+    assert!(
+        stopped.elapsed() < std::time::Duration::from_secs(5),
+        "it stops starting sends at once"
+    );
+    let after = statuses(&dir.join("journey.db"));
+    let sent =
+        after.get("sent").copied().unwrap_or(0) + after.get("delivered").copied().unwrap_or(0);
+    assert_eq!(sent, twilio.sent().len(), "{after:?}");
+    assert_eq!(
+        after.get("pending").copied().unwrap_or(0),
+        200 - sent,
+        "{after:?}"
+    );
+    for doubt in ["sending", "claimed", "unknown"] {
+        assert!(!after.contains_key(doubt), "{after:?}");
+    }
+}

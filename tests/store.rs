@@ -511,10 +511,16 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
             ["One", "Two"],
             "{name}: oldest first, at most the limit"
         );
-        assert!(claimed.iter().all(|m| m.status == MessageStatus::Sending));
+        assert!(claimed.iter().all(|m| m.status == MessageStatus::Claimed));
         let rest = store.claim_messages(10, &[]).unwrap();
         assert_eq!(rest.len(), 1, "{name}: a message is claimed once");
         assert!(store.claim_messages(10, &[]).unwrap().is_empty());
+        // Each is marked `sending` only as it is handed over, and once.
+        let other = store.outbox(None).unwrap()[2].id;
+        for id in [claimed[0].id, claimed[1].id, other] {
+            assert!(store.start_sending(id).unwrap(), "{name}");
+        }
+        assert!(!store.start_sending(claimed[1].id).unwrap(), "{name}: once");
 
         store.message_sent(claimed[0].id, "SM1").unwrap();
         assert!(store
@@ -530,8 +536,24 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
         assert!(store
             .message_status_by_sid("SM1", MessageStatus::Failed, Some("later"))
             .unwrap());
-        // A crash leaves the others `sending`: at start-up they become `unknown`.
-        assert_eq!(store.recover_sending().unwrap(), 3, "{name}");
+        // A crash leaves two `sending`: at start-up they become `unknown`; the one only
+        // claimed was never handed over, and is pending again.
+        assert_eq!(store.recover_sending().unwrap(), 2, "{name}");
+        let three = store.outbox(None).unwrap()[3].id;
+        assert_eq!(
+            store.outbox(None).unwrap()[3].status,
+            MessageStatus::Pending
+        );
+        assert_eq!(store.claim_messages(10, &[]).unwrap()[0].id, three);
+        assert!(store.start_sending(three).unwrap());
+        store
+            .set_message_status(three, MessageStatus::Unknown, None)
+            .unwrap();
+        assert_eq!(
+            store.release_claimed().unwrap(),
+            0,
+            "{name}: nothing claimed"
+        );
         let statuses: Vec<(String, MessageStatus, Option<String>)> = store
             .outbox(None)
             .unwrap()

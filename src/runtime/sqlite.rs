@@ -129,6 +129,7 @@ CREATE INDEX sessions_by_version ON sessions (journey, version, status);
     // the 30-minute duplicate check compares hashes of the texts as they were.
     r#"
 ALTER TABLE outbox ADD COLUMN body_hash BLOB;
+CREATE INDEX outbox_claimed ON outbox (id) WHERE status = 'claimed';
 "#,
 ];
 
@@ -695,7 +696,7 @@ fn redact_body(c: &Connection, id: i64) -> rusqlite::Result<()> {
 }
 
 /// A message's status as a number that only grows (`MessageStatus::rank`), in SQL.
-const RANK: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'sending' THEN 1 WHEN 'unknown' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END)";
+const RANK: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'claimed' THEN 1 WHEN 'sending' THEN 2 WHEN 'unknown' THEN 2 WHEN 'sent' THEN 3 ELSE 4 END)";
 
 /// A timer from a row of `id, session_id, key, due, step, skip_if_missed, actions`.
 fn timer_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Timer> {
@@ -829,7 +830,7 @@ fn apply_effects(
                 let since = millis(now) - DUPLICATE_WINDOW_SECS * 1000;
                 let hash = body_hash(body);
                 let duplicate: bool = tx.prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body_hash = ?2 AND created_at > ?3 AND status IN ('pending', 'sending', 'sent', 'delivered', 'unknown'))",
+                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body_hash = ?2 AND created_at > ?3 AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown'))",
                 )?.query_row(
                     params![to, hash, since],
                     |r| r.get(0),
@@ -1370,7 +1371,7 @@ impl Store for SqliteStore {
             let tx = c.transaction()?;
             let mut claimed = {
                 let mut stmt = tx.prepare_cached(
-                    "UPDATE outbox SET status = 'sending' WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND from_number NOT IN (SELECT value FROM json_each(?2)) ORDER BY id LIMIT ?1) RETURNING id, session_id, to_number, from_number, body, status, created_at, note, sid",
+                    "UPDATE outbox SET status = 'claimed' WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND from_number NOT IN (SELECT value FROM json_each(?2)) ORDER BY id LIMIT ?1) RETURNING id, session_id, to_number, from_number, body, status, created_at, note, sid",
                 )?;
                 let rows = stmt.query_map(params![limit as i64, skip], message_from)?;
                 rows.collect::<rusqlite::Result<Vec<Message>>>()?
@@ -1385,7 +1386,7 @@ impl Store for SqliteStore {
         let sid = sid.to_string();
         self.write(move |c| {
             // A status callback may have raced ahead and recorded a later status.
-            c.prepare_cached("UPDATE outbox SET sid = ?2, status = CASE WHEN status IN ('sending', 'unknown', 'pending') THEN 'sent' ELSE status END WHERE id = ?1")?
+            c.prepare_cached("UPDATE outbox SET sid = ?2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END WHERE id = ?1")?
                 .execute(params![id, sid])?;
             redact_body(c, id).map(|()| 0)
         })
@@ -1413,7 +1414,29 @@ impl Store for SqliteStore {
 
     fn recover_sending(&self) -> Result<usize> {
         self.write(|c| {
+            c.prepare_cached("UPDATE outbox SET status = 'pending' WHERE status = 'claimed'")?
+                .execute([])?;
             c.prepare_cached("UPDATE outbox SET status = 'unknown', note = 'the server stopped while sending it' WHERE status = 'sending'")?
+                .execute([])
+                .map(|n| n as i64)
+        })
+        .map(|n| n as usize)
+    }
+
+    fn start_sending(&self, id: i64) -> Result<bool> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE outbox SET status = 'sending' WHERE id = ?1 AND status = 'claimed'",
+            )?
+            .execute([id])
+            .map(|n| n as i64)
+        })
+        .map(|n| n == 1)
+    }
+
+    fn release_claimed(&self) -> Result<usize> {
+        self.write(|c| {
+            c.prepare_cached("UPDATE outbox SET status = 'pending' WHERE status = 'claimed'")?
                 .execute([])
                 .map(|n| n as i64)
         })

@@ -68,7 +68,10 @@ pub struct Timer {
 pub enum MessageStatus {
     /// Waiting for the sender.
     Pending,
-    /// Claimed by a sender and on its way to the provider.
+    /// Taken by a sender, waiting in its queue: not yet handed to the provider, so a
+    /// crash or a stop leaves it to be sent again, never `unknown`.
+    Claimed,
+    /// Being handed to the provider now.
     Sending,
     /// Not sent: the number opted out, or the same text went to it within 30 minutes.
     Suppressed,
@@ -85,6 +88,7 @@ impl MessageStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             MessageStatus::Pending => "pending",
+            MessageStatus::Claimed => "claimed",
             MessageStatus::Sending => "sending",
             MessageStatus::Delivered => "delivered",
             MessageStatus::Suppressed => "suppressed",
@@ -99,15 +103,17 @@ impl MessageStatus {
     pub fn rank(self) -> u8 {
         match self {
             MessageStatus::Pending => 0,
-            MessageStatus::Sending | MessageStatus::Unknown => 1,
-            MessageStatus::Sent => 2,
-            MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Suppressed => 3,
+            MessageStatus::Claimed => 1,
+            MessageStatus::Sending | MessageStatus::Unknown => 2,
+            MessageStatus::Sent => 3,
+            MessageStatus::Delivered | MessageStatus::Failed | MessageStatus::Suppressed => 4,
         }
     }
 
     pub fn parse(s: &str) -> Option<MessageStatus> {
         [
             MessageStatus::Pending,
+            MessageStatus::Claimed,
             MessageStatus::Sending,
             MessageStatus::Delivered,
             MessageStatus::Suppressed,
@@ -295,10 +301,15 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Message>>;
     fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()>;
-    /// Moves up to `limit` pending messages to `sending`, oldest first, and returns
+    /// Moves up to `limit` pending messages to `claimed`, oldest first, and returns
     /// them: a message is claimed once. Messages from the numbers in `skip_from` stay
     /// pending (their sender is busy), so other numbers do not wait behind them.
     fn claim_messages(&self, limit: usize, skip_from: &[String]) -> Result<Vec<Message>>;
+    /// Moves a claimed message to `sending`, just before it is handed to the provider;
+    /// false, changing nothing, when it is no longer claimed.
+    fn start_sending(&self, id: i64) -> Result<bool>;
+    /// Gives claimed messages that were never handed over back to `pending`; how many.
+    fn release_claimed(&self) -> Result<usize>;
     /// Records that the provider accepted a message, with its id.
     fn message_sent(&self, id: i64, sid: &str) -> Result<()>;
     /// Updates a message's status from a provider callback, only ever forward (see
@@ -310,7 +321,8 @@ pub trait Store: Send + Sync {
         note: Option<&str>,
     ) -> Result<bool>;
     /// At start-up: messages a crash left `sending` may or may not have reached the
-    /// provider, so they become `unknown`, to be reconciled rather than resent.
+    /// provider, so they become `unknown`, to be reconciled rather than resent (their
+    /// number is returned); those it left `claimed` never did, and are pending again.
     fn recover_sending(&self) -> Result<usize>;
     /// Records a webhook delivery by the provider's id; false when it came before, so a
     /// webhook delivered twice is processed once.

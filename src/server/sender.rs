@@ -1,8 +1,10 @@
 //! The sender: drains the outbox to Twilio, or to the console without credentials.
 //!
-//! A message is claimed (`sending`) before it is handed over and marked `sent` with
-//! Twilio's id after, so a crash in between leaves it `sending`; on the next start it
-//! becomes `unknown` and is reconciled by asking Twilio, never blindly resent. Each
+//! A message is claimed (`claimed`) when it joins a lane's queue, marked `sending` just
+//! before it is handed over, and `sent` with Twilio's id after. A crash in between
+//! leaves it `sending`; on the next start it becomes `unknown` and is reconciled by
+//! asking Twilio, never blindly resent. What was only claimed was never handed over:
+//! a stop or a crash leaves it to be sent again. Once a stop begins, no send starts. Each
 //! sender number has its own lane with its own rate, so numbers never wait on each
 //! other; a semaphore caps the requests in flight.
 
@@ -111,9 +113,19 @@ pub async fn run(app: Arc<App>, stop: Stop) {
             }
         }
     }
-    // Closing the lanes lets each finish the messages it holds, then end.
+    // Closing the lanes lets each finish the sends in flight, then end; what is still
+    // queued was never handed over, and waits in the outbox for the next start.
     drop(lanes);
     while tasks.join_next().await.is_some() {}
+    match super::blocking(&app, |e| e.store().release_claimed()).await {
+        Ok(Ok(n)) if n > 0 => app.log().info(&format!(
+            "{n} message(s) not yet sent wait for the next start"
+        )),
+        Ok(Err(e)) => app
+            .log()
+            .warn(&format!("releasing unsent messages failed: {e}")),
+        _ => {}
+    }
 }
 
 /// One sender number: paced at the configured rate, each message sent by its own task.
@@ -125,9 +137,17 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
     let mut next = Instant::now();
     // The last send to each recipient; the next one to them waits for it.
     let mut last: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut stop = ctx.stop.clone();
     while let Some(m) = rx.recv().await {
+        if *stop.borrow() {
+            // Stopping: the rest of the queue is not sent now.
+            continue;
+        }
         if let Some(gap) = gap {
-            tokio::time::sleep_until(next).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => {}
+                _ = stop.wait_for(|s| *s) => continue,
+            }
             next = Instant::now().max(next) + gap;
         }
         let Ok(permit) = ctx.in_flight.acquire().await else {
@@ -289,8 +309,23 @@ async fn attempt(ctx: &Ctx, t: &TwilioConfig, m: &Message) -> Attempt {
     }
 }
 
-/// Sends one claimed message and records the outcome.
+/// Sends one claimed message and records the outcome; nothing, once a stop began.
 async fn send(ctx: &Ctx, m: Message) {
+    if *ctx.stop.borrow() {
+        return;
+    }
+    // Only now is it on its way: before this, a crash leaves it to be sent again.
+    let id = m.id;
+    match super::blocking(&ctx.app, move |e| e.store().start_sending(id)).await {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return,
+        _ => {
+            ctx.app.log().warn(&format!(
+                "message {id} could not be marked sending; it waits"
+            ));
+            return;
+        }
+    }
     let Some(t) = ctx.app.config.twilio.clone() else {
         // The development sink: the message is for the person at the console. It is
         // printed on standard output, apart from the log, because its journey link
