@@ -201,7 +201,7 @@ impl<T> Pending<T> {
             // The next attempt takes its turn again.
             drop(turn);
             match outcome {
-                Ok(_) => return Ok(Self::done(value, then)),
+                Ok(_) => return Ok(Self::done(value, then, redo)),
                 Err(e) => pending = Self::again(redo, e)?,
             }
         }
@@ -224,7 +224,7 @@ impl<T> Pending<T> {
             let outcome = durable.await;
             drop(turn);
             match outcome {
-                Ok(_) => return Ok(Self::done(value, then)),
+                Ok(_) => return Ok(Self::done(value, then, redo)),
                 Err(e) => {
                     let Some(mut redo) = redo else {
                         return Err(e);
@@ -239,9 +239,17 @@ impl<T> Pending<T> {
         }
     }
 
-    fn done(value: T, then: Option<Then>) -> T {
+    fn done(value: T, then: Option<Then>, redo: Option<Redo<T>>) -> T {
         if let Some(then) = then {
             then.run();
+        }
+        if let Some(Redo {
+            tries,
+            listener: Some(l),
+            ..
+        }) = redo
+        {
+            l.event_kept(tries);
         }
         value
     }
@@ -327,6 +335,8 @@ pub trait Listener: Send + Sync {
     fn conflict_failed(&self) {}
     /// A session was failed because its state did not fit its journey's version.
     fn session_failed(&self) {}
+    /// An event's change was kept after this many attempts (1 when nothing conflicted).
+    fn event_kept(&self, _attempts: usize) {}
 }
 
 /// The engine; clones share it, so an event can hold on to it to run again.

@@ -20,6 +20,9 @@ pub const ROUTES: [&str; 13] = [
     "other",
 ];
 
+/// Upper bounds of the attempts-per-event buckets.
+const ATTEMPT_BUCKETS: [usize; 5] = [1, 2, 3, 5, 10];
+
 /// Upper bounds of the lateness buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0, 60.0];
 
@@ -36,6 +39,9 @@ pub struct Metrics {
     pub session_conflicts: AtomicU64,
     /// Sessions failed because their state did not fit their journey's version.
     pub sessions_failed: AtomicU64,
+    attempt_buckets: [AtomicU64; ATTEMPT_BUCKETS.len()],
+    attempts_count: AtomicU64,
+    attempts_sum: AtomicU64,
     lateness_buckets: [AtomicU64; BUCKETS.len()],
     lateness_count: AtomicU64,
     /// Microseconds, so the sum stays an integer.
@@ -49,6 +55,17 @@ impl Metrics {
             .position(|r| *r == route)
             .unwrap_or(ROUTES.len() - 1);
         self.requests[i].fetch_add(1, Relaxed);
+    }
+
+    /// An event's change was kept after `n` attempts.
+    pub fn attempts(&self, n: usize) {
+        for (bound, bucket) in ATTEMPT_BUCKETS.iter().zip(&self.attempt_buckets) {
+            if n <= *bound {
+                bucket.fetch_add(1, Relaxed);
+            }
+        }
+        self.attempts_count.fetch_add(1, Relaxed);
+        self.attempts_sum.fetch_add(n as u64, Relaxed);
     }
 
     pub fn lateness(&self, seconds: f64) {
@@ -136,6 +153,22 @@ impl Metrics {
             self.lateness_sum_us.load(Relaxed) as f64 / 1e6
         );
         let _ = writeln!(out, "journeyc_timer_lateness_seconds_count {count}");
+        out.push_str("# HELP journeyc_event_attempts Attempts each kept event took (more than 1 when its session changed under it).\n# TYPE journeyc_event_attempts histogram\n");
+        for (bound, bucket) in ATTEMPT_BUCKETS.iter().zip(&self.attempt_buckets) {
+            let _ = writeln!(
+                out,
+                "journeyc_event_attempts_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Relaxed)
+            );
+        }
+        let count = self.attempts_count.load(Relaxed);
+        let _ = writeln!(out, "journeyc_event_attempts_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "journeyc_event_attempts_sum {}",
+            self.attempts_sum.load(Relaxed)
+        );
+        let _ = writeln!(out, "journeyc_event_attempts_count {count}");
         out
     }
 }
@@ -160,6 +193,12 @@ mod tests {
         assert!(text.contains("journeyc_timers_fired_total 2\n"));
         assert!(text.contains("journeyc_http_requests_total{route=\"healthz\"} 1\n"));
         assert!(text.contains("journeyc_http_requests_total{route=\"other\"} 1\n"));
+        m.attempts(1);
+        m.attempts(4);
+        let text = m.render();
+        assert!(text.contains("journeyc_event_attempts_bucket{le=\"3\"} 1\n"));
+        assert!(text.contains("journeyc_event_attempts_bucket{le=\"5\"} 2\n"));
+        assert!(text.contains("journeyc_event_attempts_sum 5\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.rsplit_once(' ').expect("name value");
             value.parse::<f64>().expect("a number");

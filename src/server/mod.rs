@@ -225,6 +225,9 @@ impl Listener for EngineListener {
             .sessions_failed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
+    fn event_kept(&self, attempts: usize) {
+        self.metrics.attempts(attempts);
+    }
 }
 
 impl App {
