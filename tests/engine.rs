@@ -1207,3 +1207,32 @@ fn ten_versions_with_live_sessions_across_restarts() {
         "each session's reminder from its own version"
     );
 }
+
+#[test]
+fn a_press_for_a_page_the_session_has_left_keeps_nothing() {
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(
+        &versioned("", "reminder", ""),
+        &temp_db("stale-press"),
+        &clock,
+    );
+    api_session(&e, "s1", "+14155550301");
+    let j = e.journeys()[0].clone();
+    let next = button(&j, 0, 0);
+    // Two presses of `First`'s button, the second based on the page the first left:
+    // only one is kept, and only one reminder is set.
+    e.press_queued("s1", Some((0, 0)), &[], &next)
+        .unwrap()
+        .wait()
+        .unwrap();
+    let Err(err) = e.press_queued("s1", Some((0, 0)), &[], &next) else {
+        panic!("the second press was kept");
+    };
+    assert!(
+        matches!(err, journeyc::runtime::store::StoreError::Stale { .. }),
+        "{err}"
+    );
+    assert_eq!(page_name(&e, "s1"), "Second");
+    assert_eq!(e.store().session_timers("s1").unwrap().len(), 1);
+    assert_eq!(e.store().session("s1").unwrap().unwrap().revision, 2);
+}

@@ -816,14 +816,38 @@ impl Engine {
         inputs: &[(usize, Value)],
         actions: &[ir::Action],
     ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
+        self.press_queued(session_id, None, inputs, actions)
+    }
+
+    /// `run_queued` for a page's button: `at` is the page (step and page index) the
+    /// form came from. If, when the event runs, the session no longer shows that page
+    /// (another event moved it on), nothing is kept and the error is
+    /// `StoreError::Stale`: the press was for a page that is gone.
+    pub fn press_queued(
+        &self,
+        session_id: &str,
+        at: Option<(usize, usize)>,
+        inputs: &[(usize, Value)],
+        actions: &[ir::Action],
+    ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
         let (inputs, actions) = (inputs.to_vec(), actions.to_vec());
         self.change(session_id, move |j, state, now| {
+            if let Some(at) = at {
+                let here = (state.step, state.page.unwrap_or(0));
+                // A journey whose links open the first page takes that page's form too.
+                let landing = j.link_lands_on == ir::LandsOn::FirstPage && at == (0, 0);
+                if here != at && !landing {
+                    return Err(StoreError::Stale {
+                        session: state.id.clone(),
+                    });
+                }
+            }
             for (index, value) in &inputs {
                 if let Some(slot) = state.vars.get_mut(*index) {
                     *slot = value.clone();
                 }
             }
-            interp::run(j, state, &actions, now)
+            Ok(interp::run(j, state, &actions, now))
         })
     }
 
@@ -832,7 +856,9 @@ impl Engine {
     fn change(
         &self,
         session_id: &str,
-        event: impl Fn(&ir::Journey, &mut SessionState, DateTime<Utc>) -> Vec<Effect> + Send + 'static,
+        event: impl Fn(&ir::Journey, &mut SessionState, DateTime<Utc>) -> Result<Vec<Effect>>
+            + Send
+            + 'static,
     ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
         let (engine, id) = (self.clone(), session_id.to_string());
         self.retrying(move || {
@@ -845,7 +871,7 @@ impl Engine {
                 return fail(format!("session `{id}` has ended"));
             }
             let j = engine.journey_of(&state)?;
-            let effects = event(j, &mut state, now);
+            let effects = event(j, &mut state, now)?;
             let pending = engine.keep_queued((), &state, &effects, now);
             state.revision += 1;
             Ok(pending.giving((state, effects)).in_turn(turn))
@@ -1060,7 +1086,7 @@ impl Engine {
                                 due.to_rfc3339()
                             ))];
                             effects.extend(interp::run(j, state, &actions, now));
-                            effects
+                            Ok(effects)
                         })?
                         .wait()?;
                         ran += 1;

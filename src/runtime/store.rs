@@ -18,6 +18,9 @@ pub enum StoreError {
     /// A stored session does not fit what it should be (its row does not read, or its
     /// journey's version is missing): it cannot run, and is to be failed.
     Broken { session: String, problem: String },
+    /// The event was for a state the session has left (a form from a page another
+    /// event moved it on from): nothing was kept.
+    Stale { session: String },
     /// Anything else.
     Failed(String),
 }
@@ -41,6 +44,9 @@ impl std::fmt::Display for StoreError {
             ),
             StoreError::Broken { session, problem } => {
                 write!(f, "session `{session}` cannot run: {problem}")
+            }
+            StoreError::Stale { session } => {
+                write!(f, "session `{session}` moved on before the event was kept")
             }
             StoreError::Failed(message) => f.write_str(message),
         }

@@ -900,8 +900,15 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
         }
     };
     let id = state.id.clone();
-    match queued(app, move |e| e.run_queued(&id, &inputs, &actions)).await {
+    match queued(app, move |e| {
+        e.press_queued(&id, Some((step, page)), &inputs, &actions)
+    })
+    .await
+    {
         Ok(Ok(_)) => redirect(&continue_url(journey, token)),
+        // Another event moved the session on meanwhile: as for an old tab, the page
+        // it is on now, nothing changed.
+        Ok(Err(StoreError::Stale { .. })) => redirect(&continue_url(journey, token)),
         Ok(Err(e)) => failed(app, "running a form's actions", &e),
         Err(r) => r,
     }
