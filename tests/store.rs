@@ -823,7 +823,7 @@ fn a_batch_of_firings_commits_together_and_skips_what_is_no_longer_pending() {
                 at(NOW),
             )
             .unwrap();
-        let fired: Vec<bool> = fired.into_iter().map(Result::unwrap).collect();
+        let fired: Vec<bool> = fired.into_iter().map(|f| f.unwrap().is_some()).collect();
         assert_eq!(fired, [false, true], "{name}");
         // What fired later in `s1` was based on `a` having fired: it is not written.
         let later = store
@@ -833,7 +833,7 @@ fn a_batch_of_firings_commits_together_and_skips_what_is_no_longer_pending() {
             )
             .unwrap();
         assert!(
-            matches!(later[..], [Ok(false), Err(ref e)] if e.is_conflict()),
+            matches!(later[..], [Ok(None), Err(ref e)] if e.is_conflict()),
             "{name}: {later:?}"
         );
         let bodies: Vec<String> = store
@@ -896,7 +896,7 @@ fn queued_changes_resolve_waited_awaited_or_dropped() {
             while let Some(durable) = queued.pop() {
                 durable.wait().unwrap();
             }
-            sessions.iter_mut().for_each(|x| x.revision = 2);
+            // Adding a timer changed no state: the revision is still 1.
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .unwrap();
@@ -932,13 +932,23 @@ fn a_change_based_on_an_old_revision_writes_nothing_effects_included() {
         assert_eq!(s.revision, 1, "{name}: a new session is at revision 1");
         assert_eq!(store.session("s1").unwrap().unwrap().revision, 1, "{name}");
         initialise(&mut s);
+        store.apply(&mut s, &[], at(NOW)).unwrap();
+        assert_eq!(
+            s.revision, 2,
+            "{name}: a change of state moves the revision"
+        );
         store
             .apply(&mut s, &[timer("k", "2026-03-05T15:00:00Z", 0)], at(NOW))
             .unwrap();
-        assert_eq!(s.revision, 2, "{name}");
+        assert_eq!(s.revision, 2, "{name}: a change of effects only does not");
         let mut stale = s.clone();
         s.vars[0] = Value::Text("kept".into());
         store.apply(&mut s, &[], at(NOW)).unwrap();
+        assert_eq!(s.revision, 3, "{name}");
+        // An effects-only change based on revision 2 is refused as well.
+        let mut late = stale.clone();
+        let err = store.apply(&mut late, &[sms("Late")], at(NOW)).unwrap_err();
+        assert!(err.is_conflict(), "{name}: {err}");
         // Based on revision 2, when the session is at 3: nothing of it is written.
         stale.vars[0] = Value::Text("lost".into());
         stale.status = Status::Ended;
@@ -979,7 +989,10 @@ fn a_change_based_on_an_old_revision_writes_nothing_effects_included() {
         assert!(store
             .fire_timer(due[0].id, &mut s, &[sms("Reminder")], at(NOW))
             .unwrap());
-        assert_eq!(s.revision, 4, "{name}");
+        assert_eq!(
+            s.revision, 3,
+            "{name}: a firing that only texts changes no state"
+        );
         assert_eq!(store.outbox(None).unwrap().len(), 1, "{name}");
         assert_eq!(store.next_timer_due().unwrap(), None, "{name}");
     }

@@ -871,9 +871,10 @@ impl Engine {
                 return fail(format!("session `{id}` has ended"));
             }
             let j = engine.journey_of(&state)?;
+            let before = state.clone();
             let effects = event(j, &mut state, now)?;
             let pending = engine.keep_queued((), &state, &effects, now);
-            state.revision += 1;
+            next_revision(&before, &mut state);
             Ok(pending.giving((state, effects)).in_turn(turn))
         })
     }
@@ -968,10 +969,11 @@ impl Engine {
                 Err(other) => return Err(other),
             };
             // Timer actions see the session as it is now, not as it was when set.
+            let before = state.clone();
             let mut effects = vec![Effect::Log(format!("timer `{}` fired", timer.key))];
             effects.extend(interp::run(j, state, &timer.actions, now));
             fires.push((timer.id, state.clone(), effects));
-            state.revision += 1;
+            next_revision(&before, state);
             firing.push(timer);
         }
         // Sessions with a firing that did not happen: their later firings (and skips)
@@ -1002,13 +1004,13 @@ impl Engine {
             let at = self.now();
             for (outcome, timer) in done.into_iter().zip(batch_timers) {
                 match outcome {
-                    Ok(true) => {
+                    Ok(Some(_)) => {
                         *fired += 1;
                         if let Some(l) = self.listener.get() {
                             l.timer_fired(at - timer.due);
                         }
                     }
-                    Ok(false) => {
+                    Ok(None) => {
                         broken.insert(timer.session_id);
                     }
                     Err(e) if e.is_conflict() => {
@@ -1438,6 +1440,14 @@ impl Engine {
                 })
                 .collect()
         }))
+    }
+}
+
+/// The revision `after` is at once its change is kept, as the store moves it: the next
+/// one when the session's state changed, the same when only effects were added.
+fn next_revision(before: &SessionState, after: &mut SessionState) {
+    if after != before {
+        after.revision = before.revision + 1;
     }
 }
 

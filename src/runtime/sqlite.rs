@@ -782,30 +782,36 @@ impl Change {
 
     /// Saves the session and applies the effects, and adds the session to `touched`;
     /// a conflict, writing nothing, if the session moved on from its revision.
-    fn write(&self, tx: &mut Tx<'_>, now: DateTime<Utc>) -> Result<()> {
-        self.save(tx)?;
-        Ok(apply_effects(
-            tx,
-            &self.state,
-            &self.effects,
-            &self.timer_actions,
-            now,
-        )?)
+    fn write(&self, tx: &mut Tx<'_>, now: DateTime<Utc>) -> Result<u64> {
+        let revision = self.save(tx)?;
+        apply_effects(tx, &self.state, &self.effects, &self.timer_actions, now)?;
+        Ok(revision)
     }
 
     /// The revision check: moves the session's row from the change's revision to the
-    /// next, with the new state. This is the change's first write, so a conflict
-    /// leaves nothing to undo.
-    fn save(&self, tx: &mut Tx<'_>) -> Result<()> {
+    /// next, with the new state, or, when the state is as stored (a change of effects
+    /// only), checks that it is still at the change's revision and writes nothing.
+    /// Gives the session's revision after it. This is the change's first write, so a
+    /// conflict leaves nothing to undo.
+    fn save(&self, tx: &mut Tx<'_>) -> Result<u64> {
         let state = &self.state;
         tx.touched.push(state.id.clone());
-        let saved = tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7 WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json, state.revision as i64, state.version])?;
-        if saved == 0 {
-            return Err(StoreError::Conflict {
-                session: state.id.clone(),
-            });
+        let revision = state.revision as i64;
+        let saved = tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7 WHERE id = ?1 AND revision = ?6 AND (state IS NOT ?5 OR version IS NOT ?7)")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json, revision, state.version])?;
+        if saved == 1 {
+            return Ok(state.revision + 1);
         }
-        Ok(())
+        // Unchanged, or moved on by another change: a read tells which.
+        let stored: Option<i64> = tx
+            .prepare_cached("SELECT revision FROM sessions WHERE id = ?1")?
+            .query_row([&state.id], |r| r.get(0))
+            .optional()?;
+        if stored == Some(revision) {
+            return Ok(state.revision);
+        }
+        Err(StoreError::Conflict {
+            session: state.id.clone(),
+        })
     }
 }
 
@@ -989,7 +995,7 @@ impl Store for SqliteStore {
             let state = &change.state;
             // Revision 0 until the change's first write moves it to 1.
             c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state, revision) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}', 0)")?.execute(params![state.id, state.journey, token_hash, millis(state.expires_at)])?;
-            change.write(c, now).map(|_| 0)
+            change.write(c, now).map(|rev| rev as i64)
         })
     }
 
@@ -1203,14 +1209,14 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
     ) -> Durable {
         let change = Change::new(state.clone(), effects.to_vec());
-        self.queue(move |c| change.write(c, now).map(|_| 0))
+        self.queue(move |c| change.write(c, now).map(|rev| rev as i64))
     }
 
     fn fire_timers(
         &self,
         fires: Vec<(i64, SessionState, Vec<Effect>)>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Result<bool>>> {
+    ) -> Result<Vec<Result<Option<u64>>>> {
         // The job runs on the committer thread: it reports through this.
         let outcomes = Arc::new(Mutex::new(Vec::with_capacity(fires.len())));
         let out = outcomes.clone();
@@ -1235,18 +1241,18 @@ impl Store for SqliteStore {
                 }
                 let Some((s, key, _)) = pending_timer(c, *timer_id)? else {
                     broken.push(session);
-                    fired.push(Ok(false));
+                    fired.push(Ok(None));
                     continue;
                 };
-                match change.save(c) {
-                    Ok(()) => {}
+                let revision = match change.save(c) {
+                    Ok(revision) => revision,
                     Err(StoreError::Conflict { .. }) => {
                         broken.push(session);
                         fired.push(conflict());
                         continue;
                     }
                     Err(e) => return Err(e),
-                }
+                };
                 // Ended before the effects run: a timer that restarts its own key
                 // replaces nothing but the new one.
                 end_timer(c, *timer_id, &s, &key, "fired")?;
@@ -1257,7 +1263,7 @@ impl Store for SqliteStore {
                     &change.timer_actions,
                     now,
                 )?;
-                fired.push(Ok(true));
+                fired.push(Ok(Some(revision)));
             }
             *out.lock().unwrap_or_else(|e| e.into_inner()) = fired;
             Ok::<_, StoreError>(0)

@@ -166,8 +166,10 @@ pub struct Message {
 pub const DUPLICATE_WINDOW_SECS: i64 = 30 * 60;
 
 /// Sessions change by revision: every change names the revision it was based on
-/// (`SessionState::revision`, as read), is written only if the session is still at that
-/// revision, and leaves it at the next one. A change whose session moved on in the
+/// (`SessionState::revision`, as read), and is written only if the session is still at
+/// that revision. A change to the session's state (or version) moves it to the next
+/// revision; one that only adds effects (a timer, a text) leaves it where it is, since
+/// nothing another event reads has changed. A change whose session moved on in the
 /// meantime writes nothing, effects included, and fails with `StoreError::Conflict`.
 pub trait Store: Send + Sync {
     /// Keeps a new session; `token_hash` finds it again from its journey link. The
@@ -189,9 +191,9 @@ pub trait Store: Send + Sync {
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.create_session_queued(state, token_hash, effects, now)
-            .wait()?;
-        state.revision = 1;
+        state.revision = self
+            .create_session_queued(state, token_hash, effects, now)
+            .wait()? as u64;
         Ok(())
     }
     /// `create_session_with` without waiting: the change is queued, and it is durable
@@ -244,15 +246,16 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionState>>;
     /// Saves a session after its actions ran, with their effects, in one transaction,
-    /// if it is still at `state.revision`; `state` is then at the next revision.
+    /// if it is still at `state.revision`; `state` then has the revision it is at
+    /// (the next one when its state changed, the same when only effects were added).
+    /// Every change's `Durable` resolves to that revision.
     fn apply(
         &self,
         state: &mut SessionState,
         effects: &[Effect],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.apply_queued(state, effects, now).wait()?;
-        state.revision += 1;
+        state.revision = self.apply_queued(state, effects, now).wait()? as u64;
         Ok(())
     }
     /// `apply` without waiting: durable once the returned `Durable` resolves (see
@@ -270,22 +273,25 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut fired = self.fire_timers(vec![(timer_id, state.clone(), effects.to_vec())], now)?;
-        let fired = fired.pop().unwrap_or(Ok(false))?;
-        if fired {
-            state.revision += 1;
+        match fired.pop().unwrap_or(Ok(None))? {
+            Some(revision) => {
+                state.revision = revision;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        Ok(fired)
     }
     /// Fires several timers in one transaction: each `(timer id, session, effects)` as
-    /// `fire_timer` would, so firings of one session name consecutive revisions.
-    /// Returns, for each, whether it was still pending, or its conflict. Once a firing
-    /// of a session conflicts or finds its timer no longer pending, that session's
-    /// later firings in the call conflict too: they were based on what it did.
+    /// `fire_timer` would, so a later firing of a session names the revision an earlier
+    /// one leads to. Returns, for each, the session's revision after it, `None` when
+    /// its timer was no longer pending, or its conflict. Once a firing of a session
+    /// conflicts or finds its timer no longer pending, that session's later firings in
+    /// the call conflict too: they were based on what it did.
     fn fire_timers(
         &self,
         fires: Vec<(i64, SessionState, Vec<Effect>)>,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Result<bool>>>;
+    ) -> Result<Vec<Result<Option<u64>>>>;
     /// Marks up to `limit` active sessions whose expiry time has come as expired, with
     /// an event, and cancels their pending timers, in one transaction. Returns how many.
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize>;
