@@ -797,21 +797,29 @@ impl Change {
         let state = &self.state;
         tx.touched.push(state.id.clone());
         let revision = state.revision as i64;
-        let saved = tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7 WHERE id = ?1 AND revision = ?6 AND (state IS NOT ?5 OR version IS NOT ?7)")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json, revision, state.version])?;
-        if saved == 1 {
-            return Ok(state.revision + 1);
-        }
-        // Unchanged, or moved on by another change: a read tells which.
-        let stored: Option<i64> = tx
-            .prepare_cached("SELECT revision FROM sessions WHERE id = ?1")?
-            .query_row([&state.id], |r| r.get(0))
+        // One read tells both: a change of effects only, the commonest (a timer), then
+        // writes nothing to the session.
+        let stored: Option<(i64, bool)> = tx
+            .prepare_cached(
+                "SELECT revision, state IS ?2 AND version IS ?3 FROM sessions WHERE id = ?1",
+            )?
+            .query_row(params![state.id, self.json, state.version], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
-        if stored == Some(revision) {
-            return Ok(state.revision);
+        match stored {
+            Some((r, _)) if r != revision => Err(StoreError::Conflict {
+                session: state.id.clone(),
+            }),
+            Some((_, true)) => Ok(state.revision),
+            Some((_, false)) => {
+                tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7 WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json, revision, state.version])?;
+                Ok(state.revision + 1)
+            }
+            None => Err(StoreError::Conflict {
+                session: state.id.clone(),
+            }),
         }
-        Err(StoreError::Conflict {
-            session: state.id.clone(),
-        })
     }
 }
 
