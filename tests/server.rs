@@ -1505,3 +1505,79 @@ async fn a_clean_stop_leaves_unsent_texts_pending_and_none_in_doubt() {
         assert!(!after.contains_key(doubt), "{after:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrading_journey_says_how_many_sessions_moved_and_why_the_others_stayed() {
+    let v1 = r#"
+journey Upgrading {
+  trigger link "up"
+  on new version upgrade
+
+  step One {
+    page First {
+      heading "First"
+      button "Next" {
+        go to page Second
+      }
+    }
+
+    page Second {
+      heading "Second"
+    }
+  }
+}
+"#;
+    let dir = temp_dir("upgrade-banner");
+    let journey = dir.join("up.journey");
+    std::fs::write(&journey, v1).unwrap();
+    let serve = || {
+        Server::start(Options {
+            journey: journey.clone(),
+            db: dir.join("journey.db"),
+            twilio: None,
+            preview: true,
+            extra: vec![],
+        })
+    };
+    let server = serve();
+    let on_first = start(&server, "up").await;
+    let on_second = start(&server, "up").await;
+    let (status, _, _) = Page::open(&on_second).await.submit(&[]).await;
+    assert_eq!(status, 303);
+    let paths: Vec<String> = [&on_first, &on_second]
+        .iter()
+        .map(|l| l.trim_start_matches(&server.base).to_string())
+        .collect();
+    drop(server);
+    // `Second` is renamed: the session on it cannot move; the one on `First` can.
+    std::fs::write(&journey, v1.replace("Second", "Later")).unwrap();
+    let server = serve();
+    // Info lines are written in batches: wait for them.
+    let mut logs = server.logs();
+    for _ in 0..40 {
+        if logs.contains("live sessions stayed on their version") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        logs = server.logs();
+    }
+    assert!(logs.contains("1 live sessions upgraded"), "{logs}");
+    assert!(
+        logs.contains("1 session stayed on its version: its page `Second` is gone"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("live sessions stayed on their version"),
+        "{logs}"
+    );
+    assert_eq!(Page::open(&server.url(&paths[1])).await.h1(), "Second");
+    let first = Page::open(&server.url(&paths[0])).await;
+    assert_eq!(first.h1(), "First");
+    let (status, _, _) = first.submit(&[]).await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        Page::open(&server.url(&paths[0])).await.h1(),
+        "Later",
+        "runs version 2"
+    );
+}

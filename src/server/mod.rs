@@ -195,6 +195,7 @@ pub struct App {
 struct EngineListener {
     metrics: Arc<Metrics>,
     bell: Arc<Notify>,
+    log: Log,
 }
 
 impl Listener for EngineListener {
@@ -219,6 +220,10 @@ impl Listener for EngineListener {
         self.metrics
             .session_conflicts
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.log.warn(&format!(
+            "an event was not kept: its session changed under it {} times (a request gets 503; a timer stays due)",
+            crate::runtime::engine::MAX_ATTEMPTS
+        ));
     }
     fn session_failed(&self) {
         self.metrics
@@ -249,11 +254,12 @@ impl App {
         };
         let metrics = Arc::new(Metrics::default());
         let outbox_bell = Arc::new(Notify::new());
+        let log = Log::new(config.log_json);
         engine.listen(Arc::new(EngineListener {
             metrics: metrics.clone(),
             bell: outbox_bell.clone(),
+            log: log.clone(),
         }));
-        let log = Log::new(config.log_json);
         let link_key = Arc::new(config.link_key.clone().unwrap_or_else(|| {
             let mut key = vec![0u8; 32];
             getrandom::fill(&mut key).expect("the operating system has randomness");

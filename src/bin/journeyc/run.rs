@@ -245,6 +245,20 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         })
         .await;
         banner(&app, local, &args.db);
+        for d in app.engine.deployed() {
+            if d.upgraded > 0 {
+                app.log().info(&format!(
+                    "{}: {} live sessions moved to version {}",
+                    d.journey, d.upgraded, d.version
+                ));
+            }
+            for (reason, n) in &d.left {
+                app.log().info(&format!(
+                    "{}: {n} live sessions stayed on their version: {reason}",
+                    d.journey
+                ));
+            }
+        }
         // The preview's clock only moves when asked; the real one needs the scheduler.
         let scheduler = (!args.preview).then(|| Scheduler::start(engine.clone()));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
