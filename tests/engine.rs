@@ -48,7 +48,12 @@ fn engine(source: &str, db: &Path, clock: &ManualClock) -> Engine {
         Arc::new(clock.clone()),
     );
     // The store keeps no link: the engine makes them again, as a server would.
-    e.set_links(Arc::new(|_: &str| LINK.to_string()));
+    e.set_links(Arc::new(|id: &str| {
+        journeyc::runtime::engine::JourneyLink {
+            url: LINK.to_string(),
+            token_hash: format!("hash:{id}").into_bytes(),
+        }
+    }));
     e
 }
 
@@ -1122,6 +1127,8 @@ fn a_corrupted_row_or_a_missing_version_fails_its_session_without_a_panic() {
             api_session(&e, id, &format!("+1415555012{}", id.len()));
             e.run(id, &[], &button(&j, 0, 0)).unwrap();
         }
+        // No timer: only its expiry will come to it.
+        api_session(&e, "garbled-later", "+14155550139");
     }
     let v2 = versioned("", "reminder 2", "");
     {
@@ -1134,7 +1141,7 @@ fn a_corrupted_row_or_a_missing_version_fails_its_session_without_a_panic() {
     {
         let c = rusqlite::Connection::open(&db).unwrap();
         c.execute(
-            "UPDATE sessions SET state = '{not json' WHERE id = 'garbled'",
+            "UPDATE sessions SET state = '{not json' WHERE id IN ('garbled', 'garbled-later')",
             [],
         )
         .unwrap();
@@ -1172,6 +1179,12 @@ fn a_corrupted_row_or_a_missing_version_fails_its_session_without_a_panic() {
         .any(|l| l.starts_with("session failed: its stored state does not read")));
     assert_eq!(e.advance(&clock, Duration::days(2)).unwrap(), 1);
     assert_eq!(bodies(e.store()), ["reminder 2"], "only `fine`'s reminder");
+    // A broken row that nothing touched is failed when it comes to expire, and the
+    // others still expire.
+    e.advance(&clock, Duration::days(40)).unwrap();
+    assert_eq!(status("garbled-later"), "failed");
+    assert_eq!(status("fine"), "expired");
+    assert_eq!(e.store().next_expiry().unwrap(), None);
     assert_eq!(e.store().next_timer_due().unwrap(), None);
 }
 
@@ -1235,4 +1248,58 @@ fn a_press_for_a_page_the_session_has_left_keeps_nothing() {
     assert_eq!(page_name(&e, "s1"), "Second");
     assert_eq!(e.store().session_timers("s1").unwrap().len(), 1);
     assert_eq!(e.store().session("s1").unwrap().unwrap().revision, 2);
+}
+
+#[test]
+fn a_schedule_session_is_found_by_its_link_and_overflowing_values_fail_their_action() {
+    let source = r#"
+journey Daily {
+  on session started {
+    start timer "far" after 1d * 100000000 {
+      set runs = runs + 1
+    }
+  }
+  trigger schedule "0 0 9 * * *" in "UTC" {
+    set big = 10000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000
+    set big = big * big
+    set runs = runs + 1
+  }
+  var runs: Number = 0
+  var big: Number = 0
+  step One {
+    page Only {
+      heading "Daily"
+    }
+  }
+}
+"#;
+    let clock = ManualClock::new(at("2026-03-04T08:00:00Z"));
+    let e = engine(source, &temp_db("schedule-link"), &clock);
+    assert_eq!(e.advance(&clock, Duration::hours(2)).unwrap(), 1);
+    let id = format!(
+        "Daily-schedule-0-{}",
+        at("2026-03-04T09:00:00Z").timestamp()
+    );
+    // Its link is derived as every link is, so the link's hash finds it.
+    let found = e
+        .store()
+        .session_by_token(format!("hash:{id}").as_bytes())
+        .unwrap();
+    assert_eq!(found.map(|s| s.id), Some(id.clone()));
+    // A number past the largest stops the chain with a logged failure, no panic, and
+    // so does a timer past the calendar's end; the session stays readable.
+    let s = e.store().session(&id).unwrap().unwrap();
+    let j = e.journey_of(&s).unwrap();
+    assert_eq!(number(&s, j, "big"), 1e190, "the first `set` stands");
+    assert_eq!(number(&s, j, "runs"), 0.0, "the chain stopped");
+    let failed = log(e.store(), &id)
+        .into_iter()
+        .filter(|l| l.starts_with("action failed"))
+        .count();
+    assert_eq!(failed, 2, "{:?}", log(e.store(), &id));
+    assert_eq!(
+        e.store().next_timer_due().unwrap(),
+        None,
+        "no timer past the end"
+    );
 }

@@ -606,6 +606,24 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
             Suppressed,
             "{name}"
         );
+        // An unknown message Twilio does not have is sent again once, and never after
+        // it was sent again.
+        assert!(store.resend_unknown(three, "absent").unwrap(), "{name}");
+        assert!(
+            !store.resend_unknown(three, "absent").unwrap(),
+            "{name}: once"
+        );
+        assert!(store
+            .claim_messages(10, &[])
+            .unwrap()
+            .iter()
+            .any(|m| m.id == three));
+        assert!(store.start_sending(three).unwrap());
+        store.message_sent(three, "SM3").unwrap();
+        assert!(
+            !store.resend_unknown(three, "late").unwrap(),
+            "{name}: it was sent"
+        );
     }
 }
 

@@ -366,7 +366,13 @@ pub struct Inner {
 }
 
 /// Makes a session's journey link from its id.
-pub type LinkMaker = Arc<dyn Fn(&str) -> String + Send + Sync>;
+pub type LinkMaker = Arc<dyn Fn(&str) -> JourneyLink + Send + Sync>;
+
+/// A session's journey link, and the hash of its token that finds the session.
+pub struct JourneyLink {
+    pub url: String,
+    pub token_hash: Vec<u8>,
+}
 
 /// Timers fired per `fire_due` call at most.
 const FIRE_BATCH: usize = 10_000;
@@ -472,7 +478,7 @@ impl Engine {
             state.journey_link = state
                 .stored_link
                 .clone()
-                .or_else(|| self.links.get().map(|make| make(&state.id)));
+                .or_else(|| self.links.get().map(|make| make(&state.id).url));
         }
         state
     }
@@ -1079,8 +1085,16 @@ impl Engine {
                             continue;
                         }
                         let id = format!("{}-schedule-{index}-{}", j.name, due.timestamp());
+                        // Its link is derived like any other, so it must find the session.
+                        let (hash, link) = match self.links.get() {
+                            Some(make) => {
+                                let l = make(&id);
+                                (l.token_hash, Some(l.url))
+                            }
+                            None => (id.as_bytes().to_vec(), None),
+                        };
                         let started =
-                            self.start(&j.name, Start::Schedule, id.clone(), id.as_bytes(), None)?;
+                            self.start(&j.name, Start::Schedule, id.clone(), &hash, link)?;
                         let (cron, actions) = (cron.clone(), actions.clone());
                         self.change(&started.session.id, move |j, state, now| {
                             let mut effects = vec![Effect::Log(format!(
@@ -1486,7 +1500,14 @@ fn upgrade_live_sessions(
                 }
                 Err(e) => return Err(e),
             };
-            let timers = store.session_timers(&id)?;
+            // A timer row that does not read keeps the session where it is.
+            let timers = match store.session_timers(&id) {
+                Ok(t) => t,
+                Err(e) => {
+                    stay(format!("its timers do not read ({e})"));
+                    continue;
+                }
+            };
             match versions::upgrade(old, new, &state, &timers, d.version, now) {
                 Ok((mut moved, effects)) => match store.apply(&mut moved, &effects, now) {
                     Ok(()) => d.upgraded += 1,

@@ -111,7 +111,7 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
 
 fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, EvalError> {
     use Value::*;
-    Ok(match (op, a, b) {
+    let value = match (op, a, b) {
         // Values of different types are never equal; null equals only null.
         (BinOp::Eq, a, b) => Boolean(a == b),
         (BinOp::Ne, a, b) => Boolean(a != b),
@@ -165,7 +165,15 @@ fn binary(op: BinOp, a: Value, b: Value) -> Result<Value, EvalError> {
                 b.ty()
             ))
         }
-    })
+    };
+    // An infinite or undefined number could not be kept: JSON has no such numbers.
+    match value {
+        Number(n) if !n.is_finite() => fail(format!(
+            "`{}` gives a number too large to keep",
+            op.symbol()
+        )),
+        v => Ok(v),
+    }
 }
 
 fn shift(t: DateTime<Utc>, secs: i64) -> Result<DateTime<Utc>, EvalError> {

@@ -79,6 +79,10 @@ fn run_chain(
         match action {
             Action::Set { target, value } => {
                 let v = eval(value, &state.env(now))?;
+                // JSON, which keeps the session, has no infinite numbers.
+                if matches!(v, Value::Number(n) if !n.is_finite()) {
+                    return Err(EvalError("the value is not a finite number".into()));
+                }
                 match target {
                     Place::Var(i) => {
                         *state
@@ -118,7 +122,7 @@ fn run_chain(
             } => {
                 let due = match time {
                     TimerTime::After { duration } => match eval(duration, &state.env(now))? {
-                        Value::Duration(secs) => now + Duration::seconds(secs),
+                        Value::Duration(secs) => later(now, secs)?,
                         other => {
                             return Err(EvalError(format!(
                                 "timer `{key}`: `after` is {}, not a Duration",
@@ -213,7 +217,7 @@ fn run_chain(
                 Value::Duration(secs) => {
                     // Sessions last at most 90 days from now, however often they are extended.
                     let limit = now + Duration::seconds(ir::MAX_EXPIRY_SECS as i64);
-                    state.expires_at = (state.expires_at + Duration::seconds(secs)).min(limit);
+                    state.expires_at = later(state.expires_at, secs)?.min(limit);
                 }
                 other => {
                     return Err(EvalError(format!(
@@ -228,6 +232,13 @@ fn run_chain(
         }
     }
     Ok(())
+}
+
+/// `t` moved by `secs` seconds, or an error past the calendar's range.
+fn later(t: DateTime<Utc>, secs: i64) -> Result<DateTime<Utc>, EvalError> {
+    Duration::try_seconds(secs)
+        .and_then(|d| t.checked_add_signed(d))
+        .ok_or_else(|| EvalError(format!("{secs} seconds from now is out of range")))
 }
 
 /// An index in stored actions (a timer's, kept from another version) that this

@@ -926,6 +926,24 @@ fn apply_effects(
     Ok(())
 }
 
+/// Marks session `id` failed, whatever its state and revision, with `problem` in its
+/// log, and cancels its pending timers.
+fn fail_in(tx: &mut Tx<'_>, id: &str, problem: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+    tx.touched.push(id.to_string());
+    // Its state says so too, where it still reads.
+    tx.prepare_cached(
+        "UPDATE sessions SET status = 'failed', revision = revision + 1, state = CASE WHEN json_valid(state) THEN json_set(state, '$.status', 'failed') ELSE state END WHERE id = ?1",
+    )?
+    .execute([id])?;
+    tx.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
+        .execute(params![
+            id,
+            millis(now),
+            format!("session failed: {problem}")
+        ])?;
+    cancel_session_timers(tx, id, i64::MAX)
+}
+
 /// Ends `session`'s pending timer with `key`, if there is one, as `how`.
 fn end_keyed_timer(tx: &mut Tx<'_>, session: &str, key: &str, how: &str) -> rusqlite::Result<()> {
     for id in tx.timers.candidates(session, key) {
@@ -1120,24 +1138,8 @@ impl Store for SqliteStore {
 
     fn fail_session(&self, session_id: &str, problem: &str, now: DateTime<Utc>) -> Result<()> {
         let (id, problem) = (session_id.to_string(), problem.to_string());
-        self.write(move |c| {
-            c.touched.push(id.clone());
-            // Whatever its state says, and whatever revision it is at: it cannot run.
-            // Its state says so too, where it still reads.
-            c.prepare_cached(
-                "UPDATE sessions SET status = 'failed', revision = revision + 1, state = CASE WHEN json_valid(state) THEN json_set(state, '$.status', 'failed') ELSE state END WHERE id = ?1",
-            )?
-            .execute([&id])?;
-            c.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
-                .execute(params![
-                    id,
-                    millis(now),
-                    format!("session failed: {problem}")
-                ])?;
-            cancel_session_timers(c, &id, i64::MAX)?;
-            Ok::<_, rusqlite::Error>(0)
-        })
-        .map(|_| ())
+        self.write(move |c| fail_in(c, &id, &problem, now).map(|()| 0))
+            .map(|_| ())
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionState>> {
@@ -1282,12 +1284,22 @@ impl Store for SqliteStore {
 
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
         self.write(move |c| {
-            let due: Vec<SessionState> = c
+            let due: Vec<rusqlite::Result<SessionState>> = c
                 .prepare_cached("SELECT state, revision, version, id FROM sessions WHERE status = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?
                 .query_map(params![millis(now), limit as i64], session_from)?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect();
             let n = due.len() as i64;
-            for mut state in due {
+            for state in due {
+                // A row that does not read is failed here, not left to stop every
+                // later expiry.
+                let mut state = match state.map_err(StoreError::from) {
+                    Ok(s) => s,
+                    Err(StoreError::Broken { session, problem }) => {
+                        fail_in(c, &session, &problem, now)?;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 state.status = Status::Expired;
                 // An inactive session's pending timers are cancelled here too.
                 Change::new(state, vec![Effect::Log("session expired".into())])
@@ -1448,6 +1460,16 @@ impl Store for SqliteStore {
         .map(|n| n == 1)
     }
 
+    fn resend_unknown(&self, id: i64, note: &str) -> Result<bool> {
+        let note = note.to_string();
+        self.write(move |c| {
+            c.prepare_cached("UPDATE outbox SET status = 'pending', note = ?2 WHERE id = ?1 AND status = 'unknown'")?
+                .execute(params![id, note])
+                .map(|n| n as i64)
+        })
+        .map(|n| n == 1)
+    }
+
     fn release_claimed(&self) -> Result<usize> {
         self.write(|c| {
             c.prepare_cached("UPDATE outbox SET status = 'pending' WHERE status = 'claimed'")?
@@ -1514,8 +1536,8 @@ impl Store for SqliteStore {
                 "UPDATE outbox SET status = ?2, note = COALESCE(?3, note) WHERE id = ?1",
             )?
             .execute(params![id, status.as_str(), note])?;
-            // A text that will not be sent again needs its link no more.
-            if matches!(status, MessageStatus::Failed | MessageStatus::Suppressed) {
+            // A text that has left, or will not be sent again, needs its link no more.
+            if status.rank() >= MessageStatus::Sent.rank() {
                 redact_body(c, id)?;
             }
             Ok::<_, rusqlite::Error>(0)

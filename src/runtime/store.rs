@@ -322,6 +322,10 @@ pub trait Store: Send + Sync {
     fn start_sending(&self, id: i64) -> Result<bool>;
     /// Gives claimed messages that were never handed over back to `pending`; how many.
     fn release_claimed(&self) -> Result<usize>;
+    /// Moves an `unknown` message that the provider does not have back to `pending`,
+    /// to be sent again; false, changing nothing, when it is no longer `unknown` (an
+    /// earlier check already sent it again).
+    fn resend_unknown(&self, id: i64, note: &str) -> Result<bool>;
     /// Records that the provider accepted a message, with its id.
     fn message_sent(&self, id: i64, sid: &str) -> Result<()>;
     /// Updates a message's status from a provider callback, only ever forward (see

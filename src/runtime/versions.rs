@@ -115,11 +115,11 @@ pub fn upgrade(
     }
     let mut effects = Vec::new();
     for t in timers {
-        let actions =
-            timer_actions(new, &t.key).ok_or_else(|| format!("its timer `{}` is gone", t.key))?;
+        let step = step_of(t.step)?;
+        let actions = timer_actions(new, &t.key, step)?;
         effects.push(Effect::RewriteTimer {
             key: t.key.clone(),
-            step: step_of(t.step)?,
+            step,
             actions,
         });
     }
@@ -142,42 +142,165 @@ pub fn upgrade(
     Ok((moved, effects))
 }
 
-/// The actions of the first `start timer KEY` anywhere in `journey`.
-pub fn timer_actions(journey: &ir::Journey, key: &str) -> Option<Vec<Action>> {
-    let mut chains: Vec<&[Action]> = vec![&journey.on_started];
-    chains.extend(journey.reply_handlers.iter().map(|h| h.actions.as_slice()));
-    chains.extend(journey.triggers.iter().filter_map(|t| match t {
+/// The actions `new` runs for timer `key`, started in step `step` (of `new`): those of
+/// its one `start timer KEY`, or of the one in that step when the journey starts the
+/// key in several places with different actions; the reason, when there is none, or
+/// no single one.
+pub fn timer_actions(new: &ir::Journey, key: &str, step: usize) -> Result<Vec<Action>, String> {
+    // Every `start timer KEY`, with the step its chain belongs to (`None`: the
+    // journey's own handlers and triggers).
+    let mut found: Vec<(Option<usize>, &[Action])> = Vec::new();
+    let mut chains: Vec<(Option<usize>, &[Action])> = vec![(None, &new.on_started)];
+    chains.extend(
+        new.reply_handlers
+            .iter()
+            .map(|h| (None, h.actions.as_slice())),
+    );
+    chains.extend(new.triggers.iter().filter_map(|t| match t {
         ir::Trigger::Sms { actions, .. }
         | ir::Trigger::Call { actions, .. }
         | ir::Trigger::Api { actions }
-        | ir::Trigger::Schedule { actions, .. } => Some(actions.as_slice()),
+        | ir::Trigger::Schedule { actions, .. } => Some((None, actions.as_slice())),
         ir::Trigger::Link { .. } => None,
     }));
-    for step in &journey.steps {
-        chains.push(&step.on_enter);
-        for page in &step.pages {
+    for (i, s) in new.steps.iter().enumerate() {
+        chains.push((Some(i), &s.on_enter));
+        for page in &s.pages {
             chains.extend(page.controls.iter().filter_map(|c| match c {
-                ir::Control::Button { actions, .. } => Some(actions.as_slice()),
+                ir::Control::Button { actions, .. } => Some((Some(i), actions.as_slice())),
                 _ => None,
             }));
         }
     }
-    chains.into_iter().find_map(|chain| find_timer(chain, key))
+    for (scope, chain) in chains {
+        find_timers(chain, key, scope, &mut found);
+    }
+    fn distinct<'a>(of: impl Iterator<Item = &'a [Action]>) -> Vec<&'a [Action]> {
+        let mut all: Vec<&[Action]> = Vec::new();
+        for a in of {
+            if !all.contains(&a) {
+                all.push(a);
+            }
+        }
+        all
+    }
+    let everywhere = distinct(found.iter().map(|(_, a)| *a));
+    match everywhere.as_slice() {
+        [] => return Err(format!("its timer `{key}` is gone")),
+        [one] => return Ok(one.to_vec()),
+        _ => {}
+    }
+    let here = distinct(
+        found
+            .iter()
+            .filter(|(s, _)| *s == Some(step))
+            .map(|(_, a)| *a),
+    );
+    match here.as_slice() {
+        [one] => Ok(one.to_vec()),
+        _ => Err(format!(
+            "its timer `{key}` is started with different actions in several places"
+        )),
+    }
 }
 
-fn find_timer(actions: &[Action], key: &str) -> Option<Vec<Action>> {
-    actions.iter().find_map(|a| match a {
-        Action::StartTimer {
-            key: k, actions, ..
-        } if k == key => Some(actions.clone()),
-        Action::StartTimer { actions, .. } => find_timer(actions, key),
-        Action::If {
-            branches,
-            otherwise,
-        } => branches
-            .iter()
-            .find_map(|(_, b)| find_timer(b, key))
-            .or_else(|| find_timer(otherwise, key)),
-        _ => None,
-    })
+fn find_timers<'a>(
+    actions: &'a [Action],
+    key: &str,
+    scope: Option<usize>,
+    found: &mut Vec<(Option<usize>, &'a [Action])>,
+) {
+    for a in actions {
+        match a {
+            Action::StartTimer {
+                key: k, actions, ..
+            } => {
+                if k == key {
+                    found.push((scope, actions));
+                }
+                find_timers(actions, key, scope, found);
+            }
+            Action::If {
+                branches,
+                otherwise,
+            } => {
+                for (_, b) in branches {
+                    find_timers(b, key, scope, found);
+                }
+                find_timers(otherwise, key, scope, found);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journey(source: &str) -> ir::Journey {
+        let (_, modules, _) = crate::check_source("t.journey", source);
+        modules
+            .into_iter()
+            .flat_map(|(_, m)| m.journeys)
+            .next()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_timer_key_started_in_several_places_takes_its_own_steps_actions() {
+        let j = journey(
+            r#"
+journey Twice {
+  sms from "+15005550006"
+  trigger api
+  on session started {
+    start timer "once" after 1d {
+      end session
+    }
+  }
+  step A {
+    on enter {
+      start timer "k" after 1d {
+        send sms One
+      }
+    }
+    page P {
+      heading "A"
+      button "Next" {
+        go to step B
+      }
+    }
+  }
+  step B {
+    on enter {
+      start timer "k" after 1d {
+        send sms Two
+      }
+    }
+    page Q {
+      heading "B"
+    }
+  }
+  notification One sms {
+    text "one"
+  }
+  notification Two sms {
+    text "two"
+  }
+}
+"#,
+        );
+        let sends = |actions: Vec<Action>| match actions.as_slice() {
+            [Action::SendSms { notification }] => *notification,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(sends(timer_actions(&j, "k", 0).unwrap()), 0);
+        assert_eq!(sends(timer_actions(&j, "k", 1).unwrap()), 1);
+        assert!(timer_actions(&j, "once", 1).is_ok(), "one place: any step");
+        assert_eq!(
+            timer_actions(&j, "gone", 0).unwrap_err(),
+            "its timer `gone` is gone"
+        );
+    }
 }

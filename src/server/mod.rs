@@ -189,6 +189,8 @@ pub struct App {
     log: Log,
     /// Texts and calls from one number are handled one at a time, in arrival order.
     lanes: crate::runtime::lanes::Lanes,
+    /// Held by the sender's reconciliation pass: one at a time.
+    pub(crate) reconciling: tokio::sync::Mutex<()>,
 }
 
 /// Wakes the sender and counts, as the engine works.
@@ -268,7 +270,11 @@ impl App {
         {
             let (key, base) = (link_key.clone(), base_url.clone());
             engine.set_links(Arc::new(move |id: &str| {
-                format!("{base}/j/{}", crate::runtime::links::token(&key, id))
+                let token = crate::runtime::links::token(&key, id);
+                crate::runtime::engine::JourneyLink {
+                    url: format!("{base}/j/{token}"),
+                    token_hash: token_hash(&token),
+                }
             }));
         }
         Ok(Arc::new(App {
@@ -282,6 +288,7 @@ impl App {
             link_key,
             log,
             lanes: Default::default(),
+            reconciling: tokio::sync::Mutex::new(()),
         }))
     }
 

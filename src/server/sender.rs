@@ -320,9 +320,12 @@ async fn send(ctx: &Ctx, m: Message) {
         Ok(Ok(true)) => {}
         Ok(Ok(false)) => return,
         _ => {
+            // Back to the outbox, to be claimed again, rather than left claimed.
             ctx.app.log().warn(&format!(
                 "message {id} could not be marked sending; it waits"
             ));
+            set_status(&ctx.app, id, MessageStatus::Pending, None).await;
+            ctx.app.outbox_bell.notify_one();
             return;
         }
     }
@@ -414,6 +417,9 @@ async fn reconcile_unknown(app: &Arc<App>, client: &reqwest::Client) {
     let Some(t) = app.config.twilio.clone() else {
         return;
     };
+    // One pass at a time: two passes asking Twilio about one message at once could
+    // both decide to send it again.
+    let _pass = app.reconciling.lock().await;
     // A page at a time, so a large backlog is never read whole.
     let mut after = 0;
     loop {
@@ -479,14 +485,15 @@ async fn reconcile_one(app: &Arc<App>, client: &reqwest::Client, t: &TwilioConfi
             count(app, true);
         }
         None => {
-            set_status(
-                app,
-                id,
-                MessageStatus::Pending,
-                Some("Twilio does not have it: sending again".into()),
-            )
+            // Only if it is still unknown: never a message already sent again.
+            let again = super::blocking(app, move |e| {
+                e.store()
+                    .resend_unknown(id, "Twilio does not have it: sending again")
+            })
             .await;
-            app.outbox_bell.notify_one();
+            if matches!(again, Ok(Ok(true))) {
+                app.outbox_bell.notify_one();
+            }
         }
     }
 }
