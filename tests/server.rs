@@ -1581,3 +1581,125 @@ journey Upgrading {
         "runs version 2"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_edges_an_oversized_body_head_requests_and_the_bearer_scheme() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let twilio = FakeTwilio::start().await;
+    let server = seed("http-edges", &twilio);
+    let address = server.base.trim_start_matches("http://").to_string();
+    // A declared length over the limit is refused at once, without a 100 first.
+    let mut raw = tokio::net::TcpStream::connect(&address).await.unwrap();
+    raw.write_all(
+        b"POST /twilio/sms HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(2), raw.read(&mut answer))
+        .await
+        .expect("answered at once, not after the 10 s body timeout")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    // The API's is a problem document, like its other errors.
+    let api = preview("appointment_reminder.journey", "http-edges-api", &twilio);
+    let sessions = api.url("/api/v1/journeys/AppointmentReminder/sessions");
+    let r = client()
+        .post(&sessions)
+        .bearer_auth(API_TOKEN)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 70 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // The bearer scheme's name in any case.
+    let listed = client()
+        .get(server.url("/api/v1/journeys"))
+        .header("authorization", format!("bEaReR {API_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let r = client()
+        .post(&sessions)
+        .header("authorization", format!("bearer {API_TOKEN}"))
+        .header("content-type", "application/json")
+        .body(r#"{"actor": {"phone": "+14155550177"}, "vars": {"appointment_at": "2030-03-10T21:30:00Z"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "a lower-case scheme is the same scheme");
+    let r = client()
+        .post(&sessions)
+        .header("authorization", format!("Basic {API_TOKEN}"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "another scheme is not");
+    drop(api);
+    // HEAD wherever GET works; a starting link answers it without starting a session.
+    let link = start(&server, "start").await;
+    for path in ["/", "/healthz", "/metrics", "/api/v1/journeys"] {
+        let r = client().head(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "HEAD {path}");
+    }
+    let r = client().head(&link).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let before = server.get_json("/_preview/api/outbox").await;
+    let r = client()
+        .head(server.url("/start/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client()
+        .head(server.url("/start/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let metrics = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("journeyc_sessions_started_total 1\n"),
+        "HEAD started no session: {metrics}"
+    );
+    assert_eq!(server.get_json("/_preview/api/outbox").await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_public_url_signatures_are_checked_against_the_listening_address() {
+    let twilio = FakeTwilio::start().await;
+    let server = Server::start_without_public_url(Options {
+        journey: example("texting_journey_links.journey"),
+        db: temp_dir("no-public-url").join("journey.db"),
+        twilio: Some(&twilio),
+        preview: true,
+        extra: vec![],
+    });
+    // Signed for a URL of the client's choosing, with a Host header to match: refused.
+    let chosen = "http://attacker.example/twilio/sms";
+    let p = sms_params("SMhost1", PERSON, OUR_NUMBER, "hello");
+    let r = client()
+        .post(server.url("/twilio/sms"))
+        .header("host", "attacker.example")
+        .header("x-twilio-signature", sign(chosen, &p))
+        .form(&p)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Signed for the listening address, as the banner prints it: accepted.
+    let (status, body) = server.sms("SMhost2", PERSON, OUR_NUMBER, "hello").await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -544,6 +544,14 @@ fn gone_page() -> Resp {
 
 /// Reads a request body, at most `MAX_BODY` bytes, within `READ_TIMEOUT`.
 async fn read_body(body: Incoming) -> Result<Bytes, Resp> {
+    // A declared length over the limit is refused before any of it is read (and
+    // before a client that sent `Expect: 100-continue` is told to go on).
+    if hyper::body::Body::size_hint(&body).lower() > MAX_BODY as u64 {
+        return Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over {MAX_BODY} bytes\n"),
+        ));
+    }
     match tokio::time::timeout(READ_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
         Err(_) => Err(text(
             StatusCode::REQUEST_TIMEOUT,
@@ -611,6 +619,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Resp {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let (route, response) = match (&method, segments.as_slice()) {
         (&Method::GET, ["start", slug]) => ("start", start_link(&app, slug).await),
+        // A link checker or a preview bot asks HEAD: it learns the link works, and no
+        // session starts.
+        (&Method::HEAD, ["start", slug]) => ("start", start_link_head(&app, slug)),
         (&Method::GET | &Method::HEAD, ["j", token]) => {
             let query = req.uri().query().unwrap_or("").to_string();
             ("journey_link", journey_link(&app, token, &query).await)
@@ -626,9 +637,12 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Resp {
             let journey = journey.to_string();
             ("api_sessions", api_start(&app, &journey, req).await)
         }
-        (&Method::GET, ["api", "v1", "journeys"]) => ("api_journeys", api_journeys(&app).await),
-        (&Method::GET, ["healthz"]) => ("healthz", healthz(&app).await),
-        (&Method::GET, ["metrics"]) => (
+        // HEAD works wherever GET does; hyper sends the headers without the body.
+        (&Method::GET | &Method::HEAD, ["api", "v1", "journeys"]) => {
+            ("api_journeys", api_journeys(&app).await)
+        }
+        (&Method::GET | &Method::HEAD, ["healthz"]) => ("healthz", healthz(&app).await),
+        (&Method::GET | &Method::HEAD, ["metrics"]) => (
             "metrics",
             respond(
                 StatusCode::OK,
@@ -648,7 +662,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Resp {
             "other",
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
         ),
-        (&Method::GET, [""]) => ("other", home(&app)),
+        (&Method::GET | &Method::HEAD, [""]) => ("other", home(&app)),
         _ => ("not_found", text(StatusCode::NOT_FOUND, "not found\n")),
     };
     app.metrics.request(route);
@@ -695,17 +709,33 @@ fn home(app: &Arc<App>) -> Resp {
     )
 }
 
-async fn start_link(app: &Arc<App>, slug: &str) -> Resp {
-    let journey = app.engine.journeys().iter().find(|j| {
+/// The journey whose starting link is `slug`.
+fn link_journey<'a>(app: &'a App, slug: &str) -> Option<&'a ir::Journey> {
+    app.engine.journeys().iter().find(|j| {
         j.triggers
             .iter()
             .any(|t| matches!(t, ir::Trigger::Link { slug: s } if s == slug))
-    });
-    let Some(journey) = journey else {
-        return html_page(
-            StatusCode::NOT_FOUND,
-            pages::notice("Link not found", "There is no journey at this address."),
-        );
+    })
+}
+
+fn no_such_link() -> Resp {
+    html_page(
+        StatusCode::NOT_FOUND,
+        pages::notice("Link not found", "There is no journey at this address."),
+    )
+}
+
+/// `HEAD /start/{slug}`: whether the starting link works, without starting a session.
+fn start_link_head(app: &Arc<App>, slug: &str) -> Resp {
+    match link_journey(app, slug) {
+        Some(_) => text(StatusCode::OK, ""),
+        None => no_such_link(),
+    }
+}
+
+async fn start_link(app: &Arc<App>, slug: &str) -> Resp {
+    let Some(journey) = link_journey(app, slug) else {
+        return no_such_link();
     };
     let name = journey.name.clone();
     let ids = app.new_ids();
@@ -934,17 +964,9 @@ fn called_url(app: &App, req: &Request<Incoming>) -> String {
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    match &app.config.public_url {
-        Some(base) => format!("{}{path_and_query}", base.trim_end_matches('/')),
-        None => {
-            let host = req
-                .headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}{path_and_query}")
-        }
-    }
+    // The public URL, or else the listening address: never the request's `Host`,
+    // which the client chooses, and with it the URL its signature is checked against.
+    format!("{}{path_and_query}", app.base_url)
 }
 
 /// Reads a webhook's form and checks its signature: `Err` is the response to give.
@@ -1155,12 +1177,14 @@ fn bearer_ok(app: &App, req: &Request<Incoming>) -> bool {
     let Some(expected) = &app.config.api_token else {
         return false;
     };
+    // The scheme's name is case-insensitive (RFC 9110, section 11.1).
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
     // Comparing digests keeps the time independent of where the tokens differ.
     sha2::Sha256::digest(given.as_bytes()) == sha2::Sha256::digest(expected.as_bytes())
 }
@@ -1195,7 +1219,7 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
             format!("`{journey}` has no `trigger api`"),
         );
     }
-    let body = match read_body(req.into_body()).await {
+    let body = match read_json_body(req).await {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -1379,8 +1403,24 @@ async fn healthz(app: &Arc<App>) -> Resp {
     }
 }
 
+/// `read_body` for a JSON API: its refusals are problem documents too, like the API's
+/// other errors.
+async fn read_json_body(req: Request<Incoming>) -> Result<Bytes, Resp> {
+    match read_body(req.into_body()).await {
+        Ok(b) => Ok(b),
+        Err(r) => {
+            let status = r.status();
+            let detail = r.into_body().collect().await.map_or_else(
+                |_| String::new(),
+                |b| String::from_utf8_lossy(&b.to_bytes()).trim().to_string(),
+            );
+            Err(problem(status, detail))
+        }
+    }
+}
+
 async fn json_body(req: Request<Incoming>) -> Result<serde_json::Value, Resp> {
-    let body = read_body(req.into_body()).await?;
+    let body = read_json_body(req).await?;
     serde_json::from_slice(&body).map_err(|e| {
         problem(
             StatusCode::UNPROCESSABLE_ENTITY,

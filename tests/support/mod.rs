@@ -400,6 +400,15 @@ pub struct Options<'a> {
 impl Server {
     /// Starts the server and waits until it listens.
     pub fn start(o: Options<'_>) -> Server {
+        Server::start_with(o, true)
+    }
+
+    /// `start` without `--public-url`: URLs and signatures use the listening address.
+    pub fn start_without_public_url(o: Options<'_>) -> Server {
+        Server::start_with(o, false)
+    }
+
+    fn start_with(o: Options<'_>, public_url: bool) -> Server {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_journeyc"));
@@ -408,7 +417,6 @@ impl Server {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--db")
             .arg(format!("sqlite:{}", o.db.display()))
-            .args(["--public-url", &base])
             .args(&o.extra)
             .env_remove("TWILIO_ACCOUNT_SID")
             .env_remove("TWILIO_AUTH_TOKEN")
@@ -418,6 +426,9 @@ impl Server {
             .stderr(Stdio::piped());
         if o.preview {
             cmd.arg("--preview");
+        }
+        if public_url {
+            cmd.args(["--public-url", &base]);
         }
         if let Some(t) = o.twilio {
             cmd.env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
