@@ -1303,3 +1303,117 @@ journey Daily {
         "no timer past the end"
     );
 }
+
+const ORDER: &str = r#"
+journey Order {
+  sms from "+15005550006"
+  trigger link "order"
+  trigger api {
+    set trace = trace + "t"
+  }
+  trigger call to "+15005550006" {
+    say "Hello"
+  }
+  var trace: Text = ""
+  on session started {
+    set trace = trace + "s"
+  }
+  step One {
+    on enter {
+      set trace = trace + "e"
+    }
+    page P {
+      heading "P"
+      button "Next" {
+        set trace = trace + "b"
+      }
+    }
+    page Q {
+      heading "Q"
+      button "Again" {
+        set trace = trace + "q"
+      }
+      button "Back" {
+        go to page P
+      }
+    }
+  }
+}
+"#;
+
+fn text_var(
+    state: &journeyc::runtime::session::SessionState,
+    j: &ir::Journey,
+    var: &str,
+) -> String {
+    let i = j.vars.iter().position(|v| v.name == var).unwrap();
+    match &state.vars[i] {
+        Value::Text(t) => t.clone(),
+        other => panic!("{var} is {other:?}"),
+    }
+}
+
+#[test]
+fn step_one_is_entered_after_the_start_and_a_button_without_go_to_moves_on() {
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(ORDER, &temp_db("order"), &clock);
+    let j = e.journeys()[0].clone();
+    // `on session started`, then the trigger's actions, then step 1's `on enter`.
+    e.start("Order", Start::Link, "l1".into(), b"l1", None)
+        .unwrap();
+    let api = Start::Api {
+        phone: "+14155550401".into(),
+        actor: vec![],
+        vars: vec![],
+    };
+    e.start("Order", api, "a1".into(), b"a1", None).unwrap();
+    let trace = |id: &str| text_var(&e.store().session(id).unwrap().unwrap(), &j, "trace");
+    assert_eq!(trace("l1"), "se");
+    assert_eq!(trace("a1"), "ste");
+    // A button with no `go to` moves on to the next page; on the last page it stays;
+    // a `go to` goes where it says.
+    let press = |page: usize, button: usize| {
+        let ir::Control::Button { actions, .. } = j.steps[0].pages[page]
+            .controls
+            .iter()
+            .filter(|c| matches!(c, ir::Control::Button { .. }))
+            .nth(button)
+            .unwrap()
+            .clone()
+        else {
+            unreachable!()
+        };
+        e.press_queued("l1", Some((0, page)), &[], &actions)
+            .unwrap()
+            .wait()
+            .unwrap();
+        e.store().session("l1").unwrap().unwrap().page
+    };
+    assert_eq!(press(0, 0), Some(1), "on to Q");
+    assert_eq!(press(1, 0), Some(1), "Q is the last page: it stays");
+    assert_eq!(press(1, 1), Some(0), "back to P, as the button says");
+    assert_eq!(trace("l1"), "sebq");
+}
+
+#[test]
+fn session_from_is_the_calling_number() {
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(ORDER, &temp_db("call-from"), &clock);
+    let me = "+14155550402";
+    let said = e
+        .inbound_call("+15005550006", Some(me), new_id("c1"))
+        .unwrap();
+    assert_eq!(said, ["Hello"]);
+    assert_eq!(
+        e.store().session("c1").unwrap().unwrap().from.as_deref(),
+        Some(me)
+    );
+    // A second call joins the session and says it again.
+    e.inbound_call("+15005550006", Some(me), new_id("c2"))
+        .unwrap();
+    assert!(e.store().session("c2").unwrap().is_none());
+    assert_eq!(
+        e.store().session("c1").unwrap().unwrap().from.as_deref(),
+        Some(me)
+    );
+}

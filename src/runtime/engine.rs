@@ -755,6 +755,9 @@ impl Engine {
             state.message = Some(body.clone());
             state.from = Some(from.clone());
         }
+        if let Start::Call { from: Some(from) } = &start {
+            state.from = Some(from.clone());
+        }
         if let Start::Api { actor, vars, .. } = &start {
             for (field, value) in actor {
                 if field != "phone" {
@@ -782,6 +785,11 @@ impl Engine {
         });
         if let Some(actions) = trigger_actions {
             effects.extend(interp::run(j, &mut state, actions, now));
+        }
+        // A schedule's actions run after its session starts (`run_schedules`), so its
+        // step 1 is entered after them there.
+        if !matches!(start, Start::Schedule) {
+            effects.extend(enter_first_step(j, &mut state, now));
         }
         // One transaction: the new session and everything its first actions did.
         let durable = self
@@ -853,7 +861,20 @@ impl Engine {
                     *slot = value.clone();
                 }
             }
-            Ok(interp::run(j, state, &actions, now))
+            let (effects, moved) = interp::run_tracked(j, state, &actions, now);
+            // A button whose actions did not say where to go moves on to the next page
+            // of its step; on the step's last page the person stays.
+            if let Some((step, page)) = at {
+                let pages = j.steps.get(step).map_or(0, |s| s.pages.len());
+                if !moved
+                    && state.status == Status::Active
+                    && state.step == step
+                    && page + 1 < pages
+                {
+                    state.page = Some(page + 1);
+                }
+            }
+            Ok(effects)
         })
     }
 
@@ -1102,6 +1123,7 @@ impl Engine {
                                 due.to_rfc3339()
                             ))];
                             effects.extend(interp::run(j, state, &actions, now));
+                            effects.extend(enter_first_step(j, state, now));
                             Ok(effects)
                         })?
                         .wait()?;
@@ -1403,6 +1425,8 @@ impl Engine {
             Some(listed) => {
                 let (turn, mut state) = self.in_turn(listed, now)?;
                 let j = self.journey_of(&state)?;
+                // `session.from` is the number that called, as for a text.
+                state.from = from.map(str::to_string);
                 let actions = j.triggers.iter().find_map(|t| match t {
                     ir::Trigger::Call {
                         to: number,
@@ -1454,6 +1478,17 @@ impl Engine {
                 })
                 .collect()
         }))
+    }
+}
+
+/// Step 1's `on enter`, for a session that has just started and is still in step 1:
+/// it runs after `on session started` and the trigger's actions.
+fn enter_first_step(j: &ir::Journey, state: &mut SessionState, now: DateTime<Utc>) -> Vec<Effect> {
+    match j.steps.first() {
+        Some(first) if state.step == 0 && state.status == Status::Active => {
+            interp::run(j, state, &first.on_enter, now)
+        }
+        _ => Vec::new(),
     }
 }
 

@@ -48,6 +48,9 @@ pub enum Effect {
     /// The provider's id of the webhook that caused these effects, kept with them so
     /// that a second delivery of it fails as a whole.
     Delivery(String),
+    /// A `go to` ran: the chain chose where the person goes. Only `run_tracked` sees
+    /// it; no caller is given one.
+    Moved,
 }
 
 /// Runs `actions` in order. An action that fails stops the chain; the failure is the
@@ -58,11 +61,24 @@ pub fn run(
     actions: &[Action],
     now: DateTime<Utc>,
 ) -> Vec<Effect> {
+    run_tracked(journey, state, actions, now).0
+}
+
+/// `run`, and whether a `go to` ran: a button whose actions chose no page moves on to
+/// the next one.
+pub fn run_tracked(
+    journey: &ir::Journey,
+    state: &mut SessionState,
+    actions: &[Action],
+    now: DateTime<Utc>,
+) -> (Vec<Effect>, bool) {
     let mut effects = Vec::new();
     if let Err(e) = run_chain(journey, state, actions, now, &mut effects) {
         effects.push(Effect::Log(format!("action failed: {e}")));
     }
-    effects
+    let moved = effects.iter().any(|e| matches!(e, Effect::Moved));
+    effects.retain(|e| !matches!(e, Effect::Moved));
+    (effects, moved)
 }
 
 fn run_chain(
@@ -177,6 +193,7 @@ fn run_chain(
                 {
                     return Err(missing("page", *page));
                 }
+                effects.push(Effect::Moved);
                 if *step > state.step {
                     effects.push(Effect::LeftSteps { before: *step });
                 }
@@ -188,6 +205,7 @@ fn run_chain(
                     .steps
                     .get(*step)
                     .ok_or_else(|| missing("step", *step))?;
+                effects.push(Effect::Moved);
                 if *step > state.step {
                     effects.push(Effect::LeftSteps { before: *step });
                 }

@@ -893,7 +893,7 @@ fn apply_effects(
             Effect::Log(text) => {
                 log(tx, text)?;
             }
-            Effect::Say(_) => {}
+            Effect::Say(_) | Effect::Moved => {}
             Effect::RewriteTimer { key, step, actions } => {
                 let actions = serde_json::to_string(actions).expect("actions serialize");
                 for id in tx.timers.candidates(&state.id, key) {
