@@ -89,6 +89,7 @@ pub enum Func {
     Isemail,
     FormatPhone,
     Phone,
+    Number,
     Now,
     Today,
     AddToDatetime,
@@ -123,7 +124,7 @@ const TEXT: &[Type] = &[Type::Text];
 const ANY: &[Type] = &[Type::Any];
 
 impl Func {
-    pub const ALL: [Func; 17] = [
+    pub const ALL: [Func; 18] = [
         Func::Uppercase,
         Func::Lowercase,
         Func::Trim,
@@ -135,6 +136,7 @@ impl Func {
         Func::Isemail,
         Func::FormatPhone,
         Func::Phone,
+        Func::Number,
         Func::Now,
         Func::Today,
         Func::AddToDatetime,
@@ -156,6 +158,7 @@ impl Func {
             Func::Isemail => "ISEMAIL",
             Func::FormatPhone => "FORMAT_PHONE",
             Func::Phone => "PHONE",
+            Func::Number => "NUMBER",
             Func::Now => "NOW",
             Func::Today => "TODAY",
             Func::AddToDatetime => "ADD_TO_DATETIME",
@@ -252,6 +255,12 @@ impl Func {
                     0,
                     Returns::Fixed(Type::Phone),
                     "a text parsed as a phone number (E.164), or null",
+                ),
+                Func::Number => (
+                    &[p!("text", TEXT)],
+                    0,
+                    Returns::Fixed(Type::Number),
+                    "a text read as a number (`3`, ` 4.5 `, `1,200`), or null when it is not one",
                 ),
                 Func::Now => (
                     &[],

@@ -1417,3 +1417,58 @@ fn session_from_is_the_calling_number() {
         Some(me)
     );
 }
+
+#[test]
+fn one_reply_handler_reads_a_score_with_number() {
+    let source = r#"
+journey Survey {
+  sms from "+15005550006"
+  trigger api
+  var score: Number
+  on session started {
+    send sms Ask
+  }
+  on reply {
+    set score = NUMBER(session.message)
+    if score >= 1 AND score <= 5 {
+      send sms Thanks
+      end session
+    } else {
+      send sms Ask
+    }
+  }
+  step Wait {
+    page Waiting {
+      heading "Thanks for your time"
+    }
+  }
+  notification Ask sms {
+    text "How did we do, from 1 to 5? ({{ session.message }})"
+  }
+  notification Thanks sms {
+    text "Thank you for the {{ score }}!"
+  }
+}
+"#;
+    let clock = ManualClock::new(at("2026-03-04T15:00:00Z"));
+    let e = engine(source, &temp_db("survey"), &clock);
+    let me = "+14155550501";
+    let api = Start::Api {
+        phone: me.into(),
+        actor: vec![],
+        vars: vec![],
+    };
+    e.start("Survey", api, "v1".into(), b"v1", None).unwrap();
+    e.inbound_sms("+15005550006", me, "great", new_id("x"))
+        .unwrap();
+    e.inbound_sms("+15005550006", me, " 4 ", new_id("x"))
+        .unwrap();
+    let texts = bodies(e.store());
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[1].ends_with("(great)"), "{texts:?}");
+    assert_eq!(texts[2], "Thank you for the 4!");
+    assert_eq!(
+        e.store().session("v1").unwrap().unwrap().status,
+        journeyc::runtime::session::Status::Ended
+    );
+}

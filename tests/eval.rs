@@ -212,6 +212,11 @@ fn every_function() {
             Ok(Value::Phone("+14158675309".into())),
         ),
         ("PHONE(\"nope\")", Ok(Value::Null)),
+        ("NUMBER(\" 4 \")", Ok(Value::Number(4.0))),
+        ("NUMBER(\"1,200.5\")", Ok(Value::Number(1200.5))),
+        ("NUMBER(\"five\")", Ok(Value::Null)),
+        ("NUMBER(\"inf\")", Ok(Value::Null)),
+        ("NUMBER(\"\")", Ok(Value::Null)),
         ("FORMAT_PHONE(mobile)", Ok(text("(415) 867-5309"))),
         (
             "FORMAT_PHONE(PHONE(\"+44 20 7946 0958\"))",

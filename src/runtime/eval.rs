@@ -233,6 +233,16 @@ fn call(f: Func, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
         (Func::Isphone, Some(v)) => Boolean(literals::parse_phone(&v.display()).is_some()),
         (Func::Isemail, Some(v)) => Boolean(literals::is_email(v.display().trim())),
         (Func::Phone, Some(v)) => literals::parse_phone(&v.display()).map_or(Null, Phone),
+        // Digits as people type them: spaces around, commas between thousands. `inf`
+        // and `NaN`, which Rust would read, are not numbers here.
+        (Func::Number, Some(v)) => v
+            .display()
+            .trim()
+            .replace(',', "")
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map_or(Null, Number),
         (Func::FormatPhone, Some(v)) => Text(format_phone(&v.display())),
         (Func::AddToDatetime, Some(t)) => binary(BinOp::Add, t, b.unwrap_or(Null))?,
         (Func::FormatDatetime, Some(DateTime(t))) => {
