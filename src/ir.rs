@@ -206,10 +206,17 @@ pub enum InputKind {
     Datetime,
     Choice,
     Checkbox,
+    /// One of the options, each shown at once (radio buttons in a fieldset).
+    Radio,
 }
 
 impl InputKind {
-    pub const ALL: [(&'static str, InputKind, Type); 8] = [
+    /// Whether the input picks one of its `options`.
+    pub fn takes_options(self) -> bool {
+        matches!(self, InputKind::Choice | InputKind::Radio)
+    }
+
+    pub const ALL: [(&'static str, InputKind, Type); 9] = [
         ("text", InputKind::Text, Type::Text),
         ("phone", InputKind::Phone, Type::Phone),
         ("email", InputKind::Email, Type::Email),
@@ -218,6 +225,7 @@ impl InputKind {
         ("datetime", InputKind::Datetime, Type::DateTime),
         ("choice", InputKind::Choice, Type::Text),
         ("checkbox", InputKind::Checkbox, Type::Boolean),
+        ("radio", InputKind::Radio, Type::Text),
     ];
 }
 

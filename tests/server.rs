@@ -1703,3 +1703,51 @@ async fn without_a_public_url_signatures_are_checked_against_the_listening_addre
     let (status, body) = server.sms("SMhost2", PERSON, OUR_NUMBER, "hello").await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_radio_input_is_a_fieldset_and_takes_only_its_options() {
+    let source = r#"
+journey Radio {
+  trigger link "radio"
+  var size: Text
+  step One {
+    page Pick {
+      heading "Pick"
+      input size: radio "Which size?" required options ["Small", "Large"]
+      button "Next" {
+        go to page Done
+      }
+    }
+    page Done {
+      heading "You picked {{ size }}"
+    }
+  }
+}
+"#;
+    let twilio = FakeTwilio::start().await;
+    let server = serve_source(source, "radio", &twilio, true);
+    let link = start(&server, "radio").await;
+    let page = Page::open(&link).await;
+    assert!(
+        page.html.contains("<fieldset class=\"radio\">"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("<legend>Which size?</legend>"),
+        "{}",
+        page.html
+    );
+    assert_eq!(
+        page.html.matches("type=\"radio\"").count(),
+        2,
+        "{}",
+        page.html
+    );
+    let (status, _, body) = page.submit(&[("size", "Huge")]).await;
+    assert_eq!(status, 422, "not one of the options");
+    assert!(body.contains("Choose one of the options."), "{body}");
+    let (status, _, _) = page.submit(&[("size", "Large")]).await;
+    assert_eq!(status, 303);
+    assert_eq!(Page::open(&link).await.h1(), "You picked Large");
+}

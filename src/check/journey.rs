@@ -1454,7 +1454,7 @@ impl<'a> Cx<'a> {
             .options
             .as_ref()
             .map(|o| self.expr_expect(o, Type::List, scope, ASSIGN_TYPE, "options"));
-        if let (Some(o), true) = (&input.options, kind != ir::InputKind::Choice) {
+        if let (Some(o), true) = (&input.options, !kind.takes_options()) {
             let d = self
                 .diag(
                     MISPLACED,
@@ -1463,7 +1463,7 @@ impl<'a> Cx<'a> {
                     "these options would be ignored",
                 )
                 .with_help(
-                    "use a `choice` input to let people pick from a list, or remove the options",
+                    "use a `choice` or `radio` input to let people pick from a list, or remove the options",
                 );
             self.push(d);
         }
@@ -1471,12 +1471,12 @@ impl<'a> Cx<'a> {
             .placeholder
             .as_ref()
             .and_then(|p| self.constant(p, "a placeholder"));
-        if kind == ir::InputKind::Choice && options.is_none() {
+        if kind.takes_options() && options.is_none() {
             let d = self
                 .diag(
                     MISPLACED,
                     input.span,
-                    "a `choice` input needs options",
+                    format!("a `{}` input needs options", input.kind.name),
                     "no `options [...]` here",
                 )
                 .with_help("add the choices, e.g. `options [\"Morning\", \"Afternoon\"]`");

@@ -47,6 +47,7 @@ label{display:block;font-weight:600;margin:1rem 0 .25rem}\
 input,select{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid #8e8e93;border-radius:.5rem;background:#fff}\
 input[type=checkbox]{width:auto;margin-right:.5rem}\
 .check{display:flex;align-items:center;font-weight:600;margin:1rem 0}\
+fieldset.radio{border:0;padding:0;margin:0}legend{font-weight:600;margin-top:1rem}\
 [aria-invalid=true]{border-color:#c00;border-width:2px}\
 .error{color:#c00;margin:.25rem 0 0;font-size:.95rem}\
 button{display:block;width:100%;font:inherit;font-weight:600;margin:1.25rem 0 0;padding:.8rem;border:0;border-radius:.6rem;background:#0a58ca;color:#fff}\
@@ -140,7 +141,9 @@ fn input_markup(view: &PageView<'_>, index: usize, input: &ir::Input) -> Markup 
     let invalid = error.map(|_| "true");
     let described = error.map(|_| error_id.as_str());
     let (ty, mode) = match input.kind {
-        InputKind::Text | InputKind::Choice | InputKind::Checkbox => ("text", None),
+        InputKind::Text | InputKind::Choice | InputKind::Checkbox | InputKind::Radio => {
+            ("text", None)
+        }
         InputKind::Phone => ("tel", Some("tel")),
         InputKind::Email => ("email", Some("email")),
         InputKind::Number => ("text", Some("decimal")),
@@ -158,6 +161,25 @@ fn input_markup(view: &PageView<'_>, index: usize, input: &ir::Input) -> Markup 
                     input type="checkbox" id=(id) name=(name) value="on" checked[checked]
                         aria-invalid=[invalid] aria-describedby=[described];
                     (label)
+                }
+                (error_markup)
+            }
+        }
+        InputKind::Radio => {
+            let options = options_of(input, view);
+            // A fieldset whose legend is the label: screen readers say the question
+            // with each option.
+            html! {
+                fieldset.radio aria-invalid=[invalid] aria-describedby=[described] {
+                    legend { (label) }
+                    @for (i, o) in options.iter().enumerate() {
+                        @let option_id = format!("{id}-{i}");
+                        label.check for=(option_id) {
+                            input type="radio" id=(option_id) name=(name) value=(o)
+                                checked[*o == value] required[input.required];
+                            (o)
+                        }
+                    }
                 }
                 (error_markup)
             }
@@ -261,7 +283,7 @@ fn read_field(
         return Err(format!("Please keep this under {MAX_FIELD} characters."));
     }
     match kind {
-        InputKind::Text | InputKind::Choice => Ok(Value::Text(text.to_string())),
+        InputKind::Text | InputKind::Choice | InputKind::Radio => Ok(Value::Text(text.to_string())),
         InputKind::Phone => parse_phone(text)
             .map(Value::Phone)
             .ok_or_else(|| "Enter a phone number we can text, like (415) 555-0123.".to_string()),
@@ -341,7 +363,7 @@ pub fn validate(
             entered.errors.insert(name, "This is required.".into());
             continue;
         }
-        if input.kind == InputKind::Choice && !value.is_empty() {
+        if input.kind.takes_options() && !value.is_empty() {
             let view_state = state.env(now);
             let allowed = input
                 .options
