@@ -320,10 +320,20 @@ pub(super) fn analyze<'j>(
                 .iter()
                 .any(|c| matches!(c, ast::Control::Input(_)));
             if !has_button && (has_input || p + 1 < step.pages.len()) {
-                let why = if has_input {
-                    "its inputs can never be submitted"
+                let (why, help) = if has_input {
+                    (
+                        "its inputs can never be submitted",
+                        "add a button, e.g. `button \"Continue\" { go to page Next }`".to_string(),
+                    )
                 } else {
-                    "the pages after it can never be reached from it"
+                    // Often an end page of one branch, written before another branch's.
+                    (
+                        "the pages after it can never be reached from it",
+                        format!(
+                            "if `{0}` ends a branch of the flow, give it a step of its own (`step {0}Done {{ page {0} {{ ... }} }}`, reached with `go to step`), so no page follows it; otherwise add a button that goes on",
+                            page.name.name
+                        ),
+                    )
                 };
                 let d = Diagnostic::new(
                     DEAD_END_PAGE,
@@ -332,7 +342,7 @@ pub(super) fn analyze<'j>(
                     format!("page `{}` has no button, so {why}", page.name.name),
                     "no action leads anywhere from here",
                 )
-                .with_help("add a button, e.g. `button \"Continue\" { go to page Next }`");
+                .with_help(help);
                 cx.diags.push(d);
             }
         }
