@@ -548,14 +548,7 @@ async fn health_metrics_preview_and_limits() {
     let r = client().get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     start(&server, "start").await;
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("journeyc_sessions_started_total 1\n"),
         "{metrics}"
@@ -710,21 +703,7 @@ async fn sigterm_stops_the_server_gracefully() {
     for _ in 0..3 {
         start(&server, "start").await;
     }
-    let killed = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut status = None;
-    for _ in 0..300 {
-        status = server.child.try_wait().unwrap();
-        if status.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let status = status.expect("the server exited");
+    let status = server.terminate().await;
     assert!(status.success(), "{status:?}: {}", server.logs());
     assert!(server.logs().contains("stopped"), "{}", server.logs());
     // The log was moved into the database file: the main file alone, copied as a
@@ -920,14 +899,7 @@ async fn two_hundred_texts_from_one_person_at_once_are_each_counted_and_answered
     bodies.sort_unstable();
     bodies.dedup();
     assert_eq!(bodies.len(), 200, "none answered twice");
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("journeyc_session_conflicts_total 0\n"),
         "{metrics}"
@@ -1367,18 +1339,7 @@ async fn a_copy_of_the_database_opens_no_journey_link() {
     // The link itself still works, and after a clean stop not even the file's bytes
     // hold the token.
     assert_eq!(Page::open(&link).await.h1(), "Almost done");
-    let killed = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    for _ in 0..300 {
-        if server.child.try_wait().unwrap().is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    server.terminate().await;
     let bytes = std::fs::read(dir.join("journey.db")).unwrap();
     assert!(
         !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
@@ -1480,13 +1441,7 @@ async fn a_clean_stop_leaves_unsent_texts_pending_and_none_in_doubt() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let stopped = std::time::Instant::now();
-    let killed = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = server.child.wait().unwrap();
+    let status = server.terminate().await;
     assert!(status.success(), "{}", server.logs());
     assert!(
         stopped.elapsed() < std::time::Duration::from_secs(5),
@@ -1662,14 +1617,7 @@ async fn http_edges_an_oversized_body_head_requests_and_the_bearer_scheme() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let metrics = client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("journeyc_sessions_started_total 1\n"),
         "HEAD started no session: {metrics}"

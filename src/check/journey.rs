@@ -2057,7 +2057,8 @@ impl<'a> Cx<'a> {
         if let Some(t) = result {
             return t;
         }
-        let sym = op.symbol();
+        // One spelling of each operator: the IR's.
+        let sym = bin_op(op).symbol();
         let (message, help) = match op {
             Eq | Ne => (
                 format!(
