@@ -141,6 +141,9 @@ pub struct Diagnostic {
     /// Makes sense on its own: an editor may show only this.
     pub primary: Label,
     pub secondary: Vec<Label>,
+    /// Labels in other files of the compilation, such as a journey's first definition
+    /// in another file.
+    pub elsewhere: Vec<(FileId, Label)>,
     pub notes: Vec<String>,
     /// The only place a fix is suggested.
     pub help: Option<String>,
@@ -164,6 +167,7 @@ impl Diagnostic {
                 message: label.into(),
             },
             secondary: Vec::new(),
+            elsewhere: Vec::new(),
             notes: Vec::new(),
             help: None,
         }
@@ -180,6 +184,22 @@ impl Diagnostic {
             message: message.into(),
         });
         self
+    }
+
+    /// A label in `file`; the same as `with_label` when that is this diagnostic's file.
+    pub fn with_label_in(self, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        if file == self.file {
+            return self.with_label(span, message);
+        }
+        let mut d = self;
+        d.elsewhere.push((
+            file,
+            Label {
+                span,
+                message: message.into(),
+            },
+        ));
+        d
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Self {

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod ir;
+pub mod literals;
 pub mod runtime;
 pub mod server;
 pub mod stdlib;

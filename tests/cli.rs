@@ -207,3 +207,97 @@ fn help_describes_the_commands() {
         assert!(text.contains(flag), "check --help mentions {flag}");
     }
 }
+
+#[test]
+fn journeys_across_files_claim_names_links_and_numbers_once() {
+    let dir = temp_dir("claims");
+    let a = "journey Same {\n  sms from \"+15005550006\"\n  trigger link \"start\"\n  trigger sms to \"+15005550006\"\n  trigger api\n  step One {\n    page A {\n      heading \"A\"\n    }\n  }\n}\n";
+    // The same number written another way is the same number.
+    let b = "journey Same {\n  trigger link \"other\"\n  trigger api\n  step One {\n    page B {\n      heading \"B\"\n    }\n  }\n}\njourney Else {\n  trigger link \"start\"\n  trigger sms to \"+1 (500) 555-0006\"\n  trigger call to \"+15005550006\"\n  step One {\n    page C {\n      heading \"C\"\n    }\n  }\n}\n";
+    let c = "journey Third {\n  trigger call to \"+15005550006\"\n  step One {\n    page D {\n      heading \"D\"\n    }\n  }\n}\n";
+    std::fs::write(dir.join("a.journey"), a).unwrap();
+    std::fs::write(dir.join("b.journey"), b).unwrap();
+    std::fs::write(dir.join("c.journey"), c).unwrap();
+    // Each file alone is clean.
+    for f in ["a.journey", "b.journey", "c.journey"] {
+        assert_eq!(
+            journeyc_in(&dir, &["check", f]).status.code(),
+            Some(0),
+            "{f}"
+        );
+    }
+    let out = journeyc_in(
+        &dir,
+        &[
+            "check",
+            "--format",
+            "json",
+            "a.journey",
+            "b.journey",
+            "c.journey",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "the journey `Same` is defined twice",
+            "two journeys named `Same` take `trigger api`",
+            "the starting link \"start\" belongs to two journeys",
+            "texts to +15005550006 would start two journeys",
+            "calls to +15005550006 would start two journeys",
+        ],
+        "{lines:#?}"
+    );
+    for d in &lines {
+        assert_eq!(d["code"], "J0109");
+        let labels = d["labels"].as_array().unwrap();
+        assert_eq!(labels.len(), 2, "{d}");
+        // Both places are labelled: the second claim here, the first in its own file.
+        let first = &labels[1];
+        let expect_first_in = if d["file"] == "c.journey" {
+            "b.journey"
+        } else {
+            "a.journey"
+        };
+        assert_eq!(first["file"], expect_first_in, "{d}");
+        let text = std::fs::read_to_string(dir.join(expect_first_in)).unwrap();
+        let span = &first["span"];
+        let claimed =
+            &text[span["start"].as_u64().unwrap() as usize..span["end"].as_u64().unwrap() as usize];
+        assert!(
+            ["Same", "\"start\"", "\"+15005550006\"", "trigger api"].contains(&claimed),
+            "{claimed}"
+        );
+    }
+    let human = journeyc_in(&dir, &["check", "a.journey", "b.journey"]);
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(
+        stderr.contains("first defined here in a.journey"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("╭─[a.journey:1:9]"), "{stderr}");
+    // `run` checks the folder first and refuses to serve journeys that claim the same
+    // things.
+    let run = journeyc_in(
+        &dir,
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            "sqlite::memory:",
+            ".",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("the journey `Same` is defined twice"));
+}

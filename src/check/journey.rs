@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::literals::{self, DurationError};
 use super::{flow, Exports};
 use crate::diagnostic::*;
 use crate::ir;
+use crate::literals::{self, DurationError};
 use crate::syntax::ast::{self, ExprKind as E, TemplatePart};
 use crate::types::{Func, Returns, Type, ACTOR_FIELDS, SESSION_FIELDS};
 

@@ -4,9 +4,9 @@
 //! diagnostics. It does no IO of its own; imports of other files go through a
 //! `Loader` that the caller provides, and `std` modules are embedded.
 
+mod claims;
 mod flow;
 mod journey;
-pub mod literals;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,6 +74,10 @@ pub struct Compiler<L: Loader> {
     diagnostics: Vec<Diagnostic>,
     /// Files parsed ahead of checking, by name.
     parsed: HashMap<String, (ast::File, Vec<Diagnostic>)>,
+    /// What each checked file's journeys claim, until the file is known to be a root.
+    unclaimed: HashMap<FileId, Vec<claims::Claim>>,
+    /// What the root files' journeys claim: their journeys are served together.
+    claims: claims::Claims,
 }
 
 impl<L: Loader> Compiler<L> {
@@ -86,16 +90,25 @@ impl<L: Loader> Compiler<L> {
             outputs: Vec::new(),
             diagnostics: Vec::new(),
             parsed: HashMap::new(),
+            unclaimed: HashMap::new(),
+            claims: claims::Claims::default(),
         }
     }
 
-    /// Checks one file (and what it imports), unless it was already checked as an
-    /// import. `name` should be canonical, as the loader's names are.
+    /// Checks one root file (and what it imports), unless it was already checked as an
+    /// import. `name` should be canonical, as the loader's names are. The journeys of
+    /// every root file are served together, so they must not claim the same names,
+    /// links or numbers.
     pub fn check_file(&mut self, name: &str, text: &str) -> FileId {
-        if let Some(ModuleState::Done(id)) = self.modules.get(name) {
-            return *id;
+        let id = match self.modules.get(name) {
+            Some(ModuleState::Done(id)) => *id,
+            _ => self.check_module(name.to_string(), text.to_string()),
+        };
+        if let Some(claims) = self.unclaimed.remove(&id) {
+            let diags = self.claims.add(id, claims);
+            self.diagnostics.extend(diags);
         }
-        self.check_module(name.to_string(), text.to_string())
+        id
     }
 
     /// Checks several files, parsing them in parallel first. Returns their ids in order.
@@ -168,6 +181,7 @@ impl<L: Loader> Compiler<L> {
             None => syntax::parse(id, &text),
         };
         let imports = self.imports(id, &name, &tree, &mut diags);
+        self.unclaimed.insert(id, claims::of_file(&tree));
         // Checking recurses over the tree, like parsing; give it the same large stack.
         let (module, exports) = std::thread::scope(|scope| {
             std::thread::Builder::new()

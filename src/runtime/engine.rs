@@ -708,7 +708,7 @@ impl Engine {
     ) -> Result<Pending<Started>> {
         let now = self.now();
         let Some(j) = self.journey(journey) else {
-            return fail(format!("no journey `{journey}`"));
+            return Err(StoreError::NotFound(format!("no journey `{journey}`")));
         };
         let (trigger, phone) = match &start {
             Start::Link => ("link", None),
@@ -728,9 +728,9 @@ impl Engine {
                         }))
                     }
                     Policy::Reject => {
-                        return fail(format!(
+                        return Err(StoreError::Rejected(format!(
                             "{phone} already has an active session of `{journey}`"
-                        ))
+                        )))
                     }
                     Policy::Replace => {
                         existing.status = Status::Ended;
@@ -892,10 +892,10 @@ impl Engine {
             let turn = engine.busy.enter_blocking(&id);
             let now = engine.now();
             let Some(mut state) = engine.session(&id)? else {
-                return fail(format!("no session `{id}`"));
+                return Err(StoreError::NotFound(format!("no session `{id}`")));
             };
             if !state.is_active(now) {
-                return fail(format!("session `{id}` has ended"));
+                return Err(StoreError::Rejected(format!("session `{id}` has ended")));
             }
             let j = engine.journey_of(&state)?;
             let before = state.clone();
@@ -1415,7 +1415,9 @@ impl Engine {
                 .iter()
                 .any(|t| matches!(t, ir::Trigger::Call { to: number, .. } if number == to))
         }) else {
-            return fail(format!("no journey answers calls to {to}"));
+            return Err(StoreError::NotFound(format!(
+                "no journey answers calls to {to}"
+            )));
         };
         let existing = match from {
             Some(phone) => self.store.active_session_for_phone(&j.name, phone, now)?,

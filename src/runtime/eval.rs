@@ -11,8 +11,8 @@ use chrono_tz::Tz;
 
 use super::time::{date_in, local_to_utc};
 use super::value::Value;
-use crate::check::literals;
 use crate::ir::{BinOp, Expr, ExprKind, UnOp};
+use crate::literals;
 use crate::types::Func;
 
 /// What an expression can read: the session's state and the time.

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod durable;
 pub mod engine;
 pub mod eval;
+pub mod input;
 pub mod interp;
 pub mod lanes;
 pub mod links;
@@ -20,6 +21,7 @@ pub mod store;
 pub mod time;
 pub mod value;
 pub mod versions;
+pub mod web;
 
 pub use eval::{eval, Env, EvalError};
 pub use value::Value;

@@ -365,15 +365,15 @@ fn lock_file(path: &Path) -> Result<std::fs::File> {
         .write(true)
         .open(&name)
         .map_err(|e| {
-            StoreError::Failed(format!("cannot open `{}`: {e}", Path::new(&name).display()))
+            StoreError::Other(format!("cannot open `{}`: {e}", Path::new(&name).display()))
         })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Failed(format!(
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Other(format!(
             "`{}` is in use by another journeyc: one SQLite database serves one server at a time",
             path.display()
         ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Failed(format!(
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Other(format!(
             "cannot lock `{}`: {e}",
             Path::new(&name).display()
         ))),
@@ -381,7 +381,7 @@ fn lock_file(path: &Path) -> Result<std::fs::File> {
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Failed(e.to_string())
+    StoreError::Other(e.to_string())
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -394,7 +394,20 @@ impl From<rusqlite::Error> for StoreError {
                 };
             }
         }
-        err(e)
+        // Waiting on a lock, a full disk or a failing device are the store's state,
+        // not the event's fault: the same event may be kept later.
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(
+                C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::DiskFull
+                | C::SystemIoFailure
+                | C::CannotOpen
+                | C::OutOfMemory,
+            ) => StoreError::Unavailable(e.to_string()),
+            _ => err(e),
+        }
     }
 }
 
@@ -425,7 +438,7 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let lock = lock_file(path)?;
         let conn = Connection::open(path)
-            .map_err(|e| StoreError::Failed(format!("cannot open `{}`: {e}", path.display())))?;
+            .map_err(|e| StoreError::Other(format!("cannot open `{}`: {e}", path.display())))?;
         let mut store = Self::setup(conn)?;
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -433,7 +446,7 @@ impl SqliteStore {
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map_err(|e| StoreError::Failed(format!("cannot open `{}`: {e}", path.display())))?;
+            .map_err(|e| StoreError::Other(format!("cannot open `{}`: {e}", path.display())))?;
             reader
                 .busy_timeout(std::time::Duration::from_secs(5))
                 .map_err(err)?;
@@ -473,7 +486,7 @@ impl SqliteStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(err)?;
         if version as usize > MIGRATIONS.len() {
-            return Err(StoreError::Failed(format!(
+            return Err(StoreError::Other(format!(
                 "the database is from a newer journeyc (schema {version}, this one knows {})",
                 MIGRATIONS.len()
             )));
@@ -498,9 +511,7 @@ impl SqliteStore {
             std::thread::Builder::new()
                 .name("journeyc-commit".into())
                 .spawn(move || shared.commit_queued())
-                .map_err(|e| {
-                    StoreError::Failed(format!("cannot start the committer thread: {e}"))
-                })?
+                .map_err(|e| StoreError::Other(format!("cannot start the committer thread: {e}")))?
         };
         Ok(SqliteStore {
             shared,
@@ -581,13 +592,13 @@ impl SqliteStore {
     /// checked before it takes its name. Returns how many sessions the copy holds.
     pub fn backup(path: &Path, out: &Path) -> Result<u64> {
         if out.exists() {
-            return Err(StoreError::Failed(format!(
+            return Err(StoreError::Other(format!(
                 "`{}` exists already: a backup never overwrites a file",
                 out.display()
             )));
         }
         if !path.exists() {
-            return Err(StoreError::Failed(format!(
+            return Err(StoreError::Other(format!(
                 "there is no database at `{}`",
                 path.display()
             )));
@@ -596,12 +607,12 @@ impl SqliteStore {
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| StoreError::Failed(format!("cannot open `{}`: {e}", path.display())))?;
+        .map_err(|e| StoreError::Other(format!("cannot open `{}`: {e}", path.display())))?;
         src.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
         let version: i64 = src.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version as usize > MIGRATIONS.len() {
-            return Err(StoreError::Failed(format!(
+            return Err(StoreError::Other(format!(
                 "the database is from a newer journeyc (schema {version}, this one knows {})",
                 MIGRATIONS.len()
             )));
@@ -626,7 +637,7 @@ impl SqliteStore {
             dst.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
             let check: String = dst.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
             if check != "ok" {
-                return Err(StoreError::Failed(format!(
+                return Err(StoreError::Other(format!(
                     "the copy does not check: {check}"
                 )));
             }
@@ -636,7 +647,7 @@ impl SqliteStore {
         match copied {
             Ok(sessions) => {
                 std::fs::rename(&partial, out).map_err(|e| {
-                    StoreError::Failed(format!("cannot name the copy `{}`: {e}", out.display()))
+                    StoreError::Other(format!("cannot name the copy `{}`: {e}", out.display()))
                 })?;
                 for suffix in ["-wal", "-shm"] {
                     let mut name = partial.as_os_str().to_owned();

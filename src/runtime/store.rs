@@ -21,13 +21,23 @@ pub enum StoreError {
     /// The event was for a state the session has left (a form from a page another
     /// event moved it on from): nothing was kept.
     Stale { session: String },
-    /// Anything else.
-    Failed(String),
+    /// What the event names does not exist: a journey, a starting link, a session, a
+    /// number no journey answers. A server answers 404.
+    NotFound(String),
+    /// The journey's own rules refuse the event: `existing session reject` when the
+    /// actor has an active session, or a session that has ended. A server answers 409.
+    Rejected(String),
+    /// The store cannot serve right now (the database is busy or unreachable, its
+    /// disk is full, its writer has stopped); nothing was kept and trying again later
+    /// may work. A server answers 503.
+    Unavailable(String),
+    /// Anything else: a fault, not the caller's doing. A server answers 500.
+    Other(String),
 }
 
 impl StoreError {
     pub fn new(message: impl Into<String>) -> StoreError {
-        StoreError::Failed(message.into())
+        StoreError::Other(message.into())
     }
 
     pub fn is_conflict(&self) -> bool {
@@ -48,7 +58,10 @@ impl std::fmt::Display for StoreError {
             StoreError::Stale { session } => {
                 write!(f, "session `{session}` moved on before the event was kept")
             }
-            StoreError::Failed(message) => f.write_str(message),
+            StoreError::NotFound(message)
+            | StoreError::Rejected(message)
+            | StoreError::Unavailable(message)
+            | StoreError::Other(message) => f.write_str(message),
         }
     }
 }

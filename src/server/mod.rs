@@ -10,7 +10,6 @@ pub mod pages;
 pub mod sender;
 pub mod twilio;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use hmac::{KeyInit, Mac};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -35,11 +34,11 @@ use tokio::sync::{watch, Notify};
 use crate::ir::{self, LandsOn};
 use crate::runtime::clock::ManualClock;
 use crate::runtime::engine::{Engine, Listener, Pending, Reply, Start};
+use crate::runtime::input::{self, ActorFieldError};
 use crate::runtime::session::SessionState;
 use crate::runtime::store::StoreError;
-use crate::runtime::Value;
+use crate::runtime::web::{Press, Submitted, View};
 use metrics::Metrics;
-use pages::{Entered, PageView};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -487,31 +486,38 @@ fn redirect(location: &str) -> Resp {
     r
 }
 
-/// An engine call that failed: 503 with `Retry-After` when the session kept changing
-/// under the event (nothing was kept, and trying again will work), else 500.
+/// An engine call that failed, answered from the error's kind: 404 for what does not
+/// exist, 409 for what the journey refuses, 503 with `Retry-After` when the session
+/// kept changing under the event or the store cannot serve now (nothing was kept, and
+/// trying again will work), else 500.
 fn failed(app: &App, what: &str, e: &StoreError) -> Resp {
-    if let StoreError::Broken { .. } = e {
-        // The engine failed the session already.
-        app.log.warn(&format!("{what} failed: {e}"));
-        return html_page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            pages::notice(
-                "Something went wrong",
-                "This journey cannot continue because of a problem on our side. We are sorry.",
-            ),
-        );
+    let retry_later = |message: &str| {
+        app.log.warn(&format!("{what} was not kept: {e}"));
+        let mut r = text(StatusCode::SERVICE_UNAVAILABLE, message);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
+    };
+    match e {
+        StoreError::Broken { .. } => {
+            // The engine failed the session already.
+            app.log.warn(&format!("{what} failed: {e}"));
+            html_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                pages::notice(
+                    "Something went wrong",
+                    "This journey cannot continue because of a problem on our side. We are sorry.",
+                ),
+            )
+        }
+        StoreError::NotFound(why) => text(StatusCode::NOT_FOUND, format!("{why}\n")),
+        StoreError::Rejected(_) | StoreError::Stale { .. } => {
+            text(StatusCode::CONFLICT, format!("{e}\n"))
+        }
+        StoreError::Conflict { .. } => retry_later("Too many changes at once; please try again.\n"),
+        StoreError::Unavailable(_) => retry_later("The service is busy; please try again.\n"),
+        _ => server_error(app, &format!("{what} failed: {e}")),
     }
-    if !e.is_conflict() {
-        return server_error(app, &format!("{what} failed: {e}"));
-    }
-    app.log.warn(&format!("{what} was not kept: {e}"));
-    let mut r = text(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Too many changes at once; please try again.\n",
-    );
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    r
 }
 
 fn server_error(app: &App, what: &str) -> Resp {
@@ -709,15 +715,6 @@ fn home(app: &Arc<App>) -> Resp {
     )
 }
 
-/// The journey whose starting link is `slug`.
-fn link_journey<'a>(app: &'a App, slug: &str) -> Option<&'a ir::Journey> {
-    app.engine.journeys().iter().find(|j| {
-        j.triggers
-            .iter()
-            .any(|t| matches!(t, ir::Trigger::Link { slug: s } if s == slug))
-    })
-}
-
 fn no_such_link() -> Resp {
     html_page(
         StatusCode::NOT_FOUND,
@@ -727,26 +724,23 @@ fn no_such_link() -> Resp {
 
 /// `HEAD /start/{slug}`: whether the starting link works, without starting a session.
 fn start_link_head(app: &Arc<App>, slug: &str) -> Resp {
-    match link_journey(app, slug) {
+    match app.engine.link_journey(slug) {
         Some(_) => text(StatusCode::OK, ""),
         None => no_such_link(),
     }
 }
 
 async fn start_link(app: &Arc<App>, slug: &str) -> Resp {
-    let Some(journey) = link_journey(app, slug) else {
+    if app.engine.link_journey(slug).is_none() {
         return no_such_link();
-    };
-    let name = journey.name.clone();
+    }
+    let slug = slug.to_string();
     let ids = app.new_ids();
     let (id, hash, link) = (ids.id, ids.token_hash, ids.link.clone());
-    match queued(app, move |e| {
-        e.start_queued(&name, Start::Link, id, &hash, Some(link))
-    })
-    .await
-    {
+    match queued(app, move |e| e.open_link(&slug, id, &hash, Some(link))).await {
         Ok(Ok(_)) => redirect(&format!("/j/{}", ids.token)),
-        Ok(Err(e)) => server_error(app, &format!("starting a session failed: {e}")),
+        Ok(Err(StoreError::NotFound(_))) => no_such_link(),
+        Ok(Err(e)) => failed(app, "starting a session", &e),
         Err(r) => r,
     }
 }
@@ -777,20 +771,6 @@ async fn session_for(app: &Arc<App>, token: &str) -> Result<SessionState, Resp> 
     }
 }
 
-/// A journey link's session and the version of its journey it runs: `Err` is the
-/// response to give instead.
-async fn session_and_journey<'a>(
-    app: &'a Arc<App>,
-    token: &str,
-) -> Result<(SessionState, &'a ir::Journey), Resp> {
-    let state = session_for(app, token).await?;
-    match app.engine.journey_of(&state) {
-        Ok(j) => Ok((state, j)),
-        Err(StoreError::Broken { session, problem }) => Err(broken(app, session, problem).await),
-        Err(e) => Err(server_error(app, &format!("reading a session failed: {e}"))),
-    }
-}
-
 /// A session that cannot run: it is failed (logged, its timers cancelled, counted),
 /// and the person sees a page that says so without details.
 async fn broken(app: &Arc<App>, session: String, problem: String) -> Resp {
@@ -808,73 +788,46 @@ async fn broken(app: &Arc<App>, session: String, problem: String) -> Resp {
     )
 }
 
-/// Which page a journey link shows: the session's current page, or step 1's first
-/// page when the journey says links open the first page (unless the person is in
-/// the middle of the flow, which `?continue` marks).
-fn shown_page(
-    journey: &ir::Journey,
-    state: &SessionState,
-    continuing: bool,
-) -> Option<(usize, usize)> {
-    if journey.link_lands_on == LandsOn::FirstPage && !continuing {
-        return (!journey.steps.first()?.pages.is_empty()).then_some((0, 0));
-    }
-    let step = journey.steps.get(state.step)?;
-    let page = state.page.unwrap_or(0);
-    (page < step.pages.len()).then_some((state.step, page))
-}
-
 /// Where a form goes after it is handled: back to the journey link, marked as within
 /// the flow when plain links would open the first page.
-fn continue_url(journey: &ir::Journey, token: &str) -> String {
-    match journey.link_lands_on {
-        LandsOn::FirstPage => format!("/j/{token}?continue"),
-        LandsOn::LastPage => format!("/j/{token}"),
+fn continue_url(app: &App, state: &SessionState, token: &str) -> String {
+    let first_page = app
+        .engine
+        .journey_of(state)
+        .is_ok_and(|j| j.link_lands_on == LandsOn::FirstPage);
+    if first_page {
+        format!("/j/{token}?continue")
+    } else {
+        format!("/j/{token}")
     }
 }
 
-fn render_page(
-    app: &Arc<App>,
-    journey: &ir::Journey,
-    state: &SessionState,
-    token: &str,
-    at: Option<(usize, usize)>,
-    entered: Option<&Entered>,
-) -> Resp {
-    let Some((step, page)) = at else {
-        return html_page(
-            StatusCode::OK,
-            pages::notice("All set", "There is nothing more to do here right now."),
-        );
+fn render_view(app: &Arc<App>, session: &str, token: &str, view: View, status: StatusCode) -> Resp {
+    let model = match view {
+        View::Page(model) => model,
+        View::Nothing => {
+            return html_page(
+                StatusCode::OK,
+                pages::notice("All set", "There is nothing more to do here right now."),
+            )
+        }
     };
     let action = format!("/j/{token}");
-    let csrf = app.csrf_token(&state.id);
-    let view = PageView {
-        journey,
-        state,
-        step,
-        page,
-        action: &action,
-        csrf: &csrf,
-        entered,
-        now: app.engine.now(),
-    };
-    let status = if entered.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    html_page(status, pages::page(&view))
+    let csrf = app.csrf_token(session);
+    html_page(status, pages::page(&model, &action, &csrf))
 }
 
 async fn journey_link(app: &Arc<App>, token: &str, query: &str) -> Resp {
-    let (state, journey) = match session_and_journey(app, token).await {
+    let state = match session_for(app, token).await {
         Ok(found) => found,
         Err(r) => return r,
     };
-    let continuing = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "continue");
-    let at = shown_page(journey, &state, continuing);
-    render_page(app, journey, &state, token, at, None)
+    let within_flow = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "continue");
+    match app.engine.view(&state, within_flow) {
+        Ok(view) => render_view(app, &state.id, token, view, StatusCode::OK),
+        Err(StoreError::Broken { session, problem }) => broken(app, session, problem).await,
+        Err(e) => failed(app, "showing a page", &e),
+    }
 }
 
 async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Resp {
@@ -882,7 +835,7 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
         Ok(b) => b,
         Err(r) => return r,
     };
-    let (state, journey) = match session_and_journey(app, token).await {
+    let state = match session_for(app, token).await {
         Ok(found) => found,
         Err(r) => return r,
     };
@@ -896,65 +849,65 @@ async fn journey_form(app: &Arc<App>, token: &str, req: Request<Incoming>) -> Re
             ),
         );
     }
-    // The form must come from the page the session is on (or, for journeys whose
-    // link opens the first page, from that page); an old tab just sees the current one.
-    let current = shown_page(journey, &state, true);
-    let landing = shown_page(journey, &state, false);
-    let posted = form_value(&form, "_page").and_then(|p| {
+    let back = continue_url(app, &state, token);
+    // A form that does not say which page it was shown for is from no page of ours:
+    // like an old tab, it just sees the current page.
+    let Some(page) = form_value(&form, "_page").and_then(|p| {
         let (s, p) = p.split_once('.')?;
         Some((s.parse::<usize>().ok()?, p.parse::<usize>().ok()?))
-    });
-    let Some((step, page)) = posted.filter(|p| Some(*p) == current || Some(*p) == landing) else {
-        return redirect(&continue_url(journey, token));
+    }) else {
+        return redirect(&back);
     };
-    let controls = &journey.steps[step].pages[page].controls;
     let button = match form_value(&form, "_button") {
-        Some(b) => b.parse::<usize>().ok(),
-        // Enter in a field submits without naming a button: the first one is meant.
-        None => controls
-            .iter()
-            .position(|c| matches!(c, ir::Control::Button { .. })),
+        Some(b) => match b.parse::<usize>() {
+            Ok(i) => Some(i),
+            Err(_) => return no_button(),
+        },
+        None => None,
     };
-    let actions = match button.and_then(|i| controls.get(i)) {
-        Some(ir::Control::Button { actions, .. }) => actions.clone(),
-        _ => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "the form did not say which button was pressed\n",
-            )
-        }
+    let press = Press {
+        page: Some(page),
+        button,
+        fields: form
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .collect(),
     };
-    let fields: HashMap<String, String> = form
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with('_'))
-        .collect();
-    let now = app.engine.now();
-    let inputs = match pages::validate(journey, &state, step, page, &fields, now) {
-        Ok(v) => v,
-        Err(entered) => {
-            return render_page(
-                app,
-                journey,
-                &state,
-                token,
-                Some((step, page)),
-                Some(&entered),
-            )
-        }
+    let session = state.id.clone();
+    let pressed = blocking(app, move |e| e.submit(&state, press)).await;
+    let outcome = match pressed {
+        Ok(Ok(submission)) => submission.finish().await,
+        Ok(Err(e)) => Err(e),
+        Err(r) => return r,
     };
-    let id = state.id.clone();
-    match queued(app, move |e| {
-        e.press_queued(&id, Some((step, page)), &inputs, &actions)
-    })
-    .await
-    {
-        Ok(Ok(_)) => redirect(&continue_url(journey, token)),
-        // Another event moved the session on meanwhile: as for an old tab, the page
-        // it is on now, nothing changed.
-        Ok(Err(StoreError::Stale { .. })) => redirect(&continue_url(journey, token)),
-        Ok(Err(e)) => failed(app, "running a form's actions", &e),
-        Err(r) => r,
+    match outcome {
+        Ok(Submitted::Invalid(model)) => render_view(
+            app,
+            &session,
+            token,
+            View::Page(model),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Ok(Submitted::NoButton) => no_button(),
+        // Moved on, stayed, ended, or a form from a page the session has left (an old
+        // tab, or another event moved it on meanwhile): the journey link shows where
+        // the session is now.
+        Ok(
+            Submitted::Moved { .. }
+            | Submitted::Stayed { .. }
+            | Submitted::Ended
+            | Submitted::Stale,
+        ) => redirect(&back),
+        Err(StoreError::Broken { session, problem }) => broken(app, session, problem).await,
+        Err(e) => failed(app, "running a form's actions", &e),
     }
+}
+
+fn no_button() -> Resp {
+    text(
+        StatusCode::BAD_REQUEST,
+        "the form did not say which button was pressed\n",
+    )
 }
 
 /// The URL Twilio called, as it signed it.
@@ -1063,7 +1016,7 @@ async fn twilio_voice(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     };
     // A withheld number arrives as "anonymous", "Restricted", an empty string or a
     // made-up number: whatever is not a phone number is treated as unknown.
-    let from = form_value(&form, "From").and_then(crate::check::literals::parse_phone);
+    let from = form_value(&form, "From").and_then(crate::literals::parse_phone);
     let (sid, to) = (sid.to_string(), to.to_string());
     let new_id = lazy_ids(app);
     let _turn = match &from {
@@ -1120,56 +1073,6 @@ async fn twilio_status(app: &Arc<App>, req: Request<Incoming>) -> Resp {
         Ok(Ok(_)) => text(StatusCode::OK, ""),
         Ok(Err(e)) => server_error(app, &format!("recording a status failed: {e}")),
         Err(r) => r,
-    }
-}
-
-/// Converts a JSON value to a variable's type, as the API trigger receives it.
-fn value_for(ty: &crate::types::Type, v: &serde_json::Value) -> Result<Value, String> {
-    use crate::types::Type as T;
-    use serde_json::Value as J;
-    Ok(match (ty, v) {
-        (_, J::Null) => Value::Null,
-        (T::Text, J::String(s)) => Value::Text(s.clone()),
-        (T::Number, J::Number(n)) => Value::Number(n.as_f64().ok_or("not a finite number")?),
-        (T::Boolean, J::Bool(b)) => Value::Boolean(*b),
-        (T::Phone, J::String(s)) => Value::Phone(
-            crate::check::literals::parse_phone(s)
-                .ok_or_else(|| format!("`{s}` is not a phone number"))?,
-        ),
-        (T::Email, J::String(s)) if crate::check::literals::is_email(s) => Value::Email(s.clone()),
-        (T::Date, J::String(s)) => Value::Date(
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))?,
-        ),
-        (T::DateTime, J::String(s)) => Value::DateTime(
-            DateTime::parse_from_rfc3339(s)
-                .map_err(|_| format!("`{s}` is not an RFC 3339 date-time"))?
-                .with_timezone(&Utc),
-        ),
-        (T::Duration, J::Number(n)) => {
-            Value::Duration(n.as_i64().ok_or("a duration is whole seconds")?)
-        }
-        (T::List, J::Array(items)) => Value::List(items.iter().map(json_value).collect()),
-        (T::Object, J::Object(_)) => json_value(v),
-        (ty, _) => return Err(format!("expected {ty}")),
-    })
-}
-
-/// A JSON value as a runtime value, by its own shape.
-fn json_value(v: &serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match v {
-        J::Null => Value::Null,
-        J::Bool(b) => Value::Boolean(*b),
-        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        J::String(s) => Value::Text(s.clone()),
-        J::Array(items) => Value::List(items.iter().map(json_value).collect()),
-        J::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), json_value(v)))
-                .collect(),
-        ),
     }
 }
 
@@ -1238,7 +1141,7 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
             "`actor.phone` is required: {\"actor\": {\"phone\": \"+14155550123\"}}",
         );
     };
-    let Some(phone) = crate::check::literals::parse_phone(phone) else {
+    let Some(phone) = crate::literals::parse_phone(phone) else {
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("`actor.phone` is not a phone number: `{phone}`"),
@@ -1247,28 +1150,25 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
     let mut actor = Vec::new();
     if let Some(fields) = input.get("actor").and_then(|a| a.as_object()) {
         for (field, v) in fields {
-            let value = match (field.as_str(), v) {
-                ("phone", _) => continue,
-                (_, serde_json::Value::Null) => Value::Null,
-                ("email", serde_json::Value::String(s)) if crate::check::literals::is_email(s) => {
-                    Value::Email(s.clone())
-                }
-                ("first_name" | "last_name", serde_json::Value::String(s)) => {
-                    Value::Text(s.clone())
-                }
-                ("time_zone", serde_json::Value::String(s))
-                    if s.parse::<chrono_tz::Tz>().is_ok() =>
-                {
-                    Value::Text(s.clone())
-                }
-                ("email" | "first_name" | "last_name" | "time_zone", _) => {
+            if field == "phone" {
+                continue;
+            }
+            let value = match input::actor_field(field, v) {
+                Ok(value) => value,
+                Err(ActorFieldError::Invalid) => {
                     return problem(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         format!("`actor.{field}` is not valid: {v}"),
                     );
                 }
-                _ => {
-                    return problem(StatusCode::UNPROCESSABLE_ENTITY, format!("the actor has no field `{field}` (it has phone, email, first_name, last_name and time_zone)"));
+                Err(ActorFieldError::Unknown) => {
+                    return problem(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!(
+                            "the actor has no field `{field}` (it has phone, {})",
+                            input::ACTOR_FIELDS.join(", ")
+                        ),
+                    );
                 }
             };
             actor.push((field.clone(), value));
@@ -1285,7 +1185,7 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
                         format!("`{journey}` has no variable `{name}`"),
                     );
                 };
-                match value_for(&var.ty, v) {
+                match input::from_json(&var.ty, v) {
                     Ok(value) => vars.push((name.clone(), value)),
                     Err(e) => {
                         return problem(
@@ -1301,7 +1201,6 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
     let name = journey.to_string();
     let ids = app.new_ids();
     let (id, hash, link) = (ids.id, ids.token_hash, ids.link);
-    let policy = j.existing_session;
     match queued(app, move |e| {
         e.start_queued(
             &name,
@@ -1325,9 +1224,9 @@ async fn api_start(app: &Arc<App>, journey: &str, req: Request<Incoming>) -> Res
                 "existing": started.existing,
             }),
         ),
-        Ok(Err(e)) if e.is_conflict() => failed(app, "the API trigger", &e),
-        Ok(Err(e)) if policy == ir::Policy::Reject => problem(StatusCode::CONFLICT, e.to_string()),
-        Ok(Err(e)) => server_error(app, &format!("the API trigger failed: {e}")),
+        Ok(Err(StoreError::NotFound(why))) => problem(StatusCode::NOT_FOUND, why),
+        Ok(Err(StoreError::Rejected(why))) => problem(StatusCode::CONFLICT, why),
+        Ok(Err(e)) => failed(app, "the API trigger", &e),
         Err(r) => r,
     }
 }
@@ -1466,8 +1365,8 @@ async fn preview(app: &Arc<App>, rest: &[String], req: Request<Incoming>) -> Res
                 );
             };
             let (Some(from), Some(to)) = (
-                crate::check::literals::parse_phone(&from),
-                crate::check::literals::parse_phone(&to),
+                crate::literals::parse_phone(&from),
+                crate::literals::parse_phone(&to),
             ) else {
                 return problem(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -291,11 +291,10 @@ fn check(
     let renderer = render::Renderer::new(color);
     let mut rendered_human = String::new();
     for d in &diagnostics {
-        let source = &sources[d.file.0 as usize];
         match format {
-            Format::Human => rendered_human.push_str(&renderer.render(d, source)),
+            Format::Human => rendered_human.push_str(&renderer.render(d, &sources)),
             Format::Json => {
-                let line = render::json(d, source, &render::Renderer::new(false));
+                let line = render::json(d, &sources, &render::Renderer::new(false));
                 let _ = writeln!(out, "{line}");
             }
         }

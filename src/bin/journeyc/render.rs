@@ -1,5 +1,8 @@
 //! Terminal and JSON rendering of diagnostics. Only the binary renders.
 
+use std::fmt;
+
+use journeyc::diagnostic::Label;
 use journeyc::{Diagnostic, Severity, SourceFile};
 use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource};
 use serde_json::json;
@@ -22,9 +25,23 @@ impl Renderer {
         }
     }
 
-    pub fn render(&self, d: &Diagnostic, source: &SourceFile) -> String {
-        let report = miette::Report::new(d.clone())
-            .with_source_code(NamedSource::new(&source.name, source.text.to_string()));
+    /// Renders `d`, whose file is one of `sources`; labels in other files follow as
+    /// snippets of their own.
+    pub fn render(&self, d: &Diagnostic, sources: &[SourceFile]) -> String {
+        let source = &sources[d.file.0 as usize];
+        let related = d
+            .elsewhere
+            .iter()
+            .map(|(file, label)| Elsewhere {
+                label: label.clone(),
+                source: named(&sources[file.0 as usize]),
+            })
+            .collect();
+        let report = miette::Report::new(WithElsewhere {
+            d: d.clone(),
+            related,
+        })
+        .with_source_code(named(source));
         let mut out = String::new();
         if self
             .handler
@@ -34,6 +51,87 @@ impl Renderer {
             out = format!("{}: {} [{}]\n", d.code.id, d.message, source.name);
         }
         out
+    }
+}
+
+fn named(source: &SourceFile) -> NamedSource<String> {
+    NamedSource::new(&source.name, source.text.to_string())
+}
+
+/// A diagnostic with its labels in other files, each shown with its own file.
+#[derive(Debug)]
+struct WithElsewhere {
+    d: Diagnostic,
+    related: Vec<Elsewhere>,
+}
+
+impl fmt::Display for WithElsewhere {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.d.fmt(f)
+    }
+}
+
+impl std::error::Error for WithElsewhere {}
+
+impl miette::Diagnostic for WithElsewhere {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.d.code()
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        miette::Diagnostic::severity(&self.d)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.d.help()
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        self.d.labels()
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
+    }
+}
+
+/// One label in another file, rendered as an advice with that file's snippet.
+#[derive(Debug)]
+struct Elsewhere {
+    label: Label,
+    source: NamedSource<String>,
+}
+
+impl fmt::Display for Elsewhere {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} in {}", self.label.message, self.source.name())
+    }
+}
+
+impl std::error::Error for Elsewhere {}
+
+impl miette::Diagnostic for Elsewhere {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette::Severity::Advice)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let span = self.label.span;
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(
+                Some(self.label.message.clone()),
+                (span.start, span.len()),
+            ),
+        )))
     }
 }
 
@@ -81,7 +179,8 @@ fn position(text: &str, offset: usize) -> Position {
 
 /// One diagnostic as a JSON object, like rustc's `--error-format=json`. Fields are
 /// only ever added, never renamed or removed.
-pub fn json(d: &Diagnostic, source: &SourceFile, plain: &Renderer) -> String {
+pub fn json(d: &Diagnostic, sources: &[SourceFile], plain: &Renderer) -> String {
+    let source = &sources[d.file.0 as usize];
     let span_json = |start: usize, end: usize| json!({ "start": start, "end": end });
     let (s, e) = (
         position(&source.text, d.primary.span.start),
@@ -91,6 +190,8 @@ pub fn json(d: &Diagnostic, source: &SourceFile, plain: &Renderer) -> String {
         json!({ "span": span_json(d.primary.span.start, d.primary.span.end), "message": d.primary.message, "primary": true }),
     ];
     labels.extend(d.secondary.iter().map(|l| json!({ "span": span_json(l.span.start, l.span.end), "message": l.message, "primary": false })));
+    // A label in another file says which; labels without `file` are in the diagnostic's.
+    labels.extend(d.elsewhere.iter().map(|(file, l)| json!({ "file": sources[file.0 as usize].name, "span": span_json(l.span.start, l.span.end), "message": l.message, "primary": false })));
     let value = json!({
         "code": d.code.id,
         "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
@@ -108,7 +209,7 @@ pub fn json(d: &Diagnostic, source: &SourceFile, plain: &Renderer) -> String {
         "labels": labels,
         "notes": d.notes,
         "help": d.help,
-        "rendered": plain.render(d, source),
+        "rendered": plain.render(d, sources),
     });
     value.to_string()
 }

@@ -240,10 +240,8 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         };
         // Loading the phone-number metadata takes a moment: do it before the first
         // person types a number, not while they wait.
-        let _ = tokio::task::spawn_blocking(|| {
-            journeyc::check::literals::parse_phone("(415) 555-0123")
-        })
-        .await;
+        let _ =
+            tokio::task::spawn_blocking(|| journeyc::literals::parse_phone("(415) 555-0123")).await;
         banner(&app, local, &args.db);
         for d in app.engine.deployed() {
             if d.upgraded > 0 {

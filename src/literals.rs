@@ -1,6 +1,7 @@
-//! Validation of literal values: phone numbers, time zones, cron, durations, SMS
-//! length. Each function returns a plain result; the checker turns errors into
-//! diagnostics with spans.
+//! The value rules: phone numbers, email addresses, time zones, cron, durations, SMS
+//! length, calendar days and times. Each function returns a plain result. The checker
+//! turns errors into diagnostics with spans; the runtime applies the same rules to
+//! values from outside, so a literal and a typed-in value mean the same.
 
 use std::str::FromStr;
 
