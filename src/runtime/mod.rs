@@ -14,6 +14,7 @@ pub mod interp;
 pub mod lanes;
 pub mod links;
 pub mod pending;
+pub mod queries;
 pub mod scheduler;
 pub mod session;
 pub mod sqlite;

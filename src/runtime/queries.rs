@@ -1,0 +1,61 @@
+//! What front ends read and record besides a session's events: a session by its
+//! journey-link token, webhook deliveries, message statuses, the store's health, and
+//! what the preview shows. Front ends call these on the engine and never reach the
+//! store themselves, so every store serves them the same way.
+
+use chrono::{DateTime, Utc};
+
+use super::engine::Engine;
+use super::session::SessionState;
+use super::store::{Message, MessageStatus, Result};
+
+impl Engine {
+    /// The session whose journey-link token hashes to `token_hash`, with its link.
+    pub fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
+        Ok(self
+            .store()
+            .session_by_token(token_hash)?
+            .map(|s| self.with_link(s)))
+    }
+
+    /// Whether a webhook delivery with this provider id was kept.
+    pub fn delivery_seen(&self, sid: &str) -> Result<bool> {
+        self.store().delivery_seen(sid)
+    }
+
+    /// Records a message's status from the provider's callback, only ever forward;
+    /// false for a message the outbox does not know.
+    pub fn message_status(
+        &self,
+        sid: &str,
+        status: MessageStatus,
+        note: Option<&str>,
+    ) -> Result<bool> {
+        self.store().message_status_by_sid(sid, status, note)
+    }
+
+    /// Active sessions by journey and version: `(journey, version, count)`.
+    pub fn live_sessions_by_version(&self) -> Result<Vec<(String, u32, u64)>> {
+        self.store().live_sessions_by_version()
+    }
+
+    /// Answers when the store works: it reads, and it commits a write.
+    pub fn healthy(&self) -> Result<()> {
+        self.store().ping()
+    }
+
+    /// A random secret kept in the store, made on first use: it outlives restarts.
+    pub fn secret(&self, name: &str) -> Result<Vec<u8>> {
+        self.store().secret(name)
+    }
+
+    /// The outbox, oldest first.
+    pub fn outbox(&self) -> Result<Vec<Message>> {
+        self.store().outbox(None)
+    }
+
+    /// A session's event log, oldest first.
+    pub fn events(&self, session_id: &str) -> Result<Vec<(DateTime<Utc>, String)>> {
+        self.store().events(session_id)
+    }
+}

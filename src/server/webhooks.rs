@@ -1,0 +1,172 @@
+//! Twilio's webhooks: inbound texts, calls and message statuses, each checked against
+//! its `X-Twilio-Signature` and processed once per provider id.
+
+use std::sync::Arc;
+
+use hyper::{Request, StatusCode};
+
+use super::http::*;
+use super::{blocking, lazy_ids, once, twilio, App};
+use crate::runtime::engine::Reply;
+
+/// The URL Twilio called, as it signed it.
+pub(super) fn called_url(app: &App, req: &Request<impl RequestBody>) -> String {
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    // The public URL, or else the listening address: never the request's `Host`,
+    // which the client chooses, and with it the URL its signature is checked against.
+    format!("{}{path_and_query}", app.base_url)
+}
+
+/// Reads a webhook's form and checks its signature: `Err` is the response to give.
+pub(super) async fn webhook_form(
+    app: &Arc<App>,
+    req: Request<impl RequestBody>,
+) -> Result<Vec<(String, String)>, Resp> {
+    let url = called_url(app, &req);
+    let signature = req
+        .headers()
+        .get("x-twilio-signature")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let body = read_body(req.into_body()).await?;
+    let form = parse_form(&body);
+    if app.signatures_checked() {
+        let Some(twilio) = &app.config.twilio else {
+            return Err(text(
+                StatusCode::FORBIDDEN,
+                "webhooks need TWILIO_AUTH_TOKEN to check their signatures (or --preview)\n",
+            ));
+        };
+        let valid = signature
+            .as_deref()
+            .is_some_and(|s| twilio::valid_signature(&twilio.auth_token, &url, &form, s));
+        if !valid {
+            app.log
+                .warn("a webhook with a missing or invalid X-Twilio-Signature was refused");
+            return Err(text(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature\n"));
+        }
+    }
+    Ok(form)
+}
+
+pub(super) async fn twilio_sms(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp {
+    let form = match webhook_form(app, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (Some(sid), Some(from), Some(to)) = (
+        form_value(&form, "MessageSid"),
+        form_value(&form, "From"),
+        form_value(&form, "To"),
+    ) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "an SMS webhook needs MessageSid, From and To\n",
+        );
+    };
+    let body = form_value(&form, "Body").unwrap_or("").to_string();
+    let (sid, from, to) = (sid.to_string(), from.to_string(), to.to_string());
+    match inbound_sms(app, sid, from, to, body).await {
+        Ok(reply) => twiml(twilio::message_twiml(reply.as_deref())),
+        Err(r) => r,
+    }
+}
+
+/// An inbound text, processed once per message id; the reply to send, if any.
+pub(super) async fn inbound_sms(
+    app: &Arc<App>,
+    sid: String,
+    from: String,
+    to: String,
+    body: String,
+) -> Result<Option<String>, Resp> {
+    let new_id = lazy_ids(app);
+    let _turn = app.lanes.enter(&from).await;
+    let outcome = once(app, sid, move |e, sid| {
+        e.inbound_sms_once(Some(sid), &to, &from, &body, new_id)
+    })
+    .await?;
+    match outcome {
+        Ok(None) => {
+            app.log
+                .info("a repeated SMS webhook was answered without processing it again");
+            Ok(None)
+        }
+        Ok(Some(Reply::Text(t))) => Ok(Some(t)),
+        Ok(Some(Reply::None)) => Ok(None),
+        Err(e) => Err(failed(app, "an inbound SMS", &e)),
+    }
+}
+
+pub(super) async fn twilio_voice(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp {
+    let form = match webhook_form(app, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (Some(sid), Some(to)) = (form_value(&form, "CallSid"), form_value(&form, "To")) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "a voice webhook needs CallSid and To\n",
+        );
+    };
+    // A withheld number arrives as "anonymous", "Restricted", an empty string or a
+    // made-up number: whatever is not a phone number is treated as unknown.
+    let from = form_value(&form, "From").and_then(crate::literals::parse_phone);
+    let (sid, to) = (sid.to_string(), to.to_string());
+    let new_id = lazy_ids(app);
+    let _turn = match &from {
+        Some(phone) => Some(app.lanes.enter(phone).await),
+        None => None,
+    };
+    let outcome = once(app, sid, move |e, sid| {
+        e.inbound_call_once(Some(sid), &to, from.as_deref(), new_id)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(Some(say))) => twiml(twilio::voice_twiml(&say)),
+        Ok(Ok(None)) => twiml(twilio::voice_twiml(&[])),
+        Ok(Err(e)) if e.is_conflict() => failed(app, "an inbound call", &e),
+        Ok(Err(e)) => {
+            app.log
+                .warn(&format!("an inbound call was not handled: {e}"));
+            twiml(twilio::voice_twiml(&[]))
+        }
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn twilio_status(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp {
+    let form = match webhook_form(app, req).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (Some(sid), Some(status)) = (
+        form_value(&form, "MessageSid"),
+        form_value(&form, "MessageStatus"),
+    ) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "a status callback needs MessageSid and MessageStatus\n",
+        );
+    };
+    use crate::runtime::store::MessageStatus as M;
+    let ours = match status {
+        "accepted" | "queued" | "sending" | "sent" => M::Sent,
+        "delivered" | "read" => M::Delivered,
+        "undelivered" | "failed" => M::Failed,
+        _ => return text(StatusCode::OK, ""),
+    };
+    let note = form_value(&form, "ErrorCode")
+        .filter(|c| !c.is_empty())
+        .map(|c| format!("Twilio error {c}: {status}"));
+    let sid = sid.to_string();
+    match blocking(app, move |e| e.message_status(&sid, ours, note.as_deref())).await {
+        Ok(Ok(_)) => text(StatusCode::OK, ""),
+        Ok(Err(e)) => server_error(app, &format!("recording a status failed: {e}")),
+        Err(r) => r,
+    }
+}
