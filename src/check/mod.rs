@@ -4,9 +4,18 @@
 //! diagnostics. It does no IO of its own; imports of other files go through a
 //! `Loader` that the caller provides, and `std` modules are embedded.
 
+mod actions;
+mod calls;
 mod claims;
+mod constants;
+mod expr;
 mod flow;
+mod items;
 mod journey;
+mod pages;
+mod report;
+mod scope;
+mod triggers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +23,7 @@ use std::sync::Arc;
 use crate::diagnostic::*;
 use crate::ir;
 use crate::syntax::{self, ast};
+use report::{seen_before, suggestion, twice};
 
 /// A source file known to a compilation.
 #[derive(Clone, Debug)]
@@ -230,21 +240,20 @@ impl<L: Loader> Compiler<L> {
                             Ok((format!("<std>/{}.journey", &dotted[4..]), text.to_string()))
                         }
                         None => {
-                            let mut d = Diagnostic::new(
+                            let names: Vec<String> = crate::stdlib::MODULES
+                                .iter()
+                                .map(|(n, _)| format!("std.{n}"))
+                                .collect();
+                            let guess = did_you_mean(&dotted, names.iter().map(String::as_str));
+                            let help = suggestion(guess).unwrap_or_else(|| format!("the standard modules are {}; to import a file, write its path in quotes", names.join(", ")));
+                            let d = Diagnostic::new(
                                 UNKNOWN_IMPORT,
                                 file,
                                 span,
                                 format!("unknown module `{dotted}`"),
                                 "no such module",
-                            );
-                            let names: Vec<String> = crate::stdlib::MODULES
-                                .iter()
-                                .map(|(n, _)| format!("std.{n}"))
-                                .collect();
-                            d = match did_you_mean(&dotted, names.iter().map(String::as_str)) {
-                                Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                                None => d.with_help(format!("the standard modules are {}; to import a file, write its path in quotes", names.join(", "))),
-                            };
+                            )
+                            .with_help(help);
                             diags.push(d);
                             let key = import.alias.as_ref().map_or(dotted, |a| a.name.clone());
                             out.insert(key, Arc::new(Exports::failed()));
@@ -285,20 +294,17 @@ impl<L: Loader> Compiler<L> {
                     }
                 }
             };
-            if let Some(first) = seen.get(&key) {
-                let d = Diagnostic::new(
-                    DUPLICATE,
+            if let Some(first) = seen_before(&mut seen, key.clone(), import.span) {
+                let d = twice(
                     file,
-                    import.span,
                     format!("`{key}` is imported twice"),
-                    "imported again here",
-                )
-                .with_label(*first, "first imported here")
-                .with_help("remove one of the imports, or give one a different name with `as`");
+                    (import.span, "imported again here"),
+                    (first, "first imported here"),
+                    "remove one of the imports, or give one a different name with `as`",
+                );
                 diags.push(d);
                 continue;
             }
-            seen.insert(key.clone(), import.span);
             let (canonical, text) = loaded;
             let exports = match self.modules.get(&canonical) {
                 Some(ModuleState::Done(id)) => self.exports[id].clone(),
