@@ -2,35 +2,19 @@
 //! outbox, reminders across daylight-saving changes, restarts that lose and duplicate
 //! nothing, don't-run-if-missed, existing-session policies and expiry.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use journeyc::ir::{self, Control};
 use journeyc::runtime::clock::{Clock, ManualClock};
 use journeyc::runtime::engine::{Engine, Start};
 use journeyc::runtime::sqlite::SqliteStore;
 use journeyc::runtime::store::{MessageStatus, Store};
 use journeyc::runtime::Value;
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-fn temp_db(name: &str) -> PathBuf {
-    // Under target/tmp, replaced by the next run: tests leave nothing in /tmp.
-    let dir =
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("journeyc-engine-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("journey.db")
-}
-
-fn journeys(source: &str) -> Vec<ir::Journey> {
-    let (_, modules, diags) = journeyc::check_source("j.journey", source);
-    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-    modules.into_iter().flat_map(|(_, m)| m.journeys).collect()
-}
+use support::engine::*;
 
 fn example(file: &str) -> String {
     std::fs::read_to_string(
@@ -39,22 +23,6 @@ fn example(file: &str) -> String {
             .join(file),
     )
     .unwrap()
-}
-
-fn engine(source: &str, db: &Path, clock: &ManualClock) -> Engine {
-    let e = Engine::new(
-        journeys(source),
-        Box::new(SqliteStore::open(db).unwrap()),
-        Arc::new(clock.clone()),
-    );
-    // The store keeps no link: the engine makes them again, as a server would.
-    e.set_links(Arc::new(|id: &str| {
-        journeyc::runtime::engine::JourneyLink {
-            url: LINK.to_string(),
-            token_hash: format!("hash:{id}").into_bytes(),
-        }
-    }));
-    e
 }
 
 fn button(j: &ir::Journey, step: usize, page: usize) -> Vec<ir::Action> {
@@ -70,28 +38,6 @@ fn button(j: &ir::Journey, step: usize, page: usize) -> Vec<ir::Action> {
         })
         .expect("a button")
 }
-
-/// A session's event log, as text.
-fn log(store: &dyn Store, session: &str) -> Vec<String> {
-    store
-        .events(session)
-        .unwrap()
-        .into_iter()
-        .map(|(_, text)| text)
-        .collect()
-}
-
-fn bodies(store: &dyn Store) -> Vec<String> {
-    store
-        .outbox(None)
-        .unwrap()
-        .into_iter()
-        .filter(|m| m.status == MessageStatus::Pending)
-        .map(|m| m.body)
-        .collect()
-}
-
-const LINK: &str = "https://journeys.example/j/tok";
 
 #[test]
 fn the_seed_scenario_survives_a_restart_and_its_reminder_fires_once() {
@@ -397,17 +343,6 @@ fn after_downtime_a_schedule_runs_once_not_once_per_missed_instant() {
         Some(at("2026-03-09T12:30:00Z")),
         "then the next instant after now"
     );
-}
-
-fn new_id(id: &str) -> impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static {
-    let id = id.to_string();
-    move || {
-        (
-            id.to_string(),
-            id.as_bytes().to_vec(),
-            Some(LINK.to_string()),
-        )
-    }
 }
 
 #[test]
@@ -738,14 +673,6 @@ journey Counter {
 }
 "#;
 
-fn number(state: &journeyc::runtime::session::SessionState, j: &ir::Journey, var: &str) -> f64 {
-    let i = j.vars.iter().position(|v| v.name == var).unwrap();
-    match &state.vars[i] {
-        Value::Number(n) => *n,
-        other => panic!("{var} is {other:?}"),
-    }
-}
-
 /// Starts a `COUNTER` session for each of `people`, by a first text each; its id is
 /// `c{i}`.
 fn counter_sessions(e: &Engine, people: &[String]) {
@@ -947,13 +874,6 @@ journey Daily {
             "{id}"
         );
     }
-}
-
-/// The page a session is on, by name, in the version of its journey it runs.
-fn page_name(e: &Engine, id: &str) -> String {
-    let s = e.store().session(id).unwrap().unwrap();
-    let j = e.journey_of(&s).unwrap();
-    j.steps[s.step].pages[s.page.unwrap_or(0)].name.clone()
 }
 
 /// A two-page journey whose first button starts a reminder; `{text}` is what the
@@ -1340,18 +1260,6 @@ journey Order {
   }
 }
 "#;
-
-fn text_var(
-    state: &journeyc::runtime::session::SessionState,
-    j: &ir::Journey,
-    var: &str,
-) -> String {
-    let i = j.vars.iter().position(|v| v.name == var).unwrap();
-    match &state.vars[i] {
-        Value::Text(t) => t.clone(),
-        other => panic!("{var} is {other:?}"),
-    }
-}
 
 #[test]
 fn step_one_is_entered_after_the_start_and_a_button_without_go_to_moves_on() {

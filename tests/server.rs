@@ -39,19 +39,6 @@ async fn texts_to(server: &Server, phone: &str) -> usize {
         .count()
 }
 
-/// Opens the starting link and follows its redirect to the session's journey link.
-async fn start(server: &Server, slug: &str) -> String {
-    let r = client()
-        .get(server.url(&format!("/start/{slug}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let location = r.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with("/j/"), "{location}");
-    server.url(&location)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_scenario_from_starting_link_to_stop() {
     let twilio = FakeTwilio::start().await;
@@ -784,21 +771,6 @@ async fn a_second_server_on_the_same_database_is_refused() {
     assert!(stderr.contains("is in use by another journeyc"), "{stderr}");
     // The first server is unharmed.
     start(&server, "start").await;
-}
-
-/// Writes `source` as a journey file in the test's folder and serves it with the fake
-/// Twilio, in preview or on the real clock.
-fn serve_source(source: &str, dir: &str, twilio: &FakeTwilio, preview: bool) -> Server {
-    let dir = temp_dir(dir);
-    let journey = dir.join("race.journey");
-    std::fs::write(&journey, source).unwrap();
-    Server::start(Options {
-        journey,
-        db: dir.join("journey.db"),
-        twilio: Some(twilio),
-        preview,
-        extra: vec!["--sms-rate", "0"],
-    })
 }
 
 /// Counts replies and button presses, and a timer restarted by each press fires at

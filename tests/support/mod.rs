@@ -1,7 +1,10 @@
 //! What the server tests share: the `journeyc run` binary on a free port, a fake
-//! Twilio that is a real HTTP server on loopback, and webhook signing.
+//! Twilio that is a real HTTP server on loopback, and webhook signing; and, in
+//! `engine`, what the engine tests share.
 
 #![allow(dead_code)]
+
+pub mod engine;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
@@ -564,6 +567,34 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes `source` as a journey file in the test's folder and serves it with the fake
+/// Twilio, in preview or on the real clock.
+pub fn serve_source(source: &str, dir: &str, twilio: &FakeTwilio, preview: bool) -> Server {
+    let dir = temp_dir(dir);
+    let journey = dir.join("race.journey");
+    std::fs::write(&journey, source).unwrap();
+    Server::start(Options {
+        journey,
+        db: dir.join("journey.db"),
+        twilio: Some(twilio),
+        preview,
+        extra: vec!["--sms-rate", "0"],
+    })
+}
+
+/// Opens the starting link and follows its redirect to the session's journey link.
+pub async fn start(server: &Server, slug: &str) -> String {
+    let r = client()
+        .get(server.url(&format!("/start/{slug}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with("/j/"), "{location}");
+    server.url(&location)
 }
 
 /// `json` without reqwest's `json` feature.
