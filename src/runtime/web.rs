@@ -402,7 +402,9 @@ fn validate(
                 continue;
             }
         };
-        if input.required && value.is_empty() {
+        // A required checkbox is one the person must tick, such as an agreement.
+        let unticked = input.kind == InputKind::Checkbox && value == Value::Boolean(false);
+        if input.required && (value.is_empty() || unticked) {
             entered.errors.insert(name, "This is required.".into());
             continue;
         }
