@@ -102,6 +102,9 @@ pub struct Journey {
     #[serde(default = "keep")]
     pub on_new_version: OnNewVersion,
     pub help_text: Option<String>,
+    /// `time zone "..."`: the zone of the journey's people when their actor has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     pub triggers: Vec<Trigger>,
     pub on_started: Vec<Action>,
     pub reply_handlers: Vec<ReplyHandler>,
@@ -267,6 +270,12 @@ pub struct TimerCalendar {
     /// Index into the journey's `calendars`.
     pub calendar: usize,
     pub if_unavailable: Unavailable,
+    /// A Text expression naming the zone to read the calendar's hours in (such as
+    /// `actor.time_zone`); when it is null or no zone, the journey's `time_zone`, and
+    /// then the calendar's own. Absent from the stored form when not given, so
+    /// journeys written before it keep their fingerprints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<Expr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -74,15 +74,16 @@ impl Cx<'_> {
                         ),
                     },
                 };
-                let calendar = t
-                    .calendar
-                    .as_ref()
-                    .map(|(path, policy)| (self.calendar_ref(path, scope), *policy));
+                let calendar = t.calendar.as_ref().map(|c| {
+                    let zone = c.zone.as_ref().map(|z| self.calendar_zone(z, scope));
+                    (self.calendar_ref(&c.path, scope), zone, c.unavailable)
+                });
                 // A timer fires after the call has ended, so its actions cannot `say`.
                 let actions = self.actions(&t.actions, scope, Place::Other);
                 let calendar = match calendar {
-                    Some((Some(calendar), if_unavailable)) => Some(ir::TimerCalendar {
+                    Some((Some(calendar), zone, if_unavailable)) => Some(ir::TimerCalendar {
                         calendar,
+                        zone,
                         if_unavailable: match if_unavailable {
                             ast::Unavailable::Skip => ir::Unavailable::Skip,
                             ast::Unavailable::Next => ir::Unavailable::Next,
@@ -90,7 +91,7 @@ impl Cx<'_> {
                             ast::Unavailable::Anyway => ir::Unavailable::Anyway,
                         },
                     }),
-                    Some((None, _)) => return None,
+                    Some((None, _, _)) => return None,
                     None => None,
                 };
                 ir::Action::StartTimer {
@@ -311,5 +312,18 @@ impl Cx<'_> {
                 .with_help(help);
             self.push(d);
         }
+    }
+}
+
+impl Cx<'_> {
+    /// The zone of `on CALENDAR in ZONE`: a Text expression, such as `actor.time_zone`.
+    /// A zone written as fixed text must be a time zone the runtime knows.
+    fn calendar_zone(&mut self, e: &ast::Expr, scope: &mut Scope) -> ir::Expr {
+        if let ast::ExprKind::Text(s) = &e.kind {
+            if !s.has_interpolation() {
+                self.time_zone(s);
+            }
+        }
+        self.expr_expect(e, Type::Text, scope, TIMER_TIME_TYPE, "`in`")
     }
 }

@@ -84,6 +84,7 @@ impl Cx<'_> {
             existing_session: ir::Policy::Replace,
             on_new_version: ir::OnNewVersion::Keep,
             help_text: None,
+            time_zone: None,
             triggers: vec![],
             on_started: vec![],
             reply_handlers: vec![],
@@ -221,6 +222,11 @@ impl Cx<'_> {
                         } else {
                             ir::OnNewVersion::Keep
                         };
+                    }
+                }
+                ast::JourneyItem::TimeZone(s, span) => {
+                    if once(self, "time zone", *span) {
+                        out.time_zone = self.time_zone(s);
                     }
                 }
                 ast::JourneyItem::Help(s, span) => {

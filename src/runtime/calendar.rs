@@ -27,11 +27,18 @@ pub struct Calendar {
 }
 
 impl Calendar {
+    /// The calendar with its hours read in `zone` instead of its own: nine to five
+    /// where the person is.
+    pub fn in_zone(mut self, zone: Tz) -> Calendar {
+        self.zone = zone;
+        self
+    }
+
     /// Builds from the IR; the checker has validated every part, so nothing fails here
     /// except for IR written by hand, whose bad parts are left out.
     pub fn new(cal: &ir::Calendar) -> Calendar {
         Calendar {
-            zone: Tz::from_str(&cal.time_zone).unwrap_or(Tz::UTC),
+            zone: crate::literals::parse_time_zone(&cal.time_zone).unwrap_or(Tz::UTC),
             weekly: cal.weekly.clone(),
             cron: cal
                 .cron

@@ -1085,9 +1085,9 @@ impl Engine {
                 else {
                     continue;
                 };
-                let (Ok(schedule), Ok(zone)) = (
+                let (Ok(schedule), Some(zone)) = (
                     cron::Schedule::from_str(cron),
-                    chrono_tz::Tz::from_str(time_zone),
+                    crate::literals::parse_time_zone(time_zone),
                 ) else {
                     continue;
                 };

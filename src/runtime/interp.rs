@@ -9,6 +9,7 @@ use super::session::{SessionState, Status};
 use super::value::Value;
 use super::{eval, EvalError};
 use crate::ir::{self, Action, NotificationPart, Place, TimerTime};
+use crate::literals::parse_time_zone;
 
 /// Something the runtime must do because an action ran.
 #[derive(Clone, Debug, PartialEq)]
@@ -162,7 +163,13 @@ fn run_chain(
                             .calendars
                             .get(c.calendar)
                             .ok_or_else(|| missing("calendar", c.calendar))?;
-                        match Calendar::new(cal).resolve(due, c.if_unavailable) {
+                        let mut calendar = Calendar::new(cal);
+                        if let Some(zone) = &c.zone {
+                            if let Some(tz) = zone_of(journey, state, zone, key, now, effects) {
+                                calendar = calendar.in_zone(tz);
+                            }
+                        }
+                        match calendar.resolve(due, c.if_unavailable) {
                             Some(t) => t,
                             None => {
                                 effects.push(Effect::Log(format!(
@@ -250,6 +257,32 @@ fn run_chain(
         }
     }
     Ok(())
+}
+
+/// The zone of `on CALENDAR in ZONE`: the zone the expression names, else the
+/// journey's `time zone`; `None` leaves the calendar in its own. A name that is no
+/// zone is logged, and does not stop the timer.
+fn zone_of(
+    journey: &ir::Journey,
+    state: &SessionState,
+    zone: &ir::Expr,
+    key: &str,
+    now: DateTime<Utc>,
+    effects: &mut Vec<Effect>,
+) -> Option<chrono_tz::Tz> {
+    match eval(zone, &state.env(now)) {
+        Ok(Value::Text(name)) => match parse_time_zone(&name) {
+            Some(tz) => return Some(tz),
+            None => effects.push(Effect::Log(format!(
+                "timer `{key}`: `{name}` is not a time zone, so its calendar is read in the journey's or its own"
+            ))),
+        },
+        Ok(_) => {}
+        Err(e) => effects.push(Effect::Log(format!(
+            "timer `{key}`: its calendar's zone could not be read: {e}"
+        ))),
+    }
+    journey.time_zone.as_deref().and_then(parse_time_zone)
 }
 
 /// `t` moved by `secs` seconds, or an error past the calendar's range.

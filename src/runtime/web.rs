@@ -377,9 +377,10 @@ fn validate(
 ) -> std::result::Result<Vec<(usize, Value)>, Entered> {
     let mut entered = Entered::default();
     let mut values = Vec::new();
+    // A person types their own local time: the actor's zone, else the journey's.
     let zone = match state.actor.get("time_zone") {
         Some(Value::Text(z)) => Some(z.as_str()),
-        _ => None,
+        _ => journey.time_zone.as_deref(),
     };
     let inputs = journey.steps[step].pages[page]
         .controls

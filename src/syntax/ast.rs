@@ -91,6 +91,8 @@ pub enum JourneyItem {
     ExistingSession(Policy, Span),
     /// `on new version upgrade` is true; `on new version keep` false.
     NewVersion(bool, Span),
+    /// `time zone "..."`: where the journey's people are, unless their actor says.
+    TimeZone(StrLit, Span),
     Help(StrLit, Span),
     Trigger(Trigger),
     OnStarted(Actions, Span),
@@ -201,11 +203,20 @@ pub enum TimerWhen {
     At(Expr),
 }
 
+/// `on CALENDAR [in ZONE] [if unavailable POLICY]` of a timer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimerCalendar {
+    pub path: Vec<Ident>,
+    /// The zone to read the calendar's hours in, instead of its own.
+    pub zone: Option<Expr>,
+    pub unavailable: Unavailable,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct StartTimer {
     pub key: StrLit,
     pub when: TimerWhen,
-    pub calendar: Option<(Vec<Ident>, Unavailable)>,
+    pub calendar: Option<TimerCalendar>,
     pub skip_if_missed: bool,
     pub actions: Actions,
 }

@@ -331,6 +331,10 @@ impl<'s> Lowerer<'s> {
                         p.into_inner().next().expect("version_policy").as_str() == "upgrade";
                     items.push(JourneyItem::NewVersion(upgrade, ps));
                 }
+                Rule::time_zone => items.push(JourneyItem::TimeZone(
+                    self.string(p.into_inner().next().expect("zone")),
+                    ps,
+                )),
                 Rule::help_text => items.push(JourneyItem::Help(
                     self.string(p.into_inner().next().expect("s")),
                     ps,
@@ -569,15 +573,23 @@ impl<'s> Lowerer<'s> {
                 for p in c {
                     match p.as_rule() {
                         Rule::timer_calendar => {
-                            let mut t = p.into_inner();
+                            let mut t = p.into_inner().peekable();
                             let path = self.idents(t.next().expect("calendar"));
-                            let policy = match t.next().map(|u| u.as_str().to_string()).as_deref() {
-                                Some("skip") => Unavailable::Skip,
-                                Some("previous") => Unavailable::Previous,
-                                Some("anyway") => Unavailable::Anyway,
-                                _ => Unavailable::Next,
-                            };
-                            calendar = Some((path, policy));
+                            let zone = t
+                                .next_if(|z| z.as_rule() == Rule::calendar_zone)
+                                .map(|z| self.expr(z.into_inner().next().expect("zone")));
+                            let unavailable =
+                                match t.next().map(|u| u.as_str().to_string()).as_deref() {
+                                    Some("skip") => Unavailable::Skip,
+                                    Some("previous") => Unavailable::Previous,
+                                    Some("anyway") => Unavailable::Anyway,
+                                    _ => Unavailable::Next,
+                                };
+                            calendar = Some(TimerCalendar {
+                                path,
+                                zone,
+                                unavailable,
+                            });
                         }
                         Rule::skip_missed => skip_if_missed = true,
                         _ => actions = Some(self.actions(p)),

@@ -203,9 +203,12 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::set | Rule::target => "`set`",
         Rule::initialize => "`initialize actor`",
         Rule::send_sms => "`send sms`",
-        Rule::start_timer | Rule::timer_when | Rule::after | Rule::at | Rule::timer_calendar => {
-            "`start timer`"
-        }
+        Rule::start_timer
+        | Rule::timer_when
+        | Rule::after
+        | Rule::at
+        | Rule::timer_calendar
+        | Rule::calendar_zone => "`start timer`",
         Rule::unavailable | Rule::skip_missed => "`start timer`",
         Rule::stop_timer => "`stop timer`",
         Rule::go_page | Rule::go_step => "`go to`",
