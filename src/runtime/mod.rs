@@ -15,6 +15,7 @@ pub mod lanes;
 pub mod links;
 pub mod pending;
 pub mod queries;
+pub mod rules;
 pub mod scheduler;
 pub mod session;
 pub mod sqlite;

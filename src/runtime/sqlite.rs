@@ -12,10 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::durable::{self, Durable, Slot};
 use super::interp::Effect;
 use super::pending::PendingTimers;
+use super::rules;
 use super::session::{SessionState, Status};
-use super::store::{
-    Message, MessageStatus, Result, Store, StoreError, Timer, DUPLICATE_WINDOW_SECS,
-};
+use super::store::{Message, MessageStatus, Result, Store, StoreError, Timer};
 
 /// Each migration runs once, in order, in its own transaction; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -683,13 +682,6 @@ fn message_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-/// What the duplicate check compares: the text's SHA-256, as it was before any
-/// redaction.
-fn body_hash(body: &str) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(body.as_bytes()).to_vec()
-}
-
 /// Message `id`'s text without live journey links: it has left the outbox.
 fn redact_body(c: &Connection, id: i64) -> rusqlite::Result<()> {
     let body: Option<String> = c
@@ -834,6 +826,7 @@ impl Change {
     }
 }
 
+/// Applies a change's effects by the runtime's rules (`rules::apply`), in `tx`.
 fn apply_effects(
     tx: &mut Tx<'_>,
     state: &SessionState,
@@ -841,100 +834,106 @@ fn apply_effects(
     timer_actions: &[String],
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
-    let mut timer_actions = timer_actions.iter();
-    let log = |tx: &Connection, text: &str| {
-        tx.prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
-            .execute(params![state.id, millis(now), text])
+    let mut ledger = Ledger {
+        tx,
+        session: &state.id,
+        now,
     };
-    for effect in effects {
-        match effect {
-            Effect::Sms { to, from, body } => {
-                let opted_out: bool = tx
-                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)")?
-                    .query_row([to], |r| r.get(0))?;
-                let since = millis(now) - DUPLICATE_WINDOW_SECS * 1000;
-                let hash = body_hash(body);
-                let duplicate: bool = tx.prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body_hash = ?2 AND created_at > ?3 AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown'))",
-                )?.query_row(
-                    params![to, hash, since],
-                    |r| r.get(0),
-                )?;
-                let (status, note) = if opted_out {
-                    (MessageStatus::Suppressed, Some("the number opted out"))
-                } else if duplicate {
-                    (
-                        MessageStatus::Suppressed,
-                        Some("the same text went to this number within 30 minutes"),
-                    )
-                } else {
-                    (MessageStatus::Pending, None)
-                };
-                // A suppressed text is never sent: it keeps no live link.
-                let kept = match status {
-                    MessageStatus::Suppressed => super::links::redact(body),
-                    _ => body.clone(),
-                };
-                tx.prepare_cached("INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at, body_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![state.id, to, from, kept, status.as_str(), note, millis(now), hash])?;
-                if let Some(note) = note {
-                    log(tx, &format!("SMS to {to} suppressed: {note}"))?;
+    rules::apply(&mut ledger, state, effects, timer_actions, now)
+}
+
+/// The store's primitives for the rules: one session's rows at one instant, in `tx`.
+struct Ledger<'t, 'a> {
+    tx: &'t mut Tx<'a>,
+    session: &'t str,
+    now: DateTime<Utc>,
+}
+
+impl rules::Ledger for Ledger<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn opted_out(&mut self, phone: &str) -> rusqlite::Result<bool> {
+        self.tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = ?1)")?
+            .query_row([phone], |r| r.get(0))
+    }
+
+    fn sent_since(
+        &mut self,
+        to: &str,
+        body_hash: &[u8],
+        since: DateTime<Utc>,
+    ) -> rusqlite::Result<bool> {
+        self.tx.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = ?1 AND body_hash = ?2 AND created_at > ?3 AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown'))",
+        )?
+        .query_row(params![to, body_hash, millis(since)], |r| r.get(0))
+    }
+
+    fn queue(&mut self, t: rules::Outgoing<'_>) -> rusqlite::Result<()> {
+        self.tx.prepare_cached("INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at, body_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(params![self.session, t.to, t.from, t.body, t.status.as_str(), t.note, millis(self.now), t.body_hash])?;
+        Ok(())
+    }
+
+    fn log(&mut self, text: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO events (session_id, at, text) VALUES (?1, ?2, ?3)")?
+            .execute(params![self.session, millis(self.now), text])?;
+        Ok(())
+    }
+
+    fn add_timer(
+        &mut self,
+        key: &str,
+        due: DateTime<Utc>,
+        step: usize,
+        skip_if_missed: bool,
+        actions: &str,
+    ) -> rusqlite::Result<()> {
+        self.tx.prepare_cached("INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')")?.execute(params![self.session, key, millis(due), step as i64, skip_if_missed, actions])?;
+        let id = self.tx.last_insert_rowid();
+        self.tx.timers.add(self.session, key, id);
+        Ok(())
+    }
+
+    fn end_timer(&mut self, key: &str, how: &str) -> rusqlite::Result<()> {
+        end_keyed_timer(self.tx, self.session, key, how)
+    }
+
+    fn cancel_timers(&mut self, before: usize) -> rusqlite::Result<()> {
+        cancel_session_timers(
+            self.tx,
+            self.session,
+            i64::try_from(before).unwrap_or(i64::MAX),
+        )
+    }
+
+    fn rewrite_timer(
+        &mut self,
+        key: &str,
+        step: usize,
+        actions: &[crate::ir::Action],
+    ) -> rusqlite::Result<()> {
+        let actions = serde_json::to_string(actions).expect("actions serialize");
+        for id in self.tx.timers.candidates(self.session, key) {
+            // The candidate's real session and key are checked: its hashes may collide.
+            if let Some((s, k, _)) = pending_timer(self.tx, id)? {
+                if s == self.session && k == key {
+                    self.tx
+                        .prepare_cached("UPDATE timers SET step = ?2, actions = ?3 WHERE id = ?1")?
+                        .execute(params![id, step as i64, actions])?;
                 }
-            }
-            Effect::StartTimer {
-                key,
-                due,
-                step,
-                skip_if_missed,
-                actions: _,
-            } => {
-                end_keyed_timer(tx, &state.id, key, "replaced")?;
-                let actions = timer_actions
-                    .next()
-                    .expect("`Change::new` serialized every timer's actions");
-                tx.prepare_cached("INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')")?.execute(params![state.id, key, millis(*due), *step as i64, skip_if_missed, actions])?;
-                let id = tx.last_insert_rowid();
-                tx.timers.add(&state.id, key, id);
-            }
-            Effect::StopTimer { key } => {
-                end_keyed_timer(tx, &state.id, key, "cancelled")?;
-            }
-            Effect::LeftSteps { before } => {
-                cancel_session_timers(tx, &state.id, *before as i64)?;
-            }
-            Effect::Log(text) => {
-                log(tx, text)?;
-            }
-            Effect::Say(_) | Effect::Moved => {}
-            Effect::RewriteTimer { key, step, actions } => {
-                let actions = serde_json::to_string(actions).expect("actions serialize");
-                for id in tx.timers.candidates(&state.id, key) {
-                    // The candidate's real session and key are checked: its hashes may
-                    // collide.
-                    if let Some((s, k, _)) = pending_timer(tx, id)? {
-                        if s == state.id && &k == key {
-                            tx.prepare_cached(
-                                "UPDATE timers SET step = ?2, actions = ?3 WHERE id = ?1",
-                            )?
-                            .execute(params![
-                                id,
-                                *step as i64,
-                                actions
-                            ])?;
-                        }
-                    }
-                }
-            }
-            Effect::Delivery(sid) => {
-                tx.prepare_cached("INSERT INTO deliveries (sid, at) VALUES (?1, ?2)")?
-                    .execute(params![sid, millis(now)])?;
             }
         }
+        Ok(())
     }
-    // An ended or expired session leaves nothing pending behind.
-    if state.status != Status::Active {
-        cancel_session_timers(tx, &state.id, i64::MAX)?;
+
+    fn delivery(&mut self, sid: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached("INSERT INTO deliveries (sid, at) VALUES (?1, ?2)")?
+            .execute(params![sid, millis(self.now)])?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// Marks session `id` failed, whatever its state and revision, with `problem` in its

@@ -175,9 +175,6 @@ pub struct Message {
     pub sid: Option<String>,
 }
 
-/// The same text to the same number within this many seconds is suppressed.
-pub const DUPLICATE_WINDOW_SECS: i64 = 30 * 60;
-
 /// Sessions change by revision: every change names the revision it was based on
 /// (`SessionState::revision`, as read), and is written only if the session is still at
 /// that revision. A change to the session's state (or version) moves it to the next

@@ -1,0 +1,334 @@
+//! What a change's effects do to what is kept, written once for every store. A store
+//! offers the primitives (`Ledger`), inside the transaction that saves the session;
+//! the rules are here:
+//!
+//! - a text to a number that opted out, or the same text to the same number within
+//!   30 minutes, is kept as suppressed, its links redacted, and never sent;
+//! - starting a timer replaces the session's pending timer with that key;
+//! - leaving steps cancels the timers started in them;
+//! - a session that is no longer active leaves no timer pending.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::interp::Effect;
+use super::session::{SessionState, Status};
+use super::store::MessageStatus;
+use crate::ir::Action;
+
+/// The same text to the same number within this many seconds is suppressed.
+pub const DUPLICATE_WINDOW_SECS: i64 = 30 * 60;
+
+/// What the duplicate rule compares: the text's SHA-256, as it was before any
+/// redaction.
+pub fn body_hash(body: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(body.as_bytes()).to_vec()
+}
+
+/// A text for the outbox, as the rules decided to keep it.
+pub struct Outgoing<'a> {
+    pub to: &'a str,
+    pub from: &'a str,
+    /// Redacted when suppressed: a text never sent keeps no live link.
+    pub body: &'a str,
+    pub body_hash: &'a [u8],
+    pub status: MessageStatus,
+    pub note: Option<&'a str>,
+}
+
+/// A store's primitives inside one change's transaction, for one session at one
+/// instant. They keep and read; they decide nothing.
+pub trait Ledger {
+    type Error;
+    fn opted_out(&mut self, phone: &str) -> Result<bool, Self::Error>;
+    /// Whether a text with this hash went, or is going, to `to` since `since`.
+    fn sent_since(
+        &mut self,
+        to: &str,
+        body_hash: &[u8],
+        since: DateTime<Utc>,
+    ) -> Result<bool, Self::Error>;
+    fn queue(&mut self, text: Outgoing<'_>) -> Result<(), Self::Error>;
+    fn log(&mut self, text: &str) -> Result<(), Self::Error>;
+    /// Keeps a new pending timer; `actions` is its actions' stored form.
+    fn add_timer(
+        &mut self,
+        key: &str,
+        due: DateTime<Utc>,
+        step: usize,
+        skip_if_missed: bool,
+        actions: &str,
+    ) -> Result<(), Self::Error>;
+    /// Ends the session's pending timer with `key`, if any, as `how`.
+    fn end_timer(&mut self, key: &str, how: &str) -> Result<(), Self::Error>;
+    /// Cancels the session's pending timers started in steps before `before`.
+    fn cancel_timers(&mut self, before: usize) -> Result<(), Self::Error>;
+    /// Moves the session's pending timer with `key` to `step`, with new actions.
+    fn rewrite_timer(
+        &mut self,
+        key: &str,
+        step: usize,
+        actions: &[Action],
+    ) -> Result<(), Self::Error>;
+    /// Records a webhook delivery by the provider's id.
+    fn delivery(&mut self, sid: &str) -> Result<(), Self::Error>;
+}
+
+/// Applies a change's effects to `ledger`, by the rules above. `timer_actions` holds
+/// each started timer's actions in stored form, in order, serialized before the
+/// transaction so that it does no such work.
+pub fn apply<L: Ledger>(
+    ledger: &mut L,
+    state: &SessionState,
+    effects: &[Effect],
+    timer_actions: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), L::Error> {
+    let mut timer_actions = timer_actions.iter();
+    for effect in effects {
+        match effect {
+            Effect::Sms { to, from, body } => sms(ledger, to, from, body, now)?,
+            Effect::StartTimer {
+                key,
+                due,
+                step,
+                skip_if_missed,
+                actions: _,
+            } => {
+                ledger.end_timer(key, "replaced")?;
+                let actions = timer_actions
+                    .next()
+                    .expect("every started timer's actions were serialized");
+                ledger.add_timer(key, *due, *step, *skip_if_missed, actions)?;
+            }
+            Effect::StopTimer { key } => ledger.end_timer(key, "cancelled")?,
+            Effect::LeftSteps { before } => ledger.cancel_timers(*before)?,
+            Effect::Log(text) => ledger.log(text)?,
+            Effect::RewriteTimer { key, step, actions } => {
+                ledger.rewrite_timer(key, *step, actions)?
+            }
+            Effect::Delivery(sid) => ledger.delivery(sid)?,
+            Effect::Say(_) | Effect::Moved => {}
+        }
+    }
+    if state.status != Status::Active {
+        ledger.cancel_timers(usize::MAX)?;
+    }
+    Ok(())
+}
+
+fn sms<L: Ledger>(
+    ledger: &mut L,
+    to: &str,
+    from: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(), L::Error> {
+    let hash = body_hash(body);
+    let note = if ledger.opted_out(to)? {
+        Some("the number opted out")
+    } else if ledger.sent_since(to, &hash, now - Duration::seconds(DUPLICATE_WINDOW_SECS))? {
+        Some("the same text went to this number within 30 minutes")
+    } else {
+        None
+    };
+    let redacted;
+    let (body, status) = match note {
+        None => (body, MessageStatus::Pending),
+        Some(_) => {
+            redacted = super::links::redact(body);
+            (redacted.as_str(), MessageStatus::Suppressed)
+        }
+    };
+    ledger.queue(Outgoing {
+        to,
+        from,
+        body,
+        body_hash: &hash,
+        status,
+        note,
+    })?;
+    if let Some(note) = note {
+        ledger.log(&format!("SMS to {to} suppressed: {note}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An outbox row: to, hash, when, status, body.
+    type Row = (String, Vec<u8>, DateTime<Utc>, MessageStatus, String);
+
+    /// A ledger in memory: the rules need nothing of SQL.
+    #[derive(Default)]
+    struct Memory {
+        opted_out: Vec<String>,
+        outbox: Vec<Row>,
+        /// (key, step, how it ended: None while pending).
+        timers: Vec<(String, usize, Option<String>)>,
+        log: Vec<String>,
+        now: DateTime<Utc>,
+    }
+
+    impl Ledger for Memory {
+        type Error = ();
+        fn opted_out(&mut self, phone: &str) -> Result<bool, ()> {
+            Ok(self.opted_out.iter().any(|p| p == phone))
+        }
+        fn sent_since(&mut self, to: &str, h: &[u8], since: DateTime<Utc>) -> Result<bool, ()> {
+            Ok(self.outbox.iter().any(|(t, hash, at, status, _)| {
+                t == to && hash == h && *at > since && *status != MessageStatus::Suppressed
+            }))
+        }
+        fn queue(&mut self, t: Outgoing<'_>) -> Result<(), ()> {
+            let row = (
+                t.to.into(),
+                t.body_hash.to_vec(),
+                self.now,
+                t.status,
+                t.body.into(),
+            );
+            self.outbox.push(row);
+            Ok(())
+        }
+        fn log(&mut self, text: &str) -> Result<(), ()> {
+            self.log.push(text.into());
+            Ok(())
+        }
+        fn add_timer(
+            &mut self,
+            key: &str,
+            _: DateTime<Utc>,
+            step: usize,
+            _: bool,
+            _: &str,
+        ) -> Result<(), ()> {
+            self.timers.push((key.into(), step, None));
+            Ok(())
+        }
+        fn end_timer(&mut self, key: &str, how: &str) -> Result<(), ()> {
+            for t in self
+                .timers
+                .iter_mut()
+                .filter(|t| t.0 == key && t.2.is_none())
+            {
+                t.2 = Some(how.into());
+            }
+            Ok(())
+        }
+        fn cancel_timers(&mut self, before: usize) -> Result<(), ()> {
+            for t in self
+                .timers
+                .iter_mut()
+                .filter(|t| t.1 < before && t.2.is_none())
+            {
+                t.2 = Some("cancelled".into());
+            }
+            Ok(())
+        }
+        fn rewrite_timer(&mut self, _: &str, _: usize, _: &[Action]) -> Result<(), ()> {
+            Ok(())
+        }
+        fn delivery(&mut self, _: &str) -> Result<(), ()> {
+            Ok(())
+        }
+    }
+
+    fn state(status: Status) -> SessionState {
+        let mut s: SessionState = serde_json::from_value(serde_json::json!({
+            "id": "s1", "journey": "J", "status": "active",
+            "started_at": "2026-03-02T15:00:00Z", "expires_at": "2026-04-02T15:00:00Z",
+            "trigger": "link", "vars": [], "actor": {}, "actor_initialized": true,
+            "step": 0, "page": null, "message": null, "from": null
+        }))
+        .unwrap();
+        s.status = status;
+        s
+    }
+
+    fn text(body: &str) -> Effect {
+        Effect::Sms {
+            to: "+14155550100".into(),
+            from: "+15005550006".into(),
+            body: body.into(),
+        }
+    }
+
+    fn send(l: &mut Memory, effects: &[Effect], minutes: i64) {
+        l.now =
+            "2026-03-02T15:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(minutes);
+        let now = l.now;
+        apply(l, &state(Status::Active), effects, &[], now).unwrap();
+    }
+
+    #[test]
+    fn the_same_text_within_30_minutes_and_texts_to_opted_out_numbers_are_suppressed() {
+        let mut l = Memory::default();
+        send(
+            &mut l,
+            &[text("Hi https://x.example/j/AAAAAAAAAAAAAAAAAAAAAAAA")],
+            0,
+        );
+        send(
+            &mut l,
+            &[text("Hi https://x.example/j/AAAAAAAAAAAAAAAAAAAAAAAA")],
+            29,
+        );
+        send(
+            &mut l,
+            &[text("Hi https://x.example/j/AAAAAAAAAAAAAAAAAAAAAAAA")],
+            31,
+        );
+        l.opted_out.push("+14155550100".into());
+        send(&mut l, &[text("Other")], 40);
+        let statuses: Vec<MessageStatus> = l.outbox.iter().map(|m| m.3).collect();
+        assert_eq!(
+            statuses,
+            [
+                MessageStatus::Pending,
+                MessageStatus::Suppressed,
+                MessageStatus::Pending,
+                MessageStatus::Suppressed
+            ]
+        );
+        // A suppressed text keeps no live link; a queued one keeps its text.
+        assert!(
+            !l.outbox[1].4.contains("AAAAAAAAAAAAAAAAAAAAAAAA"),
+            "{}",
+            l.outbox[1].4
+        );
+        assert!(l.outbox[2].4.contains("AAAAAAAAAAAAAAAAAAAAAAAA"));
+        assert_eq!(l.log.len(), 2, "{:?}", l.log);
+    }
+
+    #[test]
+    fn timers_are_replaced_by_key_left_with_their_steps_and_none_outlive_the_session() {
+        let mut l = Memory::default();
+        let start = |key: &str, step| Effect::StartTimer {
+            key: key.into(),
+            due: "2026-03-03T15:00:00Z".parse().unwrap(),
+            step,
+            skip_if_missed: false,
+            actions: vec![],
+        };
+        let now = "2026-03-02T15:00:00Z".parse().unwrap();
+        let actions = vec!["[]".to_string(); 3];
+        let s = state(Status::Active);
+        apply(
+            &mut l,
+            &s,
+            &[start("a", 0), start("a", 0), start("b", 1)],
+            &actions,
+            now,
+        )
+        .unwrap();
+        assert_eq!(l.timers[0].2.as_deref(), Some("replaced"));
+        apply(&mut l, &s, &[Effect::LeftSteps { before: 1 }], &[], now).unwrap();
+        assert_eq!(l.timers[1].2.as_deref(), Some("cancelled"));
+        assert_eq!(l.timers[2].2, None);
+        apply(&mut l, &state(Status::Ended), &[], &[], now).unwrap();
+        assert!(l.timers.iter().all(|t| t.2.is_some()));
+    }
+}
