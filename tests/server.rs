@@ -1570,7 +1570,13 @@ async fn http_edges_an_oversized_body_head_requests_and_the_bearer_scheme() {
     drop(api);
     // HEAD wherever GET works; a starting link answers it without starting a session.
     let link = start(&server, "start").await;
-    for path in ["/", "/healthz", "/metrics", "/api/v1/journeys"] {
+    for path in [
+        "/",
+        "/healthz",
+        "/metrics",
+        "/api/v1/journeys",
+        "/_preview/api/outbox",
+    ] {
         let r = client().head(server.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 200, "HEAD {path}");
     }

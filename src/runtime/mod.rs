@@ -1,8 +1,9 @@
-//! The runtime core: what executes the typed IR. This module starts with values and
-//! expression evaluation; sessions, the store, timers and the outbox build on them.
+//! The runtime core: what executes the typed IR. Values and expression evaluation, the
+//! interpreter, sessions, the engine and its store, timers and the outbox, and the web
+//! flow as an API for every front end.
 //!
-//! Like the checker, it does no IO of its own: the time and the session's state come
-//! in through `Env`.
+//! Only the store does IO, and time comes from a `Clock`; expressions see a session
+//! through `Env`.
 
 pub mod calendar;
 pub mod clock;

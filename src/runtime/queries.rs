@@ -1,6 +1,6 @@
 //! What front ends read and record besides a session's events: a session by its
 //! journey-link token, webhook deliveries, message statuses, the store's health, and
-//! what the preview shows. Front ends call these on the engine and never reach the
+//! what the preview shows. Route handlers call these on the engine and never reach the
 //! store themselves, so every store serves them the same way.
 
 use chrono::{DateTime, Utc};

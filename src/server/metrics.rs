@@ -1,4 +1,4 @@
-//! Counters and one histogram, kept in atomics and written in Prometheus's text format.
+//! Counters and two histograms (timer lateness, attempts per event), kept in atomics and written in Prometheus's text format.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

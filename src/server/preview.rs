@@ -1,5 +1,5 @@
 //! The preview API under `/_preview/api/`, served only with `--preview`: the manual
-//! clock, the outbox, a session's state and log, and simulated texts and calls.
+//! clock, the outbox, a session's state and log, and simulated inbound texts.
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub(super) async fn preview(
 ) -> Resp {
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     match (req.method().clone(), rest.as_slice()) {
-        (Method::GET, ["outbox"]) => match blocking(app, |e| e.outbox()).await {
+        (Method::GET | Method::HEAD, ["outbox"]) => match blocking(app, |e| e.outbox()).await {
             Ok(Ok(messages)) => json_response(
                 StatusCode::OK,
                 json!({"messages": messages.iter().map(|m| json!({
@@ -97,7 +97,7 @@ pub(super) async fn preview(
                 Err(r) => r,
             }
         }
-        (Method::GET, ["sessions", id]) => {
+        (Method::GET | Method::HEAD, ["sessions", id]) => {
             let id = id.to_string();
             match blocking(app, move |e| {
                 Ok::<_, crate::runtime::store::StoreError>((e.session(&id)?, e.events(&id)?))

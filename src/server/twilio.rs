@@ -1,5 +1,5 @@
 //! Twilio's wire formats on our side: checking a webhook's `X-Twilio-Signature`, and
-//! answering in TwiML. Pure functions; the routes and the sender use them.
+//! answering in TwiML. Pure functions, for the webhook routes.
 
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
