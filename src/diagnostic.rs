@@ -269,6 +269,25 @@ pub fn did_you_mean<'a>(
         .filter(|c| *c != name)
         .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_lowercase()), c))
         .filter(|(d, c)| *d <= (c.chars().count().max(name.chars().count()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
+        // Ties go to the first name in order, so a suggestion never depends on the
+        // order the candidates came in (they often come from a hash map).
+        .min_by(|(d1, c1), (d2, c2)| d1.cmp(d2).then_with(|| c1.cmp(c2)))
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn a_tie_is_broken_by_name_whatever_the_order() {
+        let names = ["BusinessHoursNY", "BusinessHoursLA"];
+        let reversed = ["BusinessHoursLA", "BusinessHoursNY"];
+        assert_eq!(did_you_mean("BusinesHours", names), Some("BusinessHoursLA"));
+        assert_eq!(
+            did_you_mean("BusinesHours", reversed),
+            Some("BusinessHoursLA")
+        );
+        assert_eq!(did_you_mean("Nothing", names), None);
+    }
 }
