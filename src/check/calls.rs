@@ -1,7 +1,7 @@
 //! Calls to the function library: the function, its arity and its argument types.
 
+use super::cx::Cx;
 use super::expr::{any, lit};
-use super::journey::Cx;
 use super::scope::Scope;
 use crate::diagnostic::*;
 use crate::ir;

@@ -1,7 +1,7 @@
 //! Constants written in the source: phone numbers, time zones, cron expressions and
 //! durations, checked where they stand.
 
-use super::journey::Cx;
+use super::cx::Cx;
 use super::report::suggestion;
 use crate::diagnostic::*;
 use crate::literals::{self, DurationError};

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::journey::Cx;
+use super::cx::Cx;
 use super::scope::Scope;
 use crate::diagnostic::*;
 use crate::ir;

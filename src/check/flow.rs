@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::journey::Cx;
+use super::cx::Cx;
 use crate::diagnostic::*;
 use crate::syntax::ast;
 

@@ -1,6 +1,6 @@
 //! Calendars and notifications, at file level or inside a journey.
 
-use super::journey::Cx;
+use super::cx::Cx;
 use super::report::suggestion;
 use super::scope::Scope;
 use crate::diagnostic::*;

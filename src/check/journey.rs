@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::actions::Place;
+use super::cx::Cx;
+use super::exports::Exports;
+use super::flow;
 use super::scope::Scope;
-use super::{flow, Exports};
 use crate::diagnostic::*;
 use crate::ir;
 use crate::syntax::ast::{self, ExprKind as E};
@@ -61,15 +63,6 @@ pub(super) fn check_module(
     }
     let exports = std::mem::take(&mut cx.local);
     (module, exports)
-}
-
-/// State shared by everything checked in one file.
-pub(super) struct Cx<'a> {
-    pub file: FileId,
-    pub diags: &'a mut Vec<Diagnostic>,
-    pub imports: &'a HashMap<String, Arc<Exports>>,
-    /// What this file defines so far, which its journeys may use.
-    pub local: Exports,
 }
 
 impl Cx<'_> {

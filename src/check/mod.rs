@@ -8,6 +8,8 @@ mod actions;
 mod calls;
 mod claims;
 mod constants;
+mod cx;
+mod exports;
 mod expr;
 mod flow;
 mod items;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use crate::diagnostic::*;
 use crate::ir;
 use crate::syntax::{self, ast};
+use exports::Exports;
 use report::{seen_before, suggestion, twice};
 
 /// A source file known to a compilation.
@@ -47,25 +50,6 @@ pub struct NoFiles;
 impl Loader for NoFiles {
     fn load(&self, _importer: &str, _path: &str) -> Result<(String, String), String> {
         Err("file imports are not available here".to_string())
-    }
-}
-
-/// What an imported module offers to the files that import it.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Exports {
-    pub calendars: HashMap<String, ir::Calendar>,
-    /// With whether the notification contains a journey link.
-    pub notifications: HashMap<String, (ir::Notification, bool)>,
-    /// The import itself failed and was reported; uses of it report nothing more.
-    pub failed: bool,
-}
-
-impl Exports {
-    fn failed() -> Exports {
-        Exports {
-            failed: true,
-            ..Exports::default()
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::actions::Place;
-use super::journey::Cx;
+use super::cx::Cx;
 use super::report::twice;
 use super::scope::Scope;
 use crate::diagnostic::*;

@@ -5,7 +5,7 @@ use std::collections::hash_map::{Entry, HashMap};
 use std::fmt::Display;
 use std::hash::Hash;
 
-use super::journey::Cx;
+use super::cx::Cx;
 use crate::diagnostic::*;
 use crate::syntax::ast;
 

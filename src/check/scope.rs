@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::journey::Cx;
+use super::cx::Cx;
+use super::exports::Exports;
 use super::report::suggestion;
-use super::Exports;
 use crate::diagnostic::*;
 use crate::ir;
 use crate::syntax::ast;

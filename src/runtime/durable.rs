@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use super::store::{Result, StoreError};
+use super::error::{Result, StoreError};
 
 /// Where a change's result goes, once its transaction is committed or has failed.
 #[derive(Default)]

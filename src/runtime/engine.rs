@@ -151,7 +151,7 @@ impl<T> Redo<T> {
 
 /// What follows a durable change: the scheduler's doorbell, and the listener.
 struct Then {
-    wakeup: Arc<super::scheduler::Wakeup>,
+    wakeup: Arc<super::wakeup::Wakeup>,
     ring_for: Option<DateTime<Utc>>,
     listener: Option<Arc<dyn Listener>>,
     sms: bool,
@@ -356,7 +356,7 @@ pub struct Inner {
     clock: Arc<dyn Clock>,
     /// Rung when a timer starts or a session is kept whose expiry may be the next
     /// thing due, so a sleeping scheduler wakes early.
-    wakeup: Arc<super::scheduler::Wakeup>,
+    wakeup: Arc<super::wakeup::Wakeup>,
     listener: std::sync::OnceLock<Arc<dyn Listener>>,
     /// A lane per session: this process's events for one session take turns.
     busy: Lanes,
@@ -626,7 +626,7 @@ impl Engine {
         }
     }
 
-    pub fn wakeup(&self) -> Arc<super::scheduler::Wakeup> {
+    pub fn wakeup(&self) -> Arc<super::wakeup::Wakeup> {
         self.wakeup.clone()
     }
 

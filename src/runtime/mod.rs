@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod clock;
 pub mod durable;
 pub mod engine;
+pub mod error;
 pub mod eval;
 pub mod input;
 pub mod interp;
@@ -24,6 +25,7 @@ pub mod store;
 pub mod time;
 pub mod value;
 pub mod versions;
+pub mod wakeup;
 pub mod web;
 
 pub use eval::{eval, Env, EvalError};

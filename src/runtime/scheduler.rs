@@ -2,70 +2,12 @@
 //! with no polling interval, and wakes early when something comes due before that: a
 //! timer started, or a session that expires sooner.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 use super::engine::Engine;
-
-/// A doorbell: ringing it wakes a sleeping scheduler at once.
-#[derive(Default)]
-pub struct Wakeup {
-    state: Mutex<Bell>,
-    bell: Condvar,
-}
-
-#[derive(Default)]
-struct Bell {
-    rung: bool,
-    stop: bool,
-    /// While the scheduler sleeps: until when (`Some(None)`: until rung).
-    sleeping: Option<Option<DateTime<Utc>>>,
-}
-
-impl Wakeup {
-    /// Something new comes due at `due`: wakes the scheduler if it sleeps past that.
-    /// An awake scheduler looks again before it sleeps, since it may have read the
-    /// next due time before this change was kept.
-    pub fn ring_for(&self, due: DateTime<Utc>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let wake = match state.sleeping {
-            Some(Some(until)) => due < until,
-            Some(None) | None => true,
-        };
-        if wake && !state.rung {
-            state.rung = true;
-            self.bell.notify_all();
-        }
-    }
-
-    /// Waits until rung, stopped, or `until` (forever when `None`); true when stopped.
-    fn wait(&self, until: Option<DateTime<Utc>>, timeout: Option<Duration>) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if !state.rung && !state.stop {
-            state.sleeping = Some(until);
-            state = match timeout {
-                Some(t) => {
-                    self.bell
-                        .wait_timeout(state, t)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0
-                }
-                None => self.bell.wait(state).unwrap_or_else(|e| e.into_inner()),
-            };
-            state.sleeping = None;
-        }
-        state.rung = false;
-        state.stop
-    }
-
-    fn stop(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).stop = true;
-        self.bell.notify_all();
-    }
-}
+use super::wakeup::Wakeup;
 
 /// A running scheduler; dropping it (or `stop`) ends its thread.
 pub struct Scheduler {

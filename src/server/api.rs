@@ -8,8 +8,9 @@ use hyper::{Request, StatusCode};
 use serde_json::json;
 use sha2::Digest;
 
+use super::app::App;
+use super::calls::{blocking, queued};
 use super::http::*;
-use super::{blocking, queued, App};
 use crate::ir;
 use crate::runtime::engine::Start;
 use crate::runtime::input::{self, ActorFieldError};

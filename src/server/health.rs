@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use hyper::StatusCode;
 
+use super::app::App;
+use super::calls::blocking;
 use super::http::*;
-use super::{blocking, App};
 
 pub(super) async fn healthz(app: &Arc<App>) -> Resp {
     match blocking(app, |e| e.healthy()).await {

@@ -10,7 +10,8 @@ use hyper::{Request, Response, StatusCode};
 use maud::Markup;
 use serde_json::json;
 
-use super::{pages, App, MAX_BODY, READ_TIMEOUT};
+use super::app::{App, MAX_BODY, READ_TIMEOUT};
+use super::pages;
 use crate::runtime::store::StoreError;
 
 /// What a handler reads a request from: any body of bytes whose errors can be boxed.

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use hyper::{Request, StatusCode};
 
+use super::app::{token_hash, App};
+use super::calls::{blocking, queued};
 use super::http::*;
-use super::{blocking, pages, queued, token_hash, App};
+use super::pages;
 use crate::ir::{self, LandsOn};
 use crate::runtime::session::SessionState;
 use crate::runtime::store::StoreError;

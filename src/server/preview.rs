@@ -6,9 +6,10 @@ use std::sync::Arc;
 use hyper::{Method, Request, StatusCode};
 use serde_json::json;
 
+use super::app::{random_b64, App};
+use super::calls::blocking;
 use super::http::*;
 use super::webhooks::inbound_sms;
-use super::{blocking, random_b64, App};
 
 /// Longest `clock/advance` in one call: a year.
 pub(super) const MAX_ADVANCE_SECS: u64 = 366 * 86_400;

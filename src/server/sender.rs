@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{App, Stop, TwilioConfig};
+use super::app::{install_crypto, App, Stop, TwilioConfig};
+use super::calls::blocking;
 use crate::runtime::store::{Message, MessageStatus};
 
 /// Messages waiting in one lane at most; more stay pending in the store.
@@ -46,7 +47,7 @@ struct Lane {
 
 /// Runs until `stop` turns true; then finishes what is in flight and returns.
 pub async fn run(app: Arc<App>, stop: Stop) {
-    super::install_crypto();
+    install_crypto();
     let client = reqwest::Client::builder()
         .timeout(app.config.sms_timeout)
         .connect_timeout(Duration::from_secs(5))
@@ -60,7 +61,7 @@ pub async fn run(app: Arc<App>, stop: Stop) {
         stop: stop.clone(),
     });
     let store_app = app.clone();
-    match super::blocking(&store_app, |e| e.store().recover_sending()).await {
+    match blocking(&store_app, |e| e.store().recover_sending()).await {
         Ok(Ok(n)) if n > 0 => app.log().warn(&format!(
             "{n} message(s) were being sent when the server stopped; reconciling with Twilio"
         )),
@@ -82,18 +83,15 @@ pub async fn run(app: Arc<App>, stop: Stop) {
             .filter(|(_, l)| l.queued.load(Relaxed) >= LANE_DEPTH)
             .map(|(from, _)| from.clone())
             .collect();
-        let claimed = match super::blocking(&app, move |e| {
-            e.store().claim_messages(CLAIM_BATCH, &full)
-        })
-        .await
-        {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => {
-                app.log().warn(&format!("reading the outbox failed: {e}"));
-                Vec::new()
-            }
-            Err(_) => Vec::new(),
-        };
+        let claimed =
+            match blocking(&app, move |e| e.store().claim_messages(CLAIM_BATCH, &full)).await {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => {
+                    app.log().warn(&format!("reading the outbox failed: {e}"));
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            };
         if claimed.is_empty() {
             tokio::select! {
                 _ = app.outbox_bell.notified() => continue,
@@ -117,7 +115,7 @@ pub async fn run(app: Arc<App>, stop: Stop) {
     // queued was never handed over, and waits in the outbox for the next start.
     drop(lanes);
     while tasks.join_next().await.is_some() {}
-    match super::blocking(&app, |e| e.store().release_claimed()).await {
+    match blocking(&app, |e| e.store().release_claimed()).await {
         Ok(Ok(n)) if n > 0 => app.log().info(&format!(
             "{n} message(s) not yet sent wait for the next start"
         )),
@@ -181,7 +179,7 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
 }
 
 async fn set_status(app: &Arc<App>, id: i64, status: MessageStatus, note: Option<String>) {
-    let r = super::blocking(app, move |e| {
+    let r = blocking(app, move |e| {
         e.store().set_message_status(id, status, note.as_deref())
     })
     .await;
@@ -316,7 +314,7 @@ async fn send(ctx: &Ctx, m: Message) {
     }
     // Only now is it on its way: before this, a crash leaves it to be sent again.
     let id = m.id;
-    match super::blocking(&ctx.app, move |e| e.store().start_sending(id)).await {
+    match blocking(&ctx.app, move |e| e.store().start_sending(id)).await {
         Ok(Ok(true)) => {}
         Ok(Ok(false)) => return,
         _ => {
@@ -350,7 +348,7 @@ async fn send(ctx: &Ctx, m: Message) {
         match attempt(ctx, &t, &m).await {
             Attempt::Accepted(sid) => {
                 let id = m.id;
-                let r = super::blocking(&ctx.app, move |e| e.store().message_sent(id, &sid)).await;
+                let r = blocking(&ctx.app, move |e| e.store().message_sent(id, &sid)).await;
                 if !matches!(r, Ok(Ok(()))) {
                     ctx.app
                         .log()
@@ -365,8 +363,7 @@ async fn send(ctx: &Ctx, m: Message) {
                     .warn(&format!("message {} failed: {note}", m.id));
                 if code == Some(21610) {
                     let to = m.to.clone();
-                    let _ =
-                        super::blocking(&ctx.app, move |e| e.store().opt_out(&to, e.now())).await;
+                    let _ = blocking(&ctx.app, move |e| e.store().opt_out(&to, e.now())).await;
                 }
                 set_status(&ctx.app, m.id, MessageStatus::Failed, Some(note)).await;
                 count(&ctx.app, false);
@@ -423,7 +420,7 @@ async fn reconcile_unknown(app: &Arc<App>, client: &reqwest::Client) {
     // A page at a time, so a large backlog is never read whole.
     let mut after = 0;
     loop {
-        let page = match super::blocking(app, move |e| {
+        let page = match blocking(app, move |e| {
             e.store()
                 .messages_with_status(MessageStatus::Unknown, after, RECONCILE_PAGE)
         })
@@ -481,12 +478,12 @@ async fn reconcile_one(app: &Arc<App>, client: &reqwest::Client, t: &TwilioConfi
     match found.and_then(|x| x.get("sid")).and_then(Json::as_str) {
         Some(sid) => {
             let sid = sid.to_string();
-            let _ = super::blocking(app, move |e| e.store().message_sent(id, &sid)).await;
+            let _ = blocking(app, move |e| e.store().message_sent(id, &sid)).await;
             count(app, true);
         }
         None => {
             // Only if it is still unknown: never a message already sent again.
-            let again = super::blocking(app, move |e| {
+            let again = blocking(app, move |e| {
                 e.store()
                     .resend_unknown(id, "Twilio does not have it: sending again")
             })

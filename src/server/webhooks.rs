@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use hyper::{Request, StatusCode};
 
+use super::app::{lazy_ids, App};
+use super::calls::{blocking, once};
 use super::http::*;
-use super::{blocking, lazy_ids, once, twilio, App};
+use super::twilio;
 use crate::runtime::engine::Reply;
 
 /// The URL Twilio called, as it signed it.

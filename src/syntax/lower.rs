@@ -4,7 +4,7 @@ use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::*;
-use super::{pest_parse, Rule};
+use super::grammar::{pest_parse, too_deep, Rule, MAX_NESTING};
 use crate::diagnostic::*;
 
 /// Where a bad line stood, and what belongs there.
@@ -832,15 +832,12 @@ impl<'s> Lowerer<'s> {
             self.diag(d);
             return None;
         }
-        if let Some(at) = super::too_deep(inner) {
+        if let Some(at) = too_deep(inner) {
             let d = Diagnostic::new(
                 TOO_COMPLEX,
                 self.file,
                 Span::new(start + at, start + at + 1),
-                format!(
-                    "brackets are nested more than {} levels deep",
-                    super::MAX_NESTING
-                ),
+                format!("brackets are nested more than {} levels deep", MAX_NESTING),
                 "nested too deeply here",
             )
             .with_help("flatten the expression, for example with intermediate variables");

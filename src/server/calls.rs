@@ -1,0 +1,58 @@
+//! Engine calls from async handlers: on tokio's blocking pool, awaiting a change's
+//! durability without holding a thread, and webhooks processed once per provider id.
+
+use std::sync::Arc;
+
+use super::app::App;
+use super::http::{server_error, Resp};
+use crate::runtime::engine::{Engine, Pending};
+use crate::runtime::store::StoreError;
+
+/// Runs an engine call on the blocking pool.
+pub(super) async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&Engine) -> T + Send + 'static,
+) -> Result<T, Resp> {
+    let engine = app.engine.clone();
+    tokio::task::spawn_blocking(move || f(&engine))
+        .await
+        .map_err(|_| server_error(app, "an engine call panicked"))
+}
+
+/// Runs an engine call on the blocking pool until its change is queued, then awaits
+/// the change's durability here: a request holds no thread while its commit's fsync
+/// runs, so the commits of many requests are shared.
+pub(super) async fn queued<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&Engine) -> Result<Pending<T>, StoreError> + Send + 'static,
+) -> Result<Result<T, StoreError>, Resp> {
+    Ok(match blocking(app, f).await? {
+        Ok(pending) => pending.finish().await,
+        Err(e) => Err(e),
+    })
+}
+
+/// `queued` for a webhook with provider id `sid`, processed once: a delivery seen
+/// before changes nothing and gives `None`, and so does the second of two copies
+/// delivered at once, whose change fails on the id the first one kept.
+pub(super) async fn once<T: Send + 'static>(
+    app: &Arc<App>,
+    sid: String,
+    f: impl FnOnce(&Engine, &str) -> Result<Pending<T>, StoreError> + Send + 'static,
+) -> Result<Result<Option<T>, StoreError>, Resp> {
+    let id = sid.clone();
+    let outcome = queued(app, move |e| {
+        if e.delivery_seen(&id)? {
+            return Ok(Pending::ready(None));
+        }
+        f(e, &id).map(|p| p.map(Some))
+    })
+    .await?;
+    match outcome {
+        Err(e) => match blocking(app, move |en| en.delivery_seen(&sid)).await? {
+            Ok(true) => Ok(Ok(None)),
+            _ => Ok(Err(e)),
+        },
+        ok => Ok(ok),
+    }
+}
