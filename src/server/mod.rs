@@ -105,10 +105,23 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
         }
         (&Method::GET | &Method::HEAD, ["healthz"]) => ("healthz", health::healthz(&app).await),
         (&Method::GET | &Method::HEAD, ["metrics"]) => ("metrics", health::metrics(&app)),
-        (_, ["_preview", "api", rest @ ..]) if app.config.preview => {
-            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            ("preview", preview::preview(&app, &rest, req).await)
+        // The preview's routes exist only with `--preview`; otherwise they are not found.
+        (&Method::GET | &Method::HEAD, ["_preview", "api", "outbox"]) if app.config.preview => {
+            ("preview", preview::outbox(&app).await)
         }
+        (&Method::POST, ["_preview", "api", "sms"]) if app.config.preview => {
+            ("preview", preview::sms(&app, req).await)
+        }
+        (&Method::POST, ["_preview", "api", "clock", "advance"]) if app.config.preview => {
+            ("preview", preview::advance_clock(&app, req).await)
+        }
+        (&Method::GET | &Method::HEAD, ["_preview", "api", "sessions", id])
+            if app.config.preview =>
+        {
+            let id = id.to_string();
+            ("preview", preview::session(&app, &id).await)
+        }
+        (_, ["_preview", "api", ..]) if app.config.preview => ("preview", preview::unknown()),
         (_, ["start", _] | ["j", _] | ["healthz"] | ["metrics"]) => (
             "other",
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
