@@ -80,6 +80,11 @@ pub fn to_field(value: &Value) -> String {
     }
 }
 
+/// A phone number from outside (an API's `actor.phone`, a webhook's `From`), in E.164.
+pub fn phone(text: &str) -> Option<String> {
+    parse_phone(text)
+}
+
 /// Converts JSON to a value of a variable's type; the message says what was expected.
 pub fn from_json(ty: &Type, v: &Json) -> Result<Value, String> {
     Ok(match (ty, v) {

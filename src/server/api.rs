@@ -85,7 +85,7 @@ pub(super) async fn api_start(
             "`actor.phone` is required: {\"actor\": {\"phone\": \"+14155550123\"}}",
         );
     };
-    let Some(phone) = crate::literals::parse_phone(phone) else {
+    let Some(phone) = input::phone(phone) else {
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("`actor.phone` is not a phone number: `{phone}`"),

@@ -51,8 +51,8 @@ pub(super) async fn sms(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp 
         );
     };
     let (Some(from), Some(to)) = (
-        crate::literals::parse_phone(&from),
-        crate::literals::parse_phone(&to),
+        crate::runtime::input::phone(&from),
+        crate::runtime::input::phone(&to),
     ) else {
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,

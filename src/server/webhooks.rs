@@ -117,7 +117,7 @@ pub(super) async fn twilio_voice(app: &Arc<App>, req: Request<impl RequestBody>)
     };
     // A withheld number arrives as "anonymous", "Restricted", an empty string or a
     // made-up number: whatever is not a phone number is treated as unknown.
-    let from = form_value(&form, "From").and_then(crate::literals::parse_phone);
+    let from = form_value(&form, "From").and_then(crate::runtime::input::phone);
     let (sid, to) = (sid.to_string(), to.to_string());
     let new_id = lazy_ids(app);
     let _turn = match &from {
