@@ -300,7 +300,7 @@ async fn attempt(ctx: &Ctx, t: &TwilioConfig, m: &Message) -> Attempt {
         Some(c) => format!("Twilio error {c} (HTTP {}): {message}", status.as_u16()),
         None => format!("HTTP {} from Twilio: {message}", status.as_u16()),
     };
-    if status.as_u16() == 429 || status.is_server_error() || matches!(code, Some(20429 | 21611)) {
+    if super::twilio::worth_retrying(status.as_u16(), code) {
         Attempt::Retry(described, retry_after)
     } else {
         Attempt::Permanent(code, described)

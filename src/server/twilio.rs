@@ -93,9 +93,11 @@ pub fn voice_twiml(say: &[String]) -> String {
     out
 }
 
-/// Whether a Twilio error code means the message must never be retried.
-pub fn permanent_error(code: u32) -> bool {
-    !matches!(code, 20429 | 21611) && (20000..40000).contains(&code)
+/// Whether a refused request to send a message may work later: Twilio is busy (HTTP
+/// 429 or 5xx, error 20429) or the sender's queue is full (21611). Any other refusal,
+/// such as an invalid or opted-out number (21211, 21610), is final.
+pub fn worth_retrying(status: u16, code: Option<u64>) -> bool {
+    status == 429 || (500..600).contains(&status) || matches!(code, Some(20429 | 21611))
 }
 
 #[cfg(test)]
@@ -196,12 +198,18 @@ mod tests {
     }
 
     #[test]
-    fn which_errors_are_permanent() {
+    fn which_refusals_are_worth_retrying() {
         for code in [21211, 21610, 21614, 21612, 21408, 21212, 21606] {
-            assert!(permanent_error(code), "{code}");
+            assert!(!worth_retrying(400, Some(code)), "{code}");
         }
-        for code in [20429, 21611, 0, 50000] {
-            assert!(!permanent_error(code), "{code}");
+        assert!(!worth_retrying(401, None));
+        for (status, code) in [
+            (400, Some(20429)),
+            (400, Some(21611)),
+            (429, None),
+            (503, None),
+        ] {
+            assert!(worth_retrying(status, code), "{status} {code:?}");
         }
     }
 }
