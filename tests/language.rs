@@ -1976,3 +1976,42 @@ fn flow_warnings_are_left_out_for_a_journey_with_an_unreadable_line_or_a_rejecte
         assert_eq!(codes(&source), [code], "{mistake}");
     }
 }
+
+const ENTER_AT_ONCE: &str = r#"
+journey EnterAtOnce {
+  trigger link "at-once"
+  var n: Number = 0
+
+  step One {
+    page Home {
+      heading "Home"
+      button "On" {
+        go to step Two
+        set n = n * 10
+      }
+    }
+  }
+
+  step Two {
+    on enter {
+      set n = n + 1
+    }
+    page There {
+      heading "There"
+    }
+  }
+}
+"#;
+
+#[test]
+fn go_to_step_runs_its_on_enter_at_once_before_the_actions_after_it() {
+    // language.md §12: `go to step` runs the step's `on enter` at once; the actions
+    // after the `go to` run after it.
+    let clock = clock();
+    let e = engine(ENTER_AT_ONCE, &temp_db("lang-enter-at-once"), &clock);
+    by_link(&e, "s");
+    press(&e, "s", "On", &[]);
+    assert_eq!(page_name(&e, "s"), "There");
+    // (0 + 1) * 10: entered first, then multiplied; the other order would give 1.
+    assert_eq!(value(&e, "s", "n"), Value::Number(10.0));
+}

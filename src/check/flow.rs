@@ -20,9 +20,12 @@ struct Flow<'j> {
     steps: Vec<&'j ast::Step>,
     step_map: &'j HashMap<String, usize>,
     page_map: &'j HashMap<String, (usize, usize)>,
-    step_state: Vec<Option<bool>>,
+    /// Per step: the state its `on enter` starts in (at the `go to step`, which runs
+    /// it at once), and the state at the end of the chain that moved there.
+    step_state: Vec<Option<(bool, bool)>>,
     page_state: Vec<Vec<Option<bool>>>,
-    pending: Vec<(Node, bool)>,
+    /// Nodes reached, with the state at the `go to` and at the end of its chain.
+    pending: Vec<(Node, bool, bool)>,
     /// `send sms` actions reached while the actor may not be initialised.
     uninitialised_sends: Vec<Span>,
     seen: HashSet<Span>,
@@ -43,15 +46,27 @@ fn meet(slot: &mut Option<bool>, value: bool) -> bool {
     }
 }
 
+fn meet_both(slot: &mut Option<(bool, bool)>, (at, end): (bool, bool)) -> bool {
+    let (mut a, mut b) = (slot.map(|s| s.0), slot.map(|s| s.1));
+    let changed = meet(&mut a, at) | meet(&mut b, end);
+    *slot = a.zip(b);
+    changed
+}
+
 impl<'j> Flow<'j> {
     /// Runs an action chain from `init`; returns the state at its end, and whether
     /// the chain can end without navigating (`go to` or `end session`). The actions
-    /// after a `go to` still run; the move happens when the chain ends, so the pages
-    /// it leads to are entered with the state at the end of the chain.
+    /// after a `go to` still run. A page it leads to is shown when the chain ends, so
+    /// with the state at the end; a step's `on enter` runs at the `go to step` itself,
+    /// so with the state there, and the step's first page with what either did.
     fn chain(&mut self, actions: &'j [ast::Action], init: bool) -> (bool, bool) {
         let mut targets = Vec::new();
         let (end, through) = self.walk(actions, init, &mut targets);
-        self.pending.extend(targets.into_iter().map(|t| (t, end)));
+        self.pending.extend(
+            targets
+                .into_iter()
+                .map(|(t, at)| (t, at.unwrap_or(end), end)),
+        );
         (end, through)
     }
 
@@ -59,7 +74,7 @@ impl<'j> Flow<'j> {
         &mut self,
         actions: &'j [ast::Action],
         mut init: bool,
-        targets: &mut Vec<Node>,
+        targets: &mut Vec<(Node, Option<bool>)>,
     ) -> (bool, bool) {
         let mut through = true;
         for a in actions {
@@ -74,13 +89,13 @@ impl<'j> Flow<'j> {
                 }
                 ast::ActionKind::GoToPage(id) => {
                     if let Some(&(s, p)) = self.page_map.get(&id.name) {
-                        targets.push(Node::Page(s, p));
+                        targets.push((Node::Page(s, p), None));
                     }
                     through = false;
                 }
                 ast::ActionKind::GoToStep(id) => {
                     if let Some(&s) = self.step_map.get(&id.name) {
-                        targets.push(Node::Step(s));
+                        targets.push((Node::Step(s), Some(init)));
                     }
                     through = false;
                 }
@@ -116,8 +131,8 @@ impl<'j> Flow<'j> {
         let mut changed = false;
         for s in 0..self.steps.len() {
             let step = self.steps[s];
-            if let Some(state) = self.step_state[s] {
-                let mut after = state;
+            if let Some((at, moved)) = self.step_state[s] {
+                let mut after = at;
                 for block in &step.on_enter {
                     let (end, through) = self.chain(&block.actions, after);
                     if !through {
@@ -125,8 +140,10 @@ impl<'j> Flow<'j> {
                     }
                     after = end;
                 }
+                // The rest of the chain that moved here ran after `on enter`: the first
+                // page sees what either of them initialised.
                 if !step.pages.is_empty() {
-                    changed |= meet(&mut self.page_state[s][0], after);
+                    changed |= meet(&mut self.page_state[s][0], after || moved);
                 }
             }
             for p in 0..step.pages.len() {
@@ -144,10 +161,10 @@ impl<'j> Flow<'j> {
                 }
             }
         }
-        for (node, init) in std::mem::take(&mut self.pending) {
+        for (node, at, end) in std::mem::take(&mut self.pending) {
             changed |= match node {
-                Node::Step(s) => meet(&mut self.step_state[s], init),
-                Node::Page(s, p) => meet(&mut self.page_state[s][p], init),
+                Node::Step(s) => meet_both(&mut self.step_state[s], (at, end)),
+                Node::Page(s, p) => meet(&mut self.page_state[s][p], end),
             };
         }
         changed
@@ -251,7 +268,7 @@ pub(super) fn analyze<'j>(
             if let Some(a) = trigger_actions {
                 state = flow.chain(&a.actions, state).0;
             }
-            meet(&mut flow.step_state[0], state);
+            meet_both(&mut flow.step_state[0], (state, state));
         }
         // A reply reaches a session only through its initialised actor.
         for a in &replies {
