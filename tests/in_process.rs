@@ -105,6 +105,23 @@ async fn a_person_goes_through_a_flow_without_a_socket() {
     );
     let (_, _, page) = call(&app, Method::GET, &link, "").await;
     assert!(page.contains("<h1>Thanks, ADA</h1>"), "{page}");
+    // A form from a page the session has left goes to the current page, whatever its
+    // button says.
+    let old = format!("_csrf={csrf}&_page=0.0&_button=x&name=bob");
+    let (status, back, _) = call(&app, Method::POST, &link, &old).await;
+    assert_eq!(
+        (status, back.as_str()),
+        (StatusCode::SEE_OTHER, link.as_str())
+    );
+    // On the current page, a button that is no index names no button.
+    let (status, _, _) = call(
+        &app,
+        Method::POST,
+        &link,
+        &format!("_csrf={csrf}&_page=0.1&_button=x"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // A form without its CSRF token is refused.
     let (status, _, _) = call(&app, Method::POST, &link, "_page=0.1&_button=0").await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -307,3 +307,57 @@ fn many_presses_of_one_page_at_once_keep_exactly_one() {
     assert_eq!(s.page, Some(1));
     assert_eq!(s.vars[3], Value::Text("pressed".into()));
 }
+
+const AGAIN: &str = r#"
+journey Again {
+  trigger link "signup"
+  var n: Number = 0
+
+  step Only {
+    on enter {
+      set n = n + 1
+    }
+    page Home {
+      heading "Home"
+      button "Again" {
+        go to step Only
+      }
+      button "Stay" {
+        set n = n + 100
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn a_go_to_back_to_the_same_page_is_a_move_and_a_press_after_the_end_says_ended() {
+    let e = engine(AGAIN);
+    open(&e, "s1");
+    // The button said where to go, even though it is where the session was.
+    assert_eq!(
+        submit(&e, "s1", press((0, 0), 1, &[])),
+        Submitted::Moved {
+            step: 0,
+            page: Some(0)
+        }
+    );
+    assert_eq!(session(&e, "s1").vars[0], Value::Number(2.0));
+    assert_eq!(
+        submit(&e, "s1", press((0, 0), 2, &[])),
+        Submitted::Stayed { step: 0, page: 0 }
+    );
+    // Read, then ended by another event before the press: the press says so.
+    let read = session(&e, "s1");
+    let mut ended = read.clone();
+    ended.status = journeyc::runtime::session::Status::Ended;
+    e.store().apply(&mut ended, &[], e.now()).unwrap();
+    assert_eq!(
+        e.submit(&read, press((0, 0), 2, &[]))
+            .unwrap()
+            .wait()
+            .unwrap(),
+        Submitted::Ended
+    );
+    assert_eq!(session(&e, "s1").vars[0], Value::Number(102.0));
+}

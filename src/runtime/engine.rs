@@ -861,7 +861,12 @@ impl Engine {
                     *slot = value.clone();
                 }
             }
-            let (effects, moved) = interp::run_tracked(j, state, &actions, now);
+            let (mut effects, moved) = interp::run_tracked(j, state, &actions, now);
+            // Kept for the caller, who tells a move from a stay (`runtime::web`); the
+            // store keeps nothing of it.
+            if moved {
+                effects.push(Effect::Moved);
+            }
             // A button whose actions did not say where to go moves on to the next page
             // of its step; on the step's last page the person stays.
             if let Some((step, page)) = at {

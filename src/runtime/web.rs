@@ -97,7 +97,7 @@ pub enum Submitted {
     /// The actions ran and the person stays on the page: it is the last of its step
     /// and the button did not say where to go.
     Stayed { step: usize, page: usize },
-    /// The actions ended the session.
+    /// The session is over: the actions ended it, or it ended or expired meanwhile.
     Ended,
     /// Some fields were not accepted: the page again, with what was typed and a
     /// message for each such field. Nothing was kept.
@@ -147,17 +147,25 @@ impl Submission {
 fn settled(kept: Result<Pressed>, at: (usize, usize)) -> Result<Submitted> {
     match kept {
         Ok((state, _)) if state.status != Status::Active => Ok(Submitted::Ended),
-        // A session that has shown no page yet is on its step's first page.
-        Ok((state, _)) if (state.step, state.page.unwrap_or(0)) == at => Ok(Submitted::Stayed {
-            step: at.0,
-            page: at.1,
-        }),
+        // The person stays only when no action said where to go (a `go to` back to the
+        // same page or step is a move). A session that has shown no page yet is on its
+        // step's first page.
+        Ok((state, effects))
+            if !effects.contains(&Effect::Moved) && (state.step, state.page.unwrap_or(0)) == at =>
+        {
+            Ok(Submitted::Stayed {
+                step: at.0,
+                page: at.1,
+            })
+        }
         Ok((state, _)) => Ok(Submitted::Moved {
             step: state.step,
             page: state.page,
         }),
         // Another event moved the session on between the read and the commit.
         Err(StoreError::Stale { .. }) => Ok(Submitted::Stale),
+        // Another event ended it, or it expired, since it was read.
+        Err(StoreError::Rejected(_)) => Ok(Submitted::Ended),
         Err(e) => Err(e),
     }
 }
@@ -244,6 +252,7 @@ impl Engine {
                 at: (step, page),
             })),
             Err(StoreError::Stale { .. }) => Ok(Submission(Kept::Now(Submitted::Stale))),
+            Err(StoreError::Rejected(_)) => Ok(Submission(Kept::Now(Submitted::Ended))),
             Err(e) => Err(e),
         }
     }

@@ -202,13 +202,9 @@ pub(super) async fn journey_form(
     }) else {
         return redirect(&back);
     };
-    let button = match form_value(&form, "_button") {
-        Some(b) => match b.parse::<usize>() {
-            Ok(i) => Some(i),
-            Err(_) => return no_button(),
-        },
-        None => None,
-    };
+    // A name that is no index names no button; the page is still checked first, so an
+    // old tab's form sees the current page.
+    let button = form_value(&form, "_button").map(|b| b.parse::<usize>().unwrap_or(usize::MAX));
     let press = Press {
         page: Some(page),
         button,
