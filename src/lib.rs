@@ -5,6 +5,7 @@
 //! See ARCHITECTURE.md for the phases and their invariants.
 
 pub mod check;
+pub mod coverage;
 pub mod diagnostic;
 pub mod ir;
 pub mod literals;
