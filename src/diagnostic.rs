@@ -114,6 +114,9 @@ codes! {
     EXPIRY_RANGE = "J0409", Error, "session expiry out of range";
     INVALID_SLUG = "J0410", Error, "invalid starting-link slug";
     SMS_TOO_LONG = "J0411", Error, "SMS text longer than 1,600 characters";
+    // Tests.
+    TEST_UNKNOWN = "J0501", Error, "a test names something its journeys do not have";
+    TEST_STEP = "J0502", Error, "a test step that cannot run as written";
 }
 
 /// Looks a code up by its id, case-insensitively (`j0101` works too).

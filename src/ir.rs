@@ -88,6 +88,9 @@ pub struct Module {
     pub journeys: Vec<Journey>,
     pub calendars: Vec<Calendar>,
     pub notifications: Vec<Notification>,
+    /// The file's `test` blocks, which `journeyc test` runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<Test>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -398,4 +401,129 @@ pub enum ExprKind {
     Unary(UnOp, Box<Expr>),
     /// Text with `{{ }}` parts, concatenated.
     Template(Vec<Expr>),
+}
+
+// ---------------------------------------------------------------- tests
+
+/// A checked `test` block. Pages, buttons, inputs and variables are named as in the
+/// source; the checker has made sure they exist, and `journeyc test` finds them by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Test {
+    pub name: String,
+    /// The test's name in the source, as byte offsets.
+    pub span: (usize, usize),
+    /// When the test starts: `clock`, or else `DEFAULT_TEST_START`.
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// The journeys it runs with: its file's and those of the files the file imports.
+    pub journeys: Vec<String>,
+    pub steps: Vec<TestStep>,
+}
+
+/// Where a test's clock starts unless it says: Monday 5 January 2026, 09:00 in New
+/// York, a fixed instant so that every run sees the same times.
+pub const DEFAULT_TEST_START: &str = "2026-01-05T14:00:00Z";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestStep {
+    /// The step's line in the source, as byte offsets.
+    pub span: (usize, usize),
+    pub action: TestAction,
+}
+
+/// Where an `expect NAME = VALUE` looks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum TestPlace {
+    Var(String),
+    Actor(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum TestAction {
+    OpenLink {
+        slug: String,
+    },
+    OpenJourneyLink,
+    Fill {
+        field: String,
+        value: String,
+    },
+    Press {
+        label: String,
+    },
+    /// A text to `to` from `from`; `None` takes the current session's actor and sender
+    /// number.
+    Text {
+        body: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
+    Call {
+        to: String,
+        from: Option<String>,
+    },
+    /// The API trigger, with actor fields and variables as the API's JSON would give
+    /// them.
+    Api {
+        journey: String,
+        actor: Vec<(String, serde_json::Value)>,
+        vars: Vec<(String, serde_json::Value)>,
+    },
+    Wait {
+        secs: u64,
+    },
+    WaitUntil {
+        at: chrono::DateTime<chrono::Utc>,
+    },
+    WaitSchedule {
+        journey: String,
+    },
+    WaitTimer {
+        key: String,
+    },
+    /// A delivery status for the last text, as Twilio's status callback reports it.
+    Mark {
+        status: String,
+        code: Option<String>,
+    },
+    ExpectPage {
+        page: String,
+    },
+    ExpectText {
+        text: String,
+    },
+    ExpectError {
+        field: String,
+        message: Option<String>,
+    },
+    /// Exactly this many texts since the last SMS expectation.
+    ExpectSmsCount {
+        count: usize,
+    },
+    ExpectSms {
+        notification: Option<String>,
+        to: Option<String>,
+        containing: Vec<String>,
+        equal: Option<String>,
+        journey_link: bool,
+        suppressed: bool,
+    },
+    ExpectSay {
+        text: String,
+    },
+    ExpectTimer {
+        key: String,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    ExpectNoTimer {
+        key: String,
+    },
+    ExpectStatus {
+        status: String,
+    },
+    ExpectValue {
+        place: TestPlace,
+        value: serde_json::Value,
+    },
 }

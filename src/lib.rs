@@ -13,6 +13,7 @@ pub mod runtime;
 pub mod server;
 pub mod stdlib;
 pub mod syntax;
+pub mod tester;
 pub mod types;
 
 pub use check::{check_source, Compiler, Loader, NoFiles, SourceFile};

@@ -61,7 +61,14 @@ pub(super) fn check_module(
             }
         }
     }
-    let exports = std::mem::take(&mut cx.local);
+    // Tests run with this file's journeys and those of the files it imports.
+    let mut journeys: Vec<&ir::Journey> = module.journeys.iter().collect();
+    let mut imported: Vec<&Arc<Exports>> = imports.values().collect();
+    imported.sort_by_key(|e| e.journeys.first().map(|j| j.name.clone()));
+    journeys.extend(imported.iter().flat_map(|e| &e.journeys));
+    module.tests = cx.tests(tree, &journeys);
+    let mut exports = std::mem::take(&mut cx.local);
+    exports.journeys = module.journeys.clone();
     (module, exports)
 }
 

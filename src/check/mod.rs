@@ -17,6 +17,7 @@ mod journey;
 mod pages;
 mod report;
 mod scope;
+mod test_blocks;
 mod triggers;
 
 use std::collections::HashMap;

@@ -13,10 +13,12 @@ use super::clock::{Clock, ManualClock};
 use super::durable::Durable;
 use super::interp::{self, Effect};
 use super::lanes::{InLane, Lanes};
+use super::probe::{Heard, Probe};
 use super::session::{SessionState, Status};
 use super::store::{Result, Store, StoreError, Timer};
 use super::versions::{self, Deployed};
 use super::Value;
+use crate::coverage::Item;
 use crate::ir::{self, Policy};
 
 /// How a session starts, with what the trigger knows.
@@ -363,6 +365,7 @@ pub struct Inner {
     /// Makes a session's journey link from its id (the server's); without it, sessions
     /// read from the store have no link.
     links: std::sync::OnceLock<LinkMaker>,
+    probe: std::sync::OnceLock<Probe>,
 }
 
 /// Makes a session's journey link from its id.
@@ -463,8 +466,62 @@ impl Engine {
             wakeup: Arc::default(),
             listener: std::sync::OnceLock::new(),
             busy: Lanes::default(),
+            probe: std::sync::OnceLock::new(),
             links: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Sets who hears what runs (`journeyc test`); later calls change nothing.
+    pub fn set_probe(&self, probe: Probe) {
+        let _ = self.probe.set(probe);
+    }
+
+    /// Tells the probe, if there is one.
+    fn heard(&self, journey: &str, session: &str, heard: Heard) {
+        if let Some(p) = self.probe.get() {
+            p(journey, session, heard);
+        }
+    }
+
+    /// Runs actions with the interpreter, telling the probe what they reached.
+    fn act(
+        &self,
+        j: &ir::Journey,
+        state: &mut SessionState,
+        actions: &[ir::Action],
+        now: DateTime<Utc>,
+    ) -> Vec<Effect> {
+        self.act_tracked(j, state, actions, now).0
+    }
+
+    /// `act`, and whether a `go to` ran (`interp::run_tracked`).
+    fn act_tracked(
+        &self,
+        j: &ir::Journey,
+        state: &mut SessionState,
+        actions: &[ir::Action],
+        now: DateTime<Utc>,
+    ) -> (Vec<Effect>, bool) {
+        match self.probe.get() {
+            Some(p) => interp::run_probed(j, state, actions, now, &**p),
+            None => interp::run_tracked(j, state, actions, now),
+        }
+    }
+
+    /// Step 1's `on enter`, for a session that has just started and is still in step
+    /// 1: it runs after `on session started` and the trigger's actions.
+    fn enter_first_step(
+        &self,
+        j: &ir::Journey,
+        state: &mut SessionState,
+        now: DateTime<Utc>,
+    ) -> Vec<Effect> {
+        match j.steps.first() {
+            Some(first) if state.step == 0 && state.status == Status::Active => {
+                self.act(j, state, &first.on_enter, now)
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Sets how journey links are made; later calls change nothing.
@@ -776,7 +833,8 @@ impl Engine {
             .into_iter()
             .collect();
         effects.push(Effect::Log(format!("session started by {trigger}")));
-        effects.extend(interp::run(j, &mut state, &j.on_started, now));
+        self.heard(&j.name, &state.id, Heard::Reached(Item::Step { step: 0 }));
+        effects.extend(self.act(j, &mut state, &j.on_started, now));
         let trigger_actions = j.triggers.iter().find_map(|t| match (t, &start) {
             (ir::Trigger::Sms { actions, .. }, Start::Sms { .. })
             | (ir::Trigger::Call { actions, .. }, Start::Call { .. }) => Some(actions),
@@ -784,12 +842,12 @@ impl Engine {
             _ => None,
         });
         if let Some(actions) = trigger_actions {
-            effects.extend(interp::run(j, &mut state, actions, now));
+            effects.extend(self.act(j, &mut state, actions, now));
         }
         // A schedule's actions run after its session starts (`run_schedules`), so its
         // step 1 is entered after them there.
         if !matches!(start, Start::Schedule) {
-            effects.extend(enter_first_step(j, &mut state, now));
+            effects.extend(self.enter_first_step(j, &mut state, now));
         }
         // One transaction: the new session and everything its first actions did.
         let durable = self
@@ -845,6 +903,7 @@ impl Engine {
         actions: &[ir::Action],
     ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
         let (inputs, actions) = (inputs.to_vec(), actions.to_vec());
+        let engine = self.clone();
         self.change(session_id, move |j, state, now| {
             if let Some(at) = at {
                 let here = (state.step, state.page.unwrap_or(0));
@@ -861,7 +920,7 @@ impl Engine {
                     *slot = value.clone();
                 }
             }
-            let (mut effects, moved) = interp::run_tracked(j, state, &actions, now);
+            let (mut effects, moved) = engine.act_tracked(j, state, &actions, now);
             // Kept for the caller, who tells a move from a stay (`runtime::web`); the
             // store keeps nothing of it.
             if moved {
@@ -1003,7 +1062,14 @@ impl Engine {
             // Timer actions see the session as it is now, not as it was when set.
             let before = state.clone();
             let mut effects = vec![Effect::Log(format!("timer `{}` fired", timer.key))];
-            effects.extend(interp::run(j, state, &timer.actions, now));
+            self.heard(
+                &j.name,
+                &state.id,
+                Heard::Reached(Item::Timer {
+                    key: timer.key.clone(),
+                }),
+            );
+            effects.extend(self.act(j, state, &timer.actions, now));
             fires.push((timer.id, state.clone(), effects));
             next_revision(&before, state);
             firing.push(timer);
@@ -1122,13 +1188,14 @@ impl Engine {
                         let started =
                             self.start(&j.name, Start::Schedule, id.clone(), &hash, link)?;
                         let (cron, actions) = (cron.clone(), actions.clone());
+                        let engine = self.clone();
                         self.change(&started.session.id, move |j, state, now| {
                             let mut effects = vec![Effect::Log(format!(
                                 "schedule `{cron}` ran for {}",
                                 due.to_rfc3339()
                             ))];
-                            effects.extend(interp::run(j, state, &actions, now));
-                            effects.extend(enter_first_step(j, state, now));
+                            effects.extend(engine.act(j, state, &actions, now));
+                            effects.extend(engine.enter_first_step(j, state, now));
                             Ok(effects)
                         })?
                         .wait()?;
@@ -1323,15 +1390,21 @@ impl Engine {
             let handler = j
                 .reply_handlers
                 .iter()
-                .find(|h| h.keywords.contains(&word))
-                .or_else(|| j.reply_handlers.iter().find(|h| h.keywords.is_empty()));
+                .position(|h| h.keywords.contains(&word))
+                .or_else(|| j.reply_handlers.iter().position(|h| h.keywords.is_empty()));
             let mut effects: Vec<Effect> = delivery
                 .map(|d| Effect::Delivery(d.to_string()))
                 .into_iter()
                 .collect();
             effects.push(Effect::Log(format!("text from {from}: {body}")));
-            if let Some(h) = handler {
-                effects.extend(interp::run(j, &mut state, &h.actions, now));
+            if let Some(index) = handler {
+                self.heard(
+                    &j.name,
+                    &state.id,
+                    Heard::Reached(Item::Reply { handler: index }),
+                );
+                let actions = &j.reply_handlers[index].actions;
+                effects.extend(self.act(j, &mut state, actions, now));
             }
             return Ok(self
                 .keep_queued(Reply::None, &state, &effects, now)
@@ -1449,12 +1522,7 @@ impl Engine {
                     "call from {}",
                     from.unwrap_or("a withheld number")
                 )));
-                effects.extend(interp::run(
-                    j,
-                    &mut state,
-                    &actions.unwrap_or_default(),
-                    now,
-                ));
+                effects.extend(self.act(j, &mut state, &actions.unwrap_or_default(), now));
                 let pending = self.keep_queued((), &state, &effects, now);
                 pending.giving(effects).in_turn(turn)
             }
@@ -1485,17 +1553,6 @@ impl Engine {
                 })
                 .collect()
         }))
-    }
-}
-
-/// Step 1's `on enter`, for a session that has just started and is still in step 1:
-/// it runs after `on session started` and the trigger's actions.
-fn enter_first_step(j: &ir::Journey, state: &mut SessionState, now: DateTime<Utc>) -> Vec<Effect> {
-    match j.steps.first() {
-        Some(first) if state.step == 0 && state.status == Status::Active => {
-            interp::run(j, state, &first.on_enter, now)
-        }
-        _ => Vec::new(),
     }
 }
 

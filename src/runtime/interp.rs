@@ -5,9 +5,11 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::calendar::Calendar;
+use super::probe::{self, Heard};
 use super::session::{SessionState, Status};
 use super::value::Value;
 use super::{eval, EvalError};
+use crate::coverage::Item;
 use crate::ir::{self, Action, NotificationPart, Place, TimerTime};
 use crate::literals::parse_time_zone;
 
@@ -73,8 +75,26 @@ pub fn run_tracked(
     actions: &[Action],
     now: DateTime<Utc>,
 ) -> (Vec<Effect>, bool) {
+    run_probed(journey, state, actions, now, &probe::deaf)
+}
+
+/// `run_tracked`, telling `probe` which steps, pages and notifications the actions
+/// reached.
+pub fn run_probed(
+    journey: &ir::Journey,
+    state: &mut SessionState,
+    actions: &[Action],
+    now: DateTime<Utc>,
+    probe: &dyn Fn(&str, &str, Heard),
+) -> (Vec<Effect>, bool) {
     let mut effects = Vec::new();
-    if let Err(e) = run_chain(journey, state, actions, now, &mut effects) {
+    let mut cx = Chain {
+        journey,
+        now,
+        probe,
+        effects: &mut effects,
+    };
+    if let Err(e) = cx.run(state, actions) {
         effects.push(Effect::Log(format!("action failed: {e}")));
     }
     let moved = effects.iter().any(|e| matches!(e, Effect::Moved));
@@ -82,14 +102,34 @@ pub fn run_tracked(
     (effects, moved)
 }
 
+/// What every action of one run shares.
+struct Chain<'a> {
+    journey: &'a ir::Journey,
+    now: DateTime<Utc>,
+    probe: &'a dyn Fn(&str, &str, Heard),
+    effects: &'a mut Vec<Effect>,
+}
+
+impl Chain<'_> {
+    fn heard(&self, state: &SessionState, heard: Heard) {
+        (self.probe)(&self.journey.name, &state.id, heard);
+    }
+
+    fn run(&mut self, state: &mut SessionState, actions: &[Action]) -> Result<(), EvalError> {
+        let (journey, now) = (self.journey, self.now);
+        run_chain(self, journey, state, actions, now)
+    }
+}
+
 fn run_chain(
+    cx: &mut Chain<'_>,
     journey: &ir::Journey,
     state: &mut SessionState,
     actions: &[Action],
     now: DateTime<Utc>,
-    effects: &mut Vec<Effect>,
 ) -> Result<(), EvalError> {
     for action in actions {
+        let effects = &mut *cx.effects;
         if state.status != Status::Active {
             break;
         }
@@ -120,16 +160,28 @@ fn run_chain(
                     ))
                 }
             },
-            Action::SendSms { notification } => send(
-                journey,
-                state,
-                journey
+            Action::SendSms { notification } => {
+                let n = journey
                     .notifications
                     .get(*notification)
-                    .ok_or_else(|| missing("notification", *notification))?,
-                now,
-                effects,
-            )?,
+                    .ok_or_else(|| missing("notification", *notification))?;
+                let before = effects.len();
+                send(journey, state, n, now, effects)?;
+                let texts = effects.len() - before;
+                cx.heard(
+                    state,
+                    Heard::Reached(Item::Notification {
+                        index: *notification,
+                    }),
+                );
+                cx.heard(
+                    state,
+                    Heard::Texts {
+                        notification: n.name.clone(),
+                        texts,
+                    },
+                );
+            }
             Action::StartTimer {
                 key,
                 time,
@@ -206,6 +258,14 @@ fn run_chain(
                 }
                 state.step = *step;
                 state.page = Some(*page);
+                cx.heard(state, Heard::Reached(Item::Step { step: *step }));
+                cx.heard(
+                    state,
+                    Heard::Reached(Item::Page {
+                        step: *step,
+                        page: *page,
+                    }),
+                );
             }
             Action::GoToStep { step } => {
                 let to = journey
@@ -218,8 +278,18 @@ fn run_chain(
                 }
                 state.step = *step;
                 state.page = to.pages.first().map(|_| 0);
+                cx.heard(state, Heard::Reached(Item::Step { step: *step }));
+                if state.page.is_some() {
+                    cx.heard(
+                        state,
+                        Heard::Reached(Item::Page {
+                            step: *step,
+                            page: 0,
+                        }),
+                    );
+                }
                 let on_enter = to.on_enter.clone();
-                run_chain(journey, state, &on_enter, now, effects)?;
+                run_chain(cx, journey, state, &on_enter, now)?;
             }
             Action::If {
                 branches,
@@ -232,7 +302,7 @@ fn run_chain(
                         break;
                     }
                 }
-                run_chain(journey, state, chosen, now, effects)?;
+                run_chain(cx, journey, state, chosen, now)?;
             }
             Action::EndSession => {
                 state.status = Status::Ended;

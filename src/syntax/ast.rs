@@ -44,6 +44,7 @@ pub enum Item {
     Journey(Journey),
     Calendar(Calendar),
     Notification(Notification),
+    Test(Test),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -336,4 +337,96 @@ pub enum ExprKind {
     Call(Ident, Vec<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Unary(UnOp, Box<Expr>),
+}
+
+/// `test "name" { ... }`: steps a person, a phone and the clock take, and what should
+/// happen (docs/testing.md).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Test {
+    pub name: StrLit,
+    pub steps: Vec<TestStep>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestStep {
+    pub kind: TestStepKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TestStepKind {
+    /// `clock "2026-12-04 16:00" in "America/New_York"`: when the test starts.
+    Clock {
+        at: StrLit,
+        zone: Option<StrLit>,
+    },
+    OpenLink(StrLit),
+    OpenJourneyLink,
+    Fill {
+        var: Ident,
+        value: StrLit,
+    },
+    Press(StrLit),
+    Text {
+        body: StrLit,
+        from: Option<StrLit>,
+        to: Option<StrLit>,
+    },
+    Call {
+        to: StrLit,
+        from: Option<StrLit>,
+    },
+    Api {
+        journey: Ident,
+        fields: Vec<(Vec<Ident>, Expr)>,
+    },
+    Wait(Expr),
+    WaitUntil {
+        at: StrLit,
+        zone: Option<StrLit>,
+    },
+    WaitSchedule(Ident),
+    WaitTimer(StrLit),
+    Mark {
+        status: Ident,
+        code: Option<Expr>,
+    },
+    Expect(Expectation),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expectation {
+    Page(Ident),
+    Text(StrLit),
+    Error {
+        field: Ident,
+        message: Option<StrLit>,
+    },
+    NoSms,
+    SmsCount(Expr),
+    Sms {
+        notification: Option<Vec<Ident>>,
+        to: Option<StrLit>,
+        matches: Vec<SmsMatch>,
+        suppressed: bool,
+    },
+    Say(StrLit),
+    Timer {
+        key: StrLit,
+        at: Option<(StrLit, Option<StrLit>)>,
+    },
+    NoTimer(StrLit),
+    Status(Ident),
+    Value {
+        target: Vec<Ident>,
+        value: Expr,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SmsMatch {
+    Containing(StrLit),
+    Equal(StrLit),
+    JourneyLink,
 }

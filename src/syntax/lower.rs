@@ -17,8 +17,20 @@ struct Context {
 
 const FILE: Context = Context {
     name: "top-level item",
-    keywords: &["import", "journey", "calendar", "notification"],
-    expected: "`import`, `journey`, `calendar` or `notification`",
+    keywords: &["import", "journey", "calendar", "notification", "test"],
+    expected: "`import`, `journey`, `calendar`, `notification` or `test`",
+};
+const TEST: Context = Context {
+    name: "test step",
+    keywords: &[
+        "clock", "open", "fill", "press", "text", "call", "api", "wait", "mark", "expect",
+    ],
+    expected: "a step such as `open link`, `fill`, `press`, `text`, `wait` or `expect`",
+};
+const API: Context = Context {
+    name: "API field",
+    keywords: &["actor"],
+    expected: "`actor.phone = \"+1...\"` or `variable = value`",
 };
 const JOURNEY: Context = Context {
     name: "journey item",
@@ -66,6 +78,17 @@ const CALENDAR: Context = Context {
 /// The shape of each statement, shown when a line starts with its keyword but is malformed.
 fn statement_form(context: &str, keyword: &str) -> Option<&'static str> {
     Some(match (context, keyword) {
+        (_, "test") => "test \"what it shows\" { ... }",
+        ("test step", "clock") => "clock \"2026-12-04 09:00\" in \"America/New_York\"",
+        ("test step", "open") => "open link \"slug\"   or   open journey link",
+        ("test step", "fill") => "fill variable = \"what the person types\"",
+        ("test step", "press") => "press \"Button label\"",
+        ("test step", "text") => "text \"YES\" [from \"+1...\"] [to \"+1...\"]",
+        ("test step", "call") => "call \"+1...\" [from \"+1...\"]",
+        ("test step", "api") => "api JourneyName { actor.phone = \"+1...\" }",
+        ("test step", "wait") => "wait 1d, wait until \"2026-12-07 09:00\" [in \"Zone\"], wait for timer \"key\" or wait for schedule JourneyName",
+        ("test step", "mark") => "mark last sms delivered|undelivered|failed|sent [code 30003]",
+        ("test step", "expect") => "expect page Name, expect text \"...\", expect sms [Name] [to \"+1...\"] [containing \"...\"], expect no sms, expect timer \"key\", expect status ended or expect variable = value",
         (_, "import") => "import std.calendars   or   import \"other.journey\" as other",
         (_, "journey") if context == "top-level item" => "journey Name { ... }",
         (_, "calendar") => "calendar Name { ... }",
@@ -118,6 +141,7 @@ const ALL_CONTEXTS: &[(&Context, &str)] = &[
     ),
     (&CALENDAR, "inside a calendar"),
     (&NOTIFICATION, "inside a notification"),
+    (&TEST, "inside a test"),
     (&FILE, "at the top level of a file"),
 ];
 
@@ -162,6 +186,7 @@ impl<'s> Lowerer<'s> {
                 Rule::journey => items.push(Item::Journey(self.journey(p))),
                 Rule::calendar => items.push(Item::Calendar(self.calendar(p))),
                 Rule::notification => items.push(Item::Notification(self.notification(p))),
+                Rule::test_block => items.push(Item::Test(self.test(p))),
                 Rule::stray_close => {
                     let d = Diagnostic::new(
                         STRAY_CLOSE,
@@ -669,6 +694,178 @@ impl<'s> Lowerer<'s> {
             channel,
             parts,
             span,
+        }
+    }
+
+    fn test(&mut self, pair: Pair<'_, Rule>) -> Test {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.string(inner.next().expect("test name"));
+        let opener = self.opener(span, name.span.end);
+        let (mut steps, mut close) = (Vec::new(), None);
+        for p in inner {
+            match p.as_rule() {
+                Rule::bad_line => self.bad_line(&p, TEST),
+                Rule::close => close = Some(p),
+                _ => {
+                    let span = span_of(&p);
+                    if let Some(kind) = self.test_step(p) {
+                        steps.push(TestStep { kind, span });
+                    }
+                }
+            }
+        }
+        self.close(close, opener, "test");
+        Test { name, steps, span }
+    }
+
+    /// The optional `in "Zone"` after a time.
+    fn zone(&mut self, pair: Option<Pair<'_, Rule>>) -> Option<StrLit> {
+        pair.map(|z| self.string(z.into_inner().next().expect("zone")))
+    }
+
+    fn test_step(&mut self, pair: Pair<'_, Rule>) -> Option<TestStepKind> {
+        let rule = pair.as_rule();
+        let mut c = pair.into_inner().peekable();
+        let tagged = |c: &mut std::iter::Peekable<pest::iterators::Pairs<'_, Rule>>,
+                      me: &mut Self,
+                      tag: Rule| {
+            c.next_if(|p| p.as_rule() == tag)
+                .map(|p| me.string(p.into_inner().next().expect("string")))
+        };
+        Some(match rule {
+            Rule::t_clock => {
+                let at = self.string(c.next().expect("time"));
+                TestStepKind::Clock {
+                    at,
+                    zone: self.zone(c.next()),
+                }
+            }
+            Rule::t_open_link => TestStepKind::OpenLink(self.string(c.next().expect("slug"))),
+            Rule::t_open_journey_link => TestStepKind::OpenJourneyLink,
+            Rule::t_fill => {
+                let var = self.ident(c.next().expect("var"));
+                TestStepKind::Fill {
+                    var,
+                    value: self.string(c.next().expect("value")),
+                }
+            }
+            Rule::t_press => TestStepKind::Press(self.string(c.next().expect("label"))),
+            Rule::t_text => {
+                let body = self.string(c.next().expect("body"));
+                let from = tagged(&mut c, self, Rule::t_from);
+                let to = tagged(&mut c, self, Rule::t_to);
+                TestStepKind::Text { body, from, to }
+            }
+            Rule::t_call => {
+                let to = self.string(c.next().expect("number"));
+                let from = tagged(&mut c, self, Rule::t_from);
+                TestStepKind::Call { to, from }
+            }
+            Rule::t_api => {
+                let journey = self.ident(c.next().expect("journey"));
+                let opener = self.opener(journey.span, journey.span.end);
+                let (mut fields, mut close) = (Vec::new(), None);
+                for p in c {
+                    match p.as_rule() {
+                        Rule::t_assign => fields.push(self.assign(p)),
+                        Rule::bad_line => self.bad_line(&p, API),
+                        Rule::close => close = Some(p),
+                        _ => {}
+                    }
+                }
+                // The block's `{` follows the name on the same line.
+                let opener = Span::new(journey.span.end, journey.span.end).to(opener);
+                self.close(close, opener, "api block");
+                TestStepKind::Api { journey, fields }
+            }
+            Rule::t_wait => TestStepKind::Wait(self.expr(c.next().expect("duration"))),
+            Rule::t_wait_until => {
+                let at = self.string(c.next().expect("time"));
+                TestStepKind::WaitUntil {
+                    at,
+                    zone: self.zone(c.next()),
+                }
+            }
+            Rule::t_wait_schedule => TestStepKind::WaitSchedule(self.ident(c.next().expect("j"))),
+            Rule::t_wait_timer => TestStepKind::WaitTimer(self.string(c.next().expect("key"))),
+            Rule::t_mark => {
+                let status = self.ident(c.next().expect("status"));
+                TestStepKind::Mark {
+                    status,
+                    code: c.next().map(|n| self.expr(n)),
+                }
+            }
+            Rule::t_expect => TestStepKind::Expect(self.expectation(c.next().expect("what"))),
+            _ => return None,
+        })
+    }
+
+    /// `target = value`, in an `api` block or an `expect`.
+    fn assign(&mut self, pair: Pair<'_, Rule>) -> (Vec<Ident>, Expr) {
+        let mut c = pair.into_inner();
+        let target = self.idents(c.next().expect("target"));
+        (target, self.expr(c.next().expect("value")))
+    }
+
+    fn expectation(&mut self, pair: Pair<'_, Rule>) -> Expectation {
+        let rule = pair.as_rule();
+        if rule == Rule::t_assign {
+            let (target, value) = self.assign(pair);
+            return Expectation::Value { target, value };
+        }
+        let mut c = pair.into_inner().peekable();
+        match rule {
+            Rule::e_page => Expectation::Page(self.ident(c.next().expect("page"))),
+            Rule::e_text => Expectation::Text(self.string(c.next().expect("text"))),
+            Rule::e_error => {
+                let field = self.ident(c.next().expect("field"));
+                Expectation::Error {
+                    field,
+                    message: c.next().map(|s| self.string(s)),
+                }
+            }
+            Rule::e_no_sms => Expectation::NoSms,
+            Rule::e_no_timer => Expectation::NoTimer(self.string(c.next().expect("key"))),
+            Rule::e_count => Expectation::SmsCount(self.expr(c.next().expect("n"))),
+            Rule::e_sms => {
+                let (mut notification, mut to, mut matches, mut suppressed) =
+                    (None, None, Vec::new(), false);
+                for p in c {
+                    match p.as_rule() {
+                        Rule::e_notification => {
+                            notification = Some(self.idents(p.into_inner().next().expect("n")))
+                        }
+                        Rule::t_to => to = Some(self.string(p.into_inner().next().expect("s"))),
+                        Rule::e_containing => matches.push(SmsMatch::Containing(
+                            self.string(p.into_inner().next().expect("s")),
+                        )),
+                        Rule::e_equal => matches.push(SmsMatch::Equal(
+                            self.string(p.into_inner().next().expect("s")),
+                        )),
+                        Rule::e_link => matches.push(SmsMatch::JourneyLink),
+                        Rule::e_suppressed => suppressed = true,
+                        _ => {}
+                    }
+                }
+                Expectation::Sms {
+                    notification,
+                    to,
+                    matches,
+                    suppressed,
+                }
+            }
+            Rule::e_say => Expectation::Say(self.string(c.next().expect("words"))),
+            Rule::e_timer => {
+                let key = self.string(c.next().expect("key"));
+                let at = c.next().map(|at| {
+                    let at = self.string(at);
+                    let zone = self.zone(c.next());
+                    (at, zone)
+                });
+                Expectation::Timer { key, at }
+            }
+            _ => Expectation::Status(self.ident(c.next().expect("status"))),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod render;
 mod run;
+mod test;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,12 @@ enum Command {
     /// them every SMS is printed on the console), the API base from TWILIO_API_BASE,
     /// and the API trigger's bearer token from JOURNEY_API_TOKEN.
     Run(run::RunArgs),
+    /// Check journeys, then run their `test` blocks: offline, on the real engine, with a
+    /// store in memory and a clock that moves only when a test says `wait`.
+    ///
+    /// Exit status: 0 when every test passed, 1 when one failed or the journeys have
+    /// errors, 2 for usage or I/O errors. See docs/testing.md.
+    Test(test::TestArgs),
     /// Copy a journeyc database to a new file, safely while a server is using it.
     ///
     /// The copy is one consistent snapshot (SQLite's online backup): it holds every change
@@ -108,6 +115,7 @@ fn main() -> ExitCode {
             let journeys = modules.into_iter().flat_map(|m| m.journeys).collect();
             run::run(args, journeys)
         }
+        Command::Test(args) => test::test(args),
         Command::Explain { code } => explain(&code),
         Command::Backup { db, out } => backup(&db, &out),
     }
@@ -251,28 +259,70 @@ fn check(
     deny_warnings: bool,
     emit: Option<Emit>,
 ) -> (ExitCode, Vec<journeyc::ir::Module>) {
+    let checked = check_all(paths, format, deny_warnings);
+    if let (Some(Emit::Ir), true) = (emit, checked.code != ExitCode::from(2)) {
+        let root_modules: Vec<_> = checked
+            .modules
+            .iter()
+            .filter(|(_, _, root)| *root)
+            .map(|(_, m, _)| m)
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&root_modules).expect("the IR serializes")
+        );
+    }
+    let roots = checked
+        .modules
+        .into_iter()
+        .filter(|(_, _, root)| *root)
+        .map(|(_, m, _)| m)
+        .collect();
+    std::mem::forget(checked.sources);
+    (checked.code, roots)
+}
+
+/// What `check_all` found: the exit status, every module (by file index, and whether
+/// it is a root file's), and the sources.
+struct Checked {
+    code: ExitCode,
+    modules: Vec<(usize, journeyc::ir::Module, bool)>,
+    sources: Vec<journeyc::SourceFile>,
+}
+
+/// Whether to print in colour: for people, on a terminal, unless NO_COLOR says not.
+fn colored(format: Format) -> bool {
+    format == Format::Human
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Checks files and reports their diagnostics.
+fn check_all(paths: &[PathBuf], format: Format, deny_warnings: bool) -> Checked {
+    let failed = |code| Checked {
+        code,
+        modules: Vec::new(),
+        sources: Vec::new(),
+    };
     let files = match collect(paths) {
         Ok(f) => f,
-        Err(e) => return (usage_error(&e), Vec::new()),
+        Err(e) => return failed(usage_error(&e)),
     };
     let mut inputs = Vec::new();
     for f in &files {
         let canonical = match f.canonicalize() {
             Ok(c) => c,
             Err(e) => {
-                return (
-                    usage_error(&format!(
-                        "cannot read `{}`: {}",
-                        f.display(),
-                        lower_first(&e.to_string())
-                    )),
-                    Vec::new(),
-                )
+                return failed(usage_error(&format!(
+                    "cannot read `{}`: {}",
+                    f.display(),
+                    lower_first(&e.to_string())
+                )))
             }
         };
         match read(&canonical) {
             Ok(text) => inputs.push((display_name(&canonical), text)),
-            Err(e) => return (usage_error(&e), Vec::new()),
+            Err(e) => return failed(usage_error(&e)),
         }
     }
     let mut compiler = Compiler::new(FsLoader);
@@ -285,9 +335,7 @@ fn check(
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let color = format == Format::Human
-        && std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = colored(format);
     let renderer = render::Renderer::new(color);
     let mut rendered_human = String::new();
     for d in &diagnostics {
@@ -298,18 +346,6 @@ fn check(
                 let _ = writeln!(out, "{line}");
             }
         }
-    }
-    if let Some(Emit::Ir) = emit {
-        let root_modules: Vec<_> = modules
-            .iter()
-            .filter(|(id, _)| roots.contains(id))
-            .map(|(_, m)| m)
-            .collect();
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&root_modules).expect("the IR serializes")
-        );
     }
     let errors = diagnostics
         .iter()
@@ -324,18 +360,21 @@ fn check(
         rendered_human.push_str(&render::summary(errors, warnings, checked, color));
         let _ = std::io::stderr().write_all(rendered_human.as_bytes());
     }
-    let roots: Vec<journeyc::ir::Module> = modules
+    let modules = modules
         .into_iter()
-        .filter(|(id, _)| roots.contains(id))
-        .map(|(_, m)| m)
+        .map(|(id, m)| (id.0 as usize, m, roots.contains(&id)))
         .collect();
-    std::mem::forget((sources, diagnostics));
+    std::mem::forget(diagnostics);
     let code = if errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     };
-    (code, roots)
+    Checked {
+        code,
+        modules,
+        sources,
+    }
 }
 
 fn usage_error(message: &str) -> ExitCode {
