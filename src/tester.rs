@@ -92,7 +92,15 @@ pub fn run(test: &ir::Test, journeys: &[ir::Journey]) -> Outcome {
         let result = runner.step(&step.action);
         // Whatever the step did is in the outbox now; and the page the session is on is
         // reached, however it got there.
-        let seen = runner.collect().and_then(|()| runner.note_place());
+        let looked = matches!(
+            step.action,
+            TestAction::OpenLink { .. }
+                | TestAction::OpenJourneyLink
+                | TestAction::Press { .. }
+                | TestAction::ExpectPage { .. }
+                | TestAction::ExpectText { .. }
+        );
+        let seen = runner.collect().and_then(|()| runner.note_place(looked));
         if let Err(found) = result.and_then(|()| seen.map_err(|e| e.to_string())) {
             outcome.failure = Some(Failure {
                 span: step.span,
@@ -129,12 +137,16 @@ struct Runner {
     outbox_seen: i64,
     /// Per session, the notifications sent and how many texts each made, not yet
     /// matched to the outbox.
-    sent: Arc<Mutex<HashMap<String, Vec<(String, usize)>>>>,
+    sent: SentBy,
     reached: Arc<Mutex<Reached>>,
     ids: Arc<Mutex<u32>>,
 }
 
 type Step = Result<(), String>;
+
+/// Per session, the notifications sent and how many of their texts are not yet matched
+/// to the outbox, oldest first.
+type SentBy = Arc<Mutex<HashMap<String, Vec<(String, usize)>>>>;
 
 fn failed(e: StoreError) -> String {
     format!("the engine failed: {e}")
@@ -152,7 +164,7 @@ impl Runner {
         let engine = Engine::open(journeys, Box::new(store), Arc::new(clock.clone()))?;
         engine.set_links(Arc::new(|id: &str| link_of(id)));
         let reached = Arc::new(Mutex::new(Reached::default()));
-        let sent: Arc<Mutex<HashMap<String, Vec<(String, usize)>>>> = Arc::default();
+        let sent: SentBy = Arc::default();
         {
             let (reached, sent) = (reached.clone(), sent.clone());
             engine.set_probe(Arc::new(
@@ -631,8 +643,9 @@ impl Runner {
         Ok(())
     }
 
-    /// Marks the current session's step and page as reached.
-    fn note_place(&mut self) -> Result<(), StoreError> {
+    /// Marks the current session's step as reached, and its page when the person
+    /// looked at it: the web steps and page expectations look, a text or a timer not.
+    fn note_place(&mut self, looked: bool) -> Result<(), StoreError> {
         let Some(id) = &self.current else {
             return Ok(());
         };
@@ -640,6 +653,9 @@ impl Runner {
             return Ok(());
         };
         self.reach(&state.journey, Item::Step { step: state.step });
+        if !looked {
+            return Ok(());
+        }
         if let Ok(View::Page(p)) = self.engine.view(&state, self.within_flow) {
             self.reach(
                 &state.journey,

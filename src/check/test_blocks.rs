@@ -636,11 +636,11 @@ impl Cx<'_> {
                     self.push(d);
                     return None;
                 };
-                Some((TestPlace::Actor(field.name.clone()), ty.clone()))
+                Some((TestPlace::Actor(field.name.clone()), *ty))
             }
             [var] => {
                 let index = self.variable(j, var)?;
-                Some((TestPlace::Var(var.name.clone()), j.vars[index].ty.clone()))
+                Some((TestPlace::Var(var.name.clone()), j.vars[index].ty))
             }
             _ => {
                 let span = target[0].span.to(target[target.len() - 1].span);

@@ -16,7 +16,8 @@ use journeyc::tester::{self, Outcome};
 use journeyc::{Severity, SourceFile};
 use serde_json::json;
 
-use crate::{render, Format};
+use crate::files::{check_all, colored, Format};
+use crate::render;
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -52,7 +53,7 @@ struct Ran {
 }
 
 pub fn test(args: TestArgs) -> ExitCode {
-    let checked = crate::check_all(&args.paths, Format::Human, false);
+    let checked = check_all(&args.paths, Format::Human, false);
     if checked.code != ExitCode::SUCCESS {
         eprintln!("error: the journeys have errors, so no test ran");
         return checked.code;
@@ -105,17 +106,13 @@ pub fn test(args: TestArgs) -> ExitCode {
         reached.merge(&r.outcome.reached);
     }
     let sources = &checked.sources;
-    let roots: Vec<&ir::Module> = checked
-        .modules
-        .iter()
-        .filter(|(_, _, root)| *root)
-        .map(|(_, m, _)| m)
-        .collect();
+    // Coverage is of every journey checked, those imported by test files included.
+    let roots: Vec<&ir::Module> = checked.modules.iter().map(|(_, m, _)| m).collect();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.format {
         Format::Human => {
-            let renderer = render::Renderer::new(crate::colored(Format::Human));
+            let renderer = render::Renderer::new(colored(Format::Human));
             let _ = writeln!(
                 out,
                 "running {} test{}",
