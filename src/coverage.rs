@@ -13,17 +13,34 @@ use crate::ir::{self, Action, Control};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Item {
     /// A trigger, by its place in `Journey::triggers`.
-    Trigger { index: usize },
-    Step { step: usize },
-    Page { step: usize, page: usize },
+    Trigger {
+        index: usize,
+    },
+    Step {
+        step: usize,
+    },
+    Page {
+        step: usize,
+        page: usize,
+    },
     /// A button, by its control's place on its page.
-    Button { step: usize, page: usize, control: usize },
+    Button {
+        step: usize,
+        page: usize,
+        control: usize,
+    },
     /// An `on reply` handler, by its place in `Journey::reply_handlers`.
-    Reply { handler: usize },
+    Reply {
+        handler: usize,
+    },
     /// A timer key, reached when a timer with it fired.
-    Timer { key: String },
+    Timer {
+        key: String,
+    },
     /// A notification, by its place in `Journey::notifications`, reached when sent.
-    Notification { index: usize },
+    Notification {
+        index: usize,
+    },
 }
 
 /// The items reached, by journey name.
@@ -40,7 +57,9 @@ impl Reached {
     }
 
     pub fn has(&self, journey: &str, item: &Item) -> bool {
-        self.0.get(journey).is_some_and(|items| items.contains(item))
+        self.0
+            .get(journey)
+            .is_some_and(|items| items.contains(item))
     }
 
     /// Everything `other` reached, added to this.
