@@ -723,6 +723,25 @@ fn dot(graphs: &[Graph], legend: bool) -> String {
     out
 }
 
+/// Moves every `<text>` after the shapes and lines: the writer draws edges last, and
+/// an edge drawn over its own label would cross it out.
+fn texts_last(svg: &str) -> String {
+    let (mut shapes, mut texts) = (String::new(), String::new());
+    let mut rest = svg;
+    while let Some(start) = rest.find("<text") {
+        let Some(len) = rest[start..].find("</text>") else {
+            break;
+        };
+        let end = start + len + "</text>".len();
+        shapes.push_str(&rest[..start]);
+        texts.push_str(&rest[start..end]);
+        texts.push('\n');
+        rest = &rest[end..];
+    }
+    shapes.push_str(rest);
+    shapes + &texts
+}
+
 fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -768,7 +787,7 @@ fn svg(graphs: &[Graph], legend: bool) -> String {
         y += 24.0;
     }
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y}\" viewBox=\"0 0 {width} {y}\">\n<style>text {{ font-family: Helvetica, Arial, sans-serif; }} .journey {{ font-size: 18px; font-weight: bold; }}</style>\n{body}</svg>\n"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y}\" viewBox=\"0 0 {width} {y}\">\n<style>text {{ font-family: Helvetica, Arial, sans-serif; }} .journey {{ font-size: 18px; font-weight: bold; }} .graph text {{ paint-order: stroke; stroke: #fff; stroke-width: 4px; stroke-linejoin: round; }}</style>\n{body}</svg>\n"
     )
 }
 
@@ -851,6 +870,12 @@ fn svg_journey(g: &Graph) -> (String, f64, f64) {
     }
     let mut writer = SVGWriter::new();
     vg.do_it(false, false, false, &mut writer);
+    // The writer grows its height by each label's length, so the height is taken from
+    // where the laid-out nodes and labels are instead.
+    let bottom = vg
+        .iter_nodes()
+        .map(|n| vg.pos(n).bbox(false).1.y)
+        .fold(0.0, f64::max);
     let out = writer.finalize();
     // The writer makes a whole document; its root's size is read back, and the root
     // is replaced by ours so the journey's picture can be placed in the page.
@@ -865,10 +890,7 @@ fn svg_journey(g: &Graph) -> (String, f64, f64) {
             })
             .unwrap_or(1.0)
     };
-    let (w, h) = (attr("width"), attr("height"));
-    let inner = out[open_end..]
-        .trim_end()
-        .trim_end_matches("</svg>")
-        .to_string();
-    (inner, w, h)
+    let (w, h) = (attr("width"), attr("height").min(bottom + 24.0));
+    let inner = out[open_end..].trim_end().trim_end_matches("</svg>");
+    (texts_last(inner), w, h)
 }
