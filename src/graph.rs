@@ -131,10 +131,11 @@ fn walk<'a>(actions: &'a [Action], flow: &mut Flow<'a>) -> bool {
                 branches,
                 otherwise,
             } => {
-                let mut falls = walk(otherwise, flow);
+                let mut falls = false;
                 for (_, chain) in branches {
                     falls |= walk(chain, flow);
                 }
+                falls |= walk(otherwise, flow);
                 if !falls {
                     return false;
                 }
@@ -723,19 +724,30 @@ fn dot(graphs: &[Graph], legend: bool) -> String {
     out
 }
 
-/// Moves every `<text>` after the shapes and lines: the writer draws edges last, and
-/// an edge drawn over its own label would cross it out.
-fn texts_last(svg: &str) -> String {
+/// Makes the writer's output fit in a page of several journeys: its ids get the
+/// journey's prefix, so that they stay unique; the empty labels it puts on every edge
+/// go; and every `<text>` moves after the shapes and lines, since the writer draws
+/// edges last and an edge drawn over its own label would cross it out.
+fn tidy(svg: &str, prefix: &str) -> String {
+    let mut svg = svg.to_string();
+    for id in ["startarrow", "endarrow", "arrow"] {
+        svg = svg
+            .replace(&format!("id=\"{id}"), &format!("id=\"{prefix}_{id}"))
+            .replace(&format!("#{id}"), &format!("#{prefix}_{id}"));
+    }
     let (mut shapes, mut texts) = (String::new(), String::new());
-    let mut rest = svg;
+    let mut rest = svg.as_str();
     while let Some(start) = rest.find("<text") {
         let Some(len) = rest[start..].find("</text>") else {
             break;
         };
         let end = start + len + "</text>".len();
         shapes.push_str(&rest[..start]);
-        texts.push_str(&rest[start..end]);
-        texts.push('\n');
+        let text = &rest[start..end];
+        if !text.contains("></textPath>") {
+            texts.push_str(text);
+            texts.push('\n');
+        }
         rest = &rest[end..];
     }
     shapes.push_str(rest);
@@ -892,5 +904,5 @@ fn svg_journey(g: &Graph) -> (String, f64, f64) {
     };
     let (w, h) = (attr("width"), attr("height").min(bottom + 24.0));
     let inner = out[open_end..].trim_end().trim_end_matches("</svg>");
-    (texts_last(inner), w, h)
+    (tidy(inner, &g.id), w, h)
 }
