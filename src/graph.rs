@@ -108,10 +108,8 @@ struct Flow<'a> {
 fn walk<'a>(actions: &'a [Action], flow: &mut Flow<'a>) -> bool {
     for action in actions {
         match action {
-            Action::SendSms { notification } => {
-                if !flow.sends.contains(notification) {
-                    flow.sends.push(*notification);
-                }
+            Action::SendSms { notification } if !flow.sends.contains(notification) => {
+                flow.sends.push(*notification);
             }
             Action::StartTimer { .. } => flow.timers.push(action),
             Action::GoToPage { step, page } => {
@@ -502,7 +500,7 @@ fn expr(j: &ir::Journey, e: &Expr) -> String {
 /// A duration in its largest whole unit, as the language writes it.
 fn duration(secs: u64) -> String {
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if secs > 0 && secs % size == 0 {
+        if secs > 0 && secs.is_multiple_of(size) {
             return format!("{}{unit}", secs / size);
         }
     }

@@ -83,7 +83,10 @@ fn graph_uses_only_the_ir_and_coverage() {
         .filter(|(to, _)| !allowed.contains(&to.as_str()))
         .map(|(to, at)| format!("{to} at {at:?}"))
         .collect();
-    assert_none("src/graph.rs may use only src/ir.rs and src/coverage.rs", found);
+    assert_none(
+        "src/graph.rs may use only src/ir.rs and src/coverage.rs",
+        found,
+    );
 }
 
 fn assert_none(rule: &str, found: Vec<String>) {

@@ -296,7 +296,9 @@ async fn chromium_renders_each_example_svg() {
     let Some((chromium, chromedriver)) = browser_tools() else {
         return;
     };
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    // Beside target/tmp, in whichever target folder the build uses.
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let artifacts = tmp.parent().unwrap_or(tmp).join("test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let driver = Chromedriver::start(&chromedriver).await;
     let options = json!({
@@ -341,6 +343,16 @@ async fn chromium_renders_each_example_svg() {
                 assert!(apart, "{name}: {:?} overlaps {:?}", a.0, b.0);
             }
         }
+        // The window grows to the whole picture, so the screenshot shows all of it.
+        let size = browser
+            .script(
+                "const s = document.documentElement; return [s.width.baseVal.value, s.height.baseVal.value]",
+                vec![],
+            )
+            .await;
+        let (w, h): (f64, f64) = serde_json::from_value(size).expect("the SVG's size");
+        let window = json!({"width": w.ceil() as u64 + 40, "height": h.ceil() as u64 + 160});
+        browser.post("/window/rect", window).await;
         let png = browser.screenshot().await;
         assert!(png.starts_with(b"\x89PNG"), "{name}: a PNG screenshot");
         std::fs::write(artifacts.join(format!("graph-{stem}.png")), png).unwrap();
