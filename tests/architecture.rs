@@ -71,6 +71,24 @@ fn no_import_cycles_between_files() {
     assert_none("import cycle between files of src/", found);
 }
 
+#[test]
+fn graph_uses_only_the_ir_and_coverage() {
+    let g = top_level_graph(&Source::read());
+    let allowed = ["src/ir.rs", "src/coverage.rs"];
+    let uses = g.get("src/graph.rs").expect("src/graph.rs is read");
+    // The scanner sees its imports, so an empty list would mean a broken scanner.
+    assert!(uses.contains_key("src/ir.rs"), "{uses:?}");
+    let found = uses
+        .iter()
+        .filter(|(to, _)| !allowed.contains(&to.as_str()))
+        .map(|(to, at)| format!("{to} at {at:?}"))
+        .collect();
+    assert_none(
+        "src/graph.rs may use only src/ir.rs and src/coverage.rs",
+        found,
+    );
+}
+
 fn assert_none(rule: &str, found: Vec<String>) {
     assert!(found.is_empty(), "{rule}:\n{}", found.join("\n"));
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod webdriver;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};

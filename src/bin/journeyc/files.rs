@@ -53,7 +53,7 @@ impl Loader for FsLoader {
     }
 }
 
-fn lower_first(s: &str) -> String {
+pub fn lower_first(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map(|f| f.to_lowercase().chain(c).collect())

@@ -11,7 +11,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use files::{check_all, usage_error, Format};
+use std::io::Write;
+
+use files::{check_all, lower_first, usage_error, Format};
 
 #[derive(Parser)]
 #[command(
@@ -69,11 +71,44 @@ enum Command {
         /// The new file to write the copy to.
         out: PathBuf,
     },
+    /// Draw journeys as a graph: triggers, steps and their pages, buttons, `go to`s,
+    /// reply handlers, timers and the texts each move sends.
+    ///
+    /// Mermaid (the default) renders on GitHub inside a ```mermaid block; DOT is for
+    /// Graphviz; SVG is laid out here, with no other tool. Pages nothing leads to are
+    /// marked unreachable. Exit status: 0 when drawn, 1 when the files have errors
+    /// (printed as `check` prints them), 2 for usage or I/O errors.
+    Graph(GraphArgs),
     /// Explain a diagnostic code, such as J0101, with a bad and a fixed example.
     Explain {
         /// The code, e.g. J0301.
         code: String,
     },
+}
+
+#[derive(clap::Args)]
+struct GraphArgs {
+    /// A .journey file, or a folder searched recursively for *.journey.
+    path: PathBuf,
+    /// Draw only this journey (by default, every journey of the files).
+    #[arg(long, value_name = "NAME")]
+    journey: Option<String>,
+    /// `mermaid` (a flowchart, the default), `dot` (Graphviz) or `svg` (an image).
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    format: GraphFormat,
+    /// Write the graph to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Run the files' tests first, and colour what no test reached.
+    #[arg(long)]
+    coverage: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
+    Svg,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -111,8 +146,61 @@ fn main() -> ExitCode {
             run::run(args, journeys)
         }
         Command::Test(args) => test::test(args),
+        Command::Graph(args) => graph(args),
         Command::Explain { code } => explain(&code),
         Command::Backup { db, out } => backup(&db, &out),
+    }
+}
+
+fn graph(args: GraphArgs) -> ExitCode {
+    let checked = check_all(std::slice::from_ref(&args.path), Format::Human, false);
+    if checked.code != ExitCode::SUCCESS {
+        return checked.code;
+    }
+    let reached = args.coverage.then(|| test::reached(&checked));
+    let all: Vec<&journeyc::ir::Journey> = checked
+        .modules
+        .iter()
+        .flat_map(|(_, m, _)| &m.journeys)
+        .collect();
+    let journeys = match &args.journey {
+        None => all,
+        Some(name) => {
+            let picked: Vec<_> = all.iter().copied().filter(|j| &j.name == name).collect();
+            if picked.is_empty() {
+                let names: Vec<String> = all.iter().map(|j| format!("`{}`", j.name)).collect();
+                let there = if names.is_empty() {
+                    "there are none".to_string()
+                } else {
+                    format!("there are {}", names.join(", "))
+                };
+                return usage_error(&format!(
+                    "no journey named `{name}` in `{}`; {there}",
+                    args.path.display()
+                ));
+            }
+            picked
+        }
+    };
+    let format = match args.format {
+        GraphFormat::Mermaid => journeyc::graph::Format::Mermaid,
+        GraphFormat::Dot => journeyc::graph::Format::Dot,
+        GraphFormat::Svg => journeyc::graph::Format::Svg,
+    };
+    let drawn = journeyc::graph::render(&journeys, format, reached.as_ref());
+    match &args.output {
+        Some(file) => match std::fs::write(file, drawn) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => usage_error(&format!(
+                "cannot write `{}`: {}",
+                file.display(),
+                lower_first(&e.to_string())
+            )),
+        },
+        None => {
+            let _ = std::io::stdout().write_all(drawn.as_bytes());
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use journeyc::tester::{self, Outcome};
 use journeyc::{Severity, SourceFile};
 use serde_json::json;
 
-use crate::files::{check_all, colored, Format};
+use crate::files::{check_all, colored, Checked, Format};
 use crate::render;
 
 #[derive(Args)]
@@ -193,6 +193,22 @@ pub fn test(args: TestArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// What every test of the checked root files reached, for `journeyc graph --coverage`.
+pub fn reached(checked: &Checked) -> Reached {
+    let journeys: Vec<ir::Journey> = checked
+        .modules
+        .iter()
+        .flat_map(|(_, m, _)| m.journeys.iter().cloned())
+        .collect();
+    let mut reached = Reached::default();
+    for (_, module, root) in &checked.modules {
+        for t in module.tests.iter().filter(|_| *root) {
+            reached.merge(&tester::run(t, &journeys).reached);
+        }
+    }
+    reached
 }
 
 /// A failure as a diagnostic: the step's line, what was expected, what happened, and
