@@ -279,3 +279,37 @@ fn a_folder_without_tests_runs_none_and_says_so() {
     assert!(stdout.contains("running 0 tests"), "{stdout}");
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn the_graph_colours_what_no_test_reached() {
+    let dir = examples_copy("graph");
+    let path = dir.join("call_deflection.test.journey");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let only = text
+        .split("\ntest ")
+        .filter(|t| !t.starts_with('"') || t.contains("withholds"))
+        .collect::<Vec<_>>()
+        .join("\ntest ");
+    std::fs::write(&path, only).unwrap();
+    let graph = |dir: &Path, file: &str| {
+        let out = journeyc(dir, &["graph", file, "--coverage"]);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let partial = graph(&dir, "call_deflection.test.journey");
+    let missed = partial
+        .lines()
+        .find(|l| l.trim_start().starts_with("class ") && l.trim_end().ends_with(" missed"))
+        .unwrap_or_else(|| panic!("{partial}"));
+    // The pages were never shown; the call trigger was used.
+    assert!(
+        missed.contains("j0_s0_p0") && missed.contains("j0_s0_p1"),
+        "{missed}"
+    );
+    assert!(!missed.contains("j0_t0"), "{missed}");
+    let full = graph(root(), "examples/call_deflection.test.journey");
+    assert!(
+        full.contains("class legend_missed missed") && !full.contains("j0_s0_p0,"),
+        "{full}"
+    );
+}
