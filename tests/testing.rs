@@ -313,3 +313,47 @@ fn the_graph_colours_what_no_test_reached() {
         "{full}"
     );
 }
+
+#[test]
+fn a_schedule_comes_round_and_its_session_is_the_current_one() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("journeyc-testing-schedule");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = r#"journey Weekly {
+  sms from "+15005550006"
+  trigger schedule "0 9 * * MON" in "America/New_York" {
+    set actor.phone = "+14155550100"
+    initialize actor
+    send sms Hello
+  }
+
+  step Start {
+    page Hi {
+      heading "Hi"
+    }
+  }
+
+  notification Hello sms {
+    text "Good morning"
+  }
+}
+
+test "the weekly schedule texts on Monday morning" {
+  clock "2026-12-03 10:00" in "America/New_York"
+  wait for schedule Weekly
+  expect sms Hello to "+14155550100" equal "Good morning"
+  expect status active
+  wait for schedule Weekly
+  expect 1 sms
+}
+"#;
+    std::fs::write(dir.join("weekly.journey"), source).unwrap();
+    let out = journeyc(&dir, &["test", "weekly.journey", "--format", "json"]);
+    let lines = lines(&out);
+    assert_eq!(out.status.code(), Some(0), "{lines:#?}");
+    // The schedule's own text is what the first expectation read.
+    let wrong = source.replace("equal \"Good morning\"", "equal \"Good evening\"");
+    std::fs::write(dir.join("weekly.journey"), wrong).unwrap();
+    let out = journeyc(&dir, &["test", "weekly.journey", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "a wrong text fails");
+}
