@@ -220,6 +220,22 @@ fn coverage_names_what_no_test_reached() {
         !missed.contains(&"trigger call to \"+15005550006\""),
         "the call trigger was reached: {missed:?}"
     );
+    // Each item comes with its place.
+    let page = journey["not_reached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "page PickTime")
+        .unwrap();
+    let source = std::fs::read_to_string(dir.join("call_deflection.journey")).unwrap();
+    let line = source
+        .lines()
+        .position(|l| l.trim_start().starts_with("page PickTime"))
+        .unwrap()
+        + 1;
+    assert_eq!(page["file"], "call_deflection.journey");
+    assert_eq!(page["line"], line as u64, "{page}");
+    assert_eq!(page["column"], 10, "{page}");
     // The whole suite reaches every item of the call deflection journey.
     let all = journeyc(root(), &["test", "examples", "--coverage"]);
     let text = String::from_utf8_lossy(&all.stdout);

@@ -2,6 +2,7 @@
 //! pure compiler core.
 
 mod files;
+mod places;
 mod render;
 mod run;
 mod test;

@@ -17,7 +17,7 @@ use journeyc::{Severity, SourceFile};
 use serde_json::json;
 
 use crate::files::{check_all, colored, Checked, Format};
-use crate::render;
+use crate::{places, render};
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -140,7 +140,7 @@ pub fn test(args: TestArgs) -> ExitCode {
                 let _ = write!(out, "{}", renderer.render(&failure(r), sources));
             }
             if args.coverage {
-                let _ = write!(out, "{}", coverage_text(&roots, &reached));
+                let _ = write!(out, "{}", coverage_text(&roots, &reached, sources));
             }
             let _ = writeln!(
                 out,
@@ -170,7 +170,7 @@ pub fn test(args: TestArgs) -> ExitCode {
                 let _ = writeln!(out, "{line}");
             }
             if args.coverage {
-                let _ = writeln!(out, "{}", coverage_json(&roots, &reached));
+                let _ = writeln!(out, "{}", coverage_json(&roots, &reached, sources));
             }
             let summary = json!({
                 "type": "summary",
@@ -278,7 +278,20 @@ fn item_name(j: &ir::Journey, item: &Item) -> String {
     }
 }
 
-fn coverage_text(roots: &[&ir::Module], reached: &Reached) -> String {
+/// Where `item` of `j`, a journey of module `m`, is written: `file:line:column`.
+fn place_of(
+    m: &ir::Module,
+    j: &ir::Journey,
+    item: &Item,
+    sources: &[SourceFile],
+) -> Option<(String, usize, usize)> {
+    let source = sources.iter().find(|s| s.name == m.name)?;
+    let span = places::place(&source.text, j, item)?;
+    let (line, column) = places::line_col(&source.text, span.start);
+    Some((source.name.clone(), line, column))
+}
+
+fn coverage_text(roots: &[&ir::Module], reached: &Reached, sources: &[SourceFile]) -> String {
     let mut s = String::from("\ncoverage:\n");
     for m in roots {
         for j in &m.journeys {
@@ -292,14 +305,21 @@ fn coverage_text(roots: &[&ir::Module], reached: &Reached) -> String {
                 all.len()
             );
             for item in &missed {
-                s += &format!("    not reached: {}\n", item_name(j, item));
+                let at = place_of(m, j, item, sources)
+                    .map(|(file, line, column)| format!(" at {file}:{line}:{column}"))
+                    .unwrap_or_default();
+                s += &format!("    not reached: {}{at}\n", item_name(j, item));
             }
         }
     }
     s
 }
 
-fn coverage_json(roots: &[&ir::Module], reached: &Reached) -> serde_json::Value {
+fn coverage_json(
+    roots: &[&ir::Module],
+    reached: &Reached,
+    sources: &[SourceFile],
+) -> serde_json::Value {
     let journeys: Vec<_> = roots
         .iter()
         .flat_map(|m| m.journeys.iter().map(move |j| (m, j)))
@@ -307,7 +327,16 @@ fn coverage_json(roots: &[&ir::Module], reached: &Reached) -> serde_json::Value 
             let missed: Vec<_> = reached
                 .missed(j)
                 .iter()
-                .map(|i| json!({"item": i, "name": item_name(j, i)}))
+                .map(|i| {
+                    let at = place_of(m, j, i, sources);
+                    json!({
+                        "item": i,
+                        "name": item_name(j, i),
+                        "file": at.as_ref().map(|a| &a.0),
+                        "line": at.as_ref().map(|a| a.1),
+                        "column": at.as_ref().map(|a| a.2),
+                    })
+                })
                 .collect();
             json!({
                 "journey": j.name,
