@@ -51,7 +51,8 @@ pub struct Failure {
     pub expected: String,
     /// What happened instead.
     pub found: String,
-    /// The current session's recent event log, oldest first.
+    /// What happened last: the test's steps and texts, and the current session's event
+    /// log, oldest first.
     pub log: Vec<String>,
 }
 
@@ -89,6 +90,9 @@ pub fn run(test: &ir::Test, journeys: &[ir::Journey]) -> Outcome {
     };
     for step in &test.steps {
         outcome.steps += 1;
+        if !is_expectation(&step.action) {
+            runner.note(format!("test: {}", describe(&step.action)));
+        }
         let result = runner.step(&step.action);
         // Whatever the step did is in the outbox now; and the page the session is on is
         // reached, however it got there.
@@ -101,6 +105,7 @@ pub fn run(test: &ir::Test, journeys: &[ir::Journey]) -> Outcome {
                 | TestAction::ExpectText { .. }
         );
         let seen = runner.collect().and_then(|()| runner.note_place(looked));
+        runner.follow_log();
         if let Err(found) = result.and_then(|()| seen.map_err(|e| e.to_string())) {
             outcome.failure = Some(Failure {
                 span: step.span,
@@ -140,6 +145,11 @@ struct Runner {
     sent: SentBy,
     reached: Arc<Mutex<Reached>>,
     ids: Arc<Mutex<u32>>,
+    /// What the test did and saw, with the clock's time, and the current session's
+    /// event log as it grew, in the order it happened: a failure shows its end.
+    trail: Vec<(DateTime<Utc>, String)>,
+    /// How many lines of each session's event log are in the trail.
+    logged: HashMap<String, usize>,
 }
 
 type Step = Result<(), String>;
@@ -204,6 +214,8 @@ impl Runner {
             sent,
             reached,
             ids: Arc::default(),
+            trail: Vec::new(),
+            logged: HashMap::new(),
         })
     }
 
@@ -630,6 +642,12 @@ impl Runner {
                 *left -= 1;
                 Some(name.clone())
             });
+            // A suppressed text is in the session's own log already.
+            if m.status != MessageStatus::Suppressed {
+                let what = notification.as_deref().unwrap_or("a text");
+                self.trail
+                    .push((m.created_at, format!("{what} queued for {}", m.to)));
+            }
             self.texts.push(Text {
                 session: m.session_id,
                 to: m.to,
@@ -668,15 +686,28 @@ impl Runner {
         Ok(())
     }
 
-    fn log_tail(&self) -> Vec<String> {
-        let Some(id) = &self.current else {
-            return vec![];
+    fn note(&mut self, what: String) {
+        self.trail.push((self.clock.now(), what));
+    }
+
+    /// Adds what the current session's event log gained to the trail.
+    fn follow_log(&mut self) {
+        let Some(id) = self.current.clone() else {
+            return;
         };
-        let events = self.engine.events(id).unwrap_or_default();
-        let skip = events.len().saturating_sub(LOG_LINES);
-        events
-            .into_iter()
-            .skip(skip)
+        let events = self.engine.events(&id).unwrap_or_default();
+        let seen = self.logged.entry(id).or_default();
+        for (at, line) in events.into_iter().skip(*seen) {
+            *seen += 1;
+            self.trail.push((at, line));
+        }
+    }
+
+    /// The trail's last lines, oldest first.
+    fn log_tail(&self) -> Vec<String> {
+        let skip = self.trail.len().saturating_sub(LOG_LINES);
+        self.trail[skip..]
+            .iter()
             .map(|(at, line)| format!("{} {line}", at.format("%Y-%m-%d %H:%M:%S UTC")))
             .collect()
     }

@@ -224,7 +224,7 @@ fn failure(r: &Ran) -> Diagnostic {
     );
     if !f.log.is_empty() {
         d = d.with_note(format!(
-            "the session's log, newest last:\n{}",
+            "what happened, newest last (`test:` lines are the test's own steps):\n{}",
             f.log.join("\n")
         ));
     }
