@@ -173,6 +173,8 @@ impl Runner {
         let store = SqliteStore::in_memory()?;
         let engine = Engine::open(journeys, Box::new(store), Arc::new(clock.clone()))?;
         engine.set_links(Arc::new(|id: &str| link_of(id)));
+        // A failure shows the session's log: it should say what every step did.
+        engine.set_detailed_log(true);
         let reached = Arc::new(Mutex::new(Reached::default()));
         let sent: SentBy = Arc::default();
         {
@@ -642,12 +644,6 @@ impl Runner {
                 *left -= 1;
                 Some(name.clone())
             });
-            // A suppressed text is in the session's own log already.
-            if m.status != MessageStatus::Suppressed {
-                let what = notification.as_deref().unwrap_or("a text");
-                self.trail
-                    .push((m.created_at, format!("{what} queued for {}", m.to)));
-            }
             self.texts.push(Text {
                 session: m.session_id,
                 to: m.to,

@@ -361,3 +361,85 @@ fn a_go_to_back_to_the_same_page_is_a_move_and_a_press_after_the_end_says_ended(
     );
     assert_eq!(session(&e, "s1").vars[0], Value::Number(102.0));
 }
+
+#[test]
+fn a_detailed_log_says_what_each_change_did_and_an_ordinary_one_does_not() {
+    let source = r#"
+journey Seed {
+  sms from "+15005550006"
+  trigger link "signup"
+  var phone: Phone
+
+  step Ask {
+    page Number {
+      input phone: phone "Mobile" required
+      button "Text me" {
+        set actor.phone = phone
+        initialize actor
+        send sms Link
+        start timer "nudge" after 1d {
+          send sms Link
+        }
+        stop timer "other"
+      }
+    }
+    page Thanks {
+      heading "Thanks"
+    }
+  }
+
+  notification Link sms {
+    text "Here: {{ journey_link }}"
+  }
+}
+"#;
+    let walk = |detailed: bool| {
+        let e = engine(source);
+        e.set_detailed_log(detailed);
+        e.set_links(Arc::new(|id: &str| {
+            journeyc::runtime::engine::JourneyLink {
+                url: format!("https://x.test/j/{}", "t".repeat(20) + id),
+                token_hash: id.as_bytes().to_vec(),
+            }
+        }));
+        let id = open(&e, "s1").id;
+        let state = session(&e, "s1");
+        e.note_shown(&state, (0, 0)).unwrap();
+        let outcome = submit(&e, &id, press((0, 0), 1, &[("phone", "+14155550100")]));
+        assert!(matches!(outcome, Submitted::Moved { .. }), "{outcome:?}");
+        e.events(&id)
+            .unwrap()
+            .into_iter()
+            .map(|(_, line)| line)
+            .collect::<Vec<_>>()
+    };
+    let detailed = walk(true);
+    for wanted in [
+        "now at step Ask",
+        "page Number shown",
+        "button \"Text me\" pressed on page Number with phone = \"+14155550100\"",
+        "SMS to +14155550100: Here: https://x.test/j/[redacted]",
+        "timer `nudge` started, due 2026-03-03T15:00:00+00:00",
+        "timer `other` stopped",
+        "now at step Ask, page Thanks",
+    ] {
+        assert!(
+            detailed.iter().any(|l| l == wanted),
+            "{wanted} in {detailed:#?}"
+        );
+    }
+    assert!(
+        !detailed.iter().any(|l| l.contains("tttttttttttttttt")),
+        "no live journey link in the log: {detailed:#?}"
+    );
+    // The press comes before what it did.
+    let at = |s: &str| detailed.iter().position(|l| l.starts_with(s)).unwrap();
+    assert!(at("button") < at("SMS to") && at("SMS to") < at("now at step Ask, page"));
+    let plain = walk(false);
+    assert!(
+        !plain
+            .iter()
+            .any(|l| l.starts_with("button") || l.starts_with("SMS to") || l.contains("shown")),
+        "{plain:#?}"
+    );
+}

@@ -366,6 +366,8 @@ pub struct Inner {
     /// read from the store have no link.
     links: std::sync::OnceLock<LinkMaker>,
     probe: std::sync::OnceLock<Probe>,
+    /// Whether the event log says what every change did (`set_detailed_log`).
+    detailed_log: std::sync::atomic::AtomicBool,
 }
 
 /// Makes a session's journey link from its id.
@@ -467,6 +469,7 @@ impl Engine {
             listener: std::sync::OnceLock::new(),
             busy: Lanes::default(),
             probe: std::sync::OnceLock::new(),
+            detailed_log: std::sync::atomic::AtomicBool::new(false),
             links: std::sync::OnceLock::new(),
         })))
     }
@@ -474,6 +477,84 @@ impl Engine {
     /// Sets who hears what runs (`journeyc test`); later calls change nothing.
     pub fn set_probe(&self, probe: Probe) {
         let _ = self.probe.set(probe);
+    }
+
+    /// Makes the event log say what every change did: texts queued, timers started and
+    /// stopped, words said, buttons pressed with what was typed, pages shown, and where
+    /// the session moved. The preview and `journeyc test` show it; a server does not
+    /// pay for the extra rows.
+    pub fn set_detailed_log(&self, on: bool) {
+        self.detailed_log
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn detailing(&self) -> bool {
+        self.detailed_log.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `effects`, and with a detailed log the lines that say what they do and where
+    /// the session moved (from `before`, or from nowhere for a new session).
+    fn detailed(
+        &self,
+        j: &ir::Journey,
+        before: Option<&SessionState>,
+        after: &SessionState,
+        mut effects: Vec<Effect>,
+    ) -> Vec<Effect> {
+        if !self.detailing() {
+            return effects;
+        }
+        // Each line goes just before its effect, so that what the store logs for it
+        // (a text suppressed, and why) follows.
+        let mut out = Vec::with_capacity(effects.len() * 2);
+        for e in effects.drain(..) {
+            let line = match &e {
+                // The store keeps no live journey link, in the log either.
+                Effect::Sms { to, body, .. } => {
+                    Some(format!("SMS to {to}: {}", super::links::redact(body)))
+                }
+                Effect::StartTimer { key, due, .. } => {
+                    Some(format!("timer `{key}` started, due {}", due.to_rfc3339()))
+                }
+                Effect::StopTimer { key } => Some(format!("timer `{key}` stopped")),
+                Effect::Say(text) => Some(format!("said: {text}")),
+                _ => None,
+            };
+            out.extend(line.map(Effect::Log));
+            out.push(e);
+        }
+        let moved = before.is_none_or(|b| (b.step, b.page) != (after.step, after.page));
+        if moved && after.status == Status::Active {
+            let step = j.steps.get(after.step);
+            let page = after
+                .page
+                .and_then(|p| step?.pages.get(p))
+                .map(|p| format!(", page {}", p.name));
+            out.push(Effect::Log(format!(
+                "now at step {}{}",
+                step.map_or("?", |s| s.name.as_str()),
+                page.unwrap_or_default()
+            )));
+        }
+        out
+    }
+
+    /// With a detailed log, records that the person was shown page `at` of the session.
+    /// A session that changed meanwhile misses the line; nothing else is written.
+    pub fn note_shown(&self, state: &SessionState, at: (usize, usize)) -> Result<()> {
+        if !self.detailing() {
+            return Ok(());
+        }
+        let j = self.journey_of(state)?;
+        let Some(page) = j.steps.get(at.0).and_then(|s| s.pages.get(at.1)) else {
+            return Ok(());
+        };
+        let mut copy = state.clone();
+        let line = Effect::Log(format!("page {} shown", page.name));
+        match self.store.apply(&mut copy, &[line], self.now()) {
+            Err(e) if e.is_conflict() => Ok(()),
+            other => other,
+        }
     }
 
     /// Tells the probe, if there is one.
@@ -849,6 +930,7 @@ impl Engine {
         if !matches!(start, Start::Schedule) {
             effects.extend(self.enter_first_step(j, &mut state, now));
         }
+        let effects = self.detailed(j, None, &state, effects);
         // One transaction: the new session and everything its first actions did.
         let durable = self
             .store
@@ -902,7 +984,21 @@ impl Engine {
         inputs: &[(usize, Value)],
         actions: &[ir::Action],
     ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
+        self.press_noted(session_id, at, inputs, actions, None)
+    }
+
+    /// `press_queued`, with a line for the event log first (what was pressed, with
+    /// what), kept only when the log is detailed.
+    pub(super) fn press_noted(
+        &self,
+        session_id: &str,
+        at: Option<(usize, usize)>,
+        inputs: &[(usize, Value)],
+        actions: &[ir::Action],
+        note: Option<String>,
+    ) -> Result<Pending<(SessionState, Vec<Effect>)>> {
         let (inputs, actions) = (inputs.to_vec(), actions.to_vec());
+        let note = note.filter(|_| self.detailing());
         let engine = self.clone();
         self.change(session_id, move |j, state, now| {
             if let Some(at) = at {
@@ -920,7 +1016,9 @@ impl Engine {
                     *slot = value.clone();
                 }
             }
-            let (mut effects, moved) = engine.act_tracked(j, state, &actions, now);
+            let (mut acted, moved) = engine.act_tracked(j, state, &actions, now);
+            let mut effects: Vec<Effect> = note.clone().map(Effect::Log).into_iter().collect();
+            effects.append(&mut acted);
             // Kept for the caller, who tells a move from a stay (`runtime::web`); the
             // store keeps nothing of it.
             if moved {
@@ -964,6 +1062,7 @@ impl Engine {
             let j = engine.journey_of(&state)?;
             let before = state.clone();
             let effects = event(j, &mut state, now)?;
+            let effects = engine.detailed(j, Some(&before), &state, effects);
             let pending = engine.keep_queued((), &state, &effects, now);
             next_revision(&before, &mut state);
             Ok(pending.giving((state, effects)).in_turn(turn))
@@ -1070,6 +1169,7 @@ impl Engine {
                 }),
             );
             effects.extend(self.act(j, state, &timer.actions, now));
+            let effects = self.detailed(j, Some(&before), state, effects);
             fires.push((timer.id, state.clone(), effects));
             next_revision(&before, state);
             firing.push(timer);
@@ -1383,6 +1483,7 @@ impl Engine {
                 ));
             }
             let (turn, mut state) = self.in_turn(listed, now)?;
+            let before = state.clone();
             // The session's own version answers it.
             let j = self.journey_of(&state)?;
             state.message = Some(body.to_string());
@@ -1406,6 +1507,7 @@ impl Engine {
                 let actions = &j.reply_handlers[index].actions;
                 effects.extend(self.act(j, &mut state, actions, now));
             }
+            let effects = self.detailed(j, Some(&before), &state, effects);
             return Ok(self
                 .keep_queued(Reply::None, &state, &effects, now)
                 .in_turn(turn));
@@ -1504,6 +1606,7 @@ impl Engine {
         let pending = match existing {
             Some(listed) => {
                 let (turn, mut state) = self.in_turn(listed, now)?;
+                let before = state.clone();
                 let j = self.journey_of(&state)?;
                 // `session.from` is the number that called, as for a text.
                 state.from = from.map(str::to_string);
@@ -1523,6 +1626,7 @@ impl Engine {
                     from.unwrap_or("a withheld number")
                 )));
                 effects.extend(self.act(j, &mut state, &actions.unwrap_or_default(), now));
+                let effects = self.detailed(j, Some(&before), &state, effects);
                 let pending = self.keep_queued((), &state, &effects, now);
                 pending.giving(effects).in_turn(turn)
             }

@@ -246,7 +246,26 @@ impl Engine {
                 return Ok(Submission(Kept::Now(Submitted::Invalid(shown))));
             }
         };
-        match self.press_queued(&state.id, Some((step, page)), &inputs, actions) {
+        let label = match &controls[button.expect("found above")] {
+            Control::Button { label, .. } => text_of(label, state, now),
+            _ => String::new(),
+        };
+        let mut typed: Vec<String> = press
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k} = \"{}\"", v.chars().take(80).collect::<String>()))
+            .collect();
+        typed.sort();
+        let note = format!(
+            "button \"{label}\" pressed on page {}{}",
+            journey.steps[step].pages[page].name,
+            if typed.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", typed.join(", "))
+            }
+        );
+        match self.press_noted(&state.id, Some((step, page)), &inputs, actions, Some(note)) {
             Ok(pending) => Ok(Submission(Kept::Later {
                 pending: Box::new(pending),
                 at: (step, page),
