@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod pages;
 mod preview;
 pub mod sender;
+mod studio;
 pub mod twilio;
 mod webhooks;
 
@@ -122,6 +123,19 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
             ("preview", preview::session(&app, &id).await)
         }
         (_, ["_preview", "api", ..]) if app.config.preview => ("preview", preview::unknown()),
+        // The studio: a page over the preview API, with its script and style sheet.
+        (&Method::GET | &Method::HEAD, ["_preview", ""]) if app.config.preview => {
+            ("preview", studio::page())
+        }
+        (&Method::GET | &Method::HEAD, ["_preview"]) if app.config.preview => {
+            ("preview", http::redirect("/_preview/"))
+        }
+        (&Method::GET | &Method::HEAD, ["_preview", "studio.js"]) if app.config.preview => {
+            ("preview", studio::script())
+        }
+        (&Method::GET | &Method::HEAD, ["_preview", "studio.css"]) if app.config.preview => {
+            ("preview", studio::style())
+        }
         (_, ["start", _] | ["j", _] | ["healthz"] | ["metrics"]) => (
             "other",
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
@@ -132,6 +146,12 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
         ),
         (&Method::GET | &Method::HEAD, [""]) => ("other", links::home(&app)),
         _ => ("not_found", text(StatusCode::NOT_FOUND, "not found\n")),
+    };
+    // The studio shows journey pages in a frame.
+    let response = if app.config.preview {
+        studio::frameable(route, response)
+    } else {
+        response
     };
     app.metrics.request(route);
     app.log.info(&format!(

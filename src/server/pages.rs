@@ -242,11 +242,12 @@ mod tests {
         [byte(0), byte(2), byte(4)]
     }
 
-    /// The declarations of the first rule whose selector is exactly `selector`.
+    /// The declarations of the first rule whose selector is exactly `selector`
+    /// (after any comment before it).
     fn rule<'a>(css: &'a str, selector: &str) -> &'a str {
         css.split('}')
             .filter_map(|r| r.split_once('{'))
-            .find(|(s, _)| s.trim() == selector)
+            .find(|(s, _)| s.rsplit("*/").next().unwrap_or(s).trim() == selector)
             .unwrap_or_else(|| panic!("no rule for {selector}"))
             .1
     }
@@ -292,6 +293,31 @@ mod tests {
         // The ring is drawn outside the control with a gap (`outline-offset`), so it
         // lies on the page, whatever the control's own colour.
         assert!(rule(css, ":focus-visible").contains("outline-offset:2px"));
+    }
+
+    #[test]
+    fn the_studio_focus_ring_has_3_to_1_against_everything_it_is_drawn_on() {
+        let css = include_str!("studio/studio.css");
+        let ring = colour_after(rule(css, ":focus-visible"), "outline:");
+        assert!(rule(css, ":focus-visible").contains("outline-offset: 2px"));
+        for selector in [
+            "body",
+            ".panel",
+            "#conversation",
+            ".bubble",
+            "button.session[aria-pressed=\"true\"]",
+        ] {
+            let background = colour_after(rule(css, selector), "background:");
+            let ratio = contrast(ring, background);
+            assert!(
+                ratio >= 3.0,
+                "the focus ring {ring:?} has {ratio:.2}:1 on {selector} {background:?}"
+            );
+        }
+        // A link in a text the phone sent sits on blue: there the ring is white.
+        let ring = colour_after(rule(css, ".bubble.out :focus-visible"), "outline-color:");
+        let blue = colour_after(rule(css, ".bubble.out"), "background:");
+        assert!(contrast(ring, blue) >= 3.0);
     }
 
     fn field(index: usize, kind: InputKind, error: Option<&str>) -> Field {

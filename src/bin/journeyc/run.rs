@@ -324,7 +324,7 @@ fn banner(app: &App, local: SocketAddr, db: &str) {
     out.push_str(&format!("  webhooks   {webhooks}\n"));
     if app.config.preview {
         out.push_str(&format!(
-            "  preview    manual clock; API at {base}/_preview/api/\n"
+            "  preview    manual clock; studio at {base}/_preview/, API at {base}/_preview/api/\n"
         ));
     }
     let links: Vec<String> = journeys
