@@ -30,6 +30,13 @@ fn artifacts() -> PathBuf {
     dir
 }
 
+fn decode(png: &serde_json::Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(png.as_str().expect("a base64 PNG"))
+        .expect("the screenshot is base64")
+}
+
 /// Waits until the first element matching `css` (in the document WebDriver is in)
 /// has text containing `text`; gives the element and its text.
 async fn wait_for_text(browser: &Browser, css: &str, text: &str) -> (String, String) {
@@ -160,7 +167,7 @@ async fn an_author_plays_the_seed_journey_in_the_studio() {
     let driver = Chromedriver::start(&chromedriver).await;
     let wide = json!({
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--window-size=1440,900",
+                 "--disable-dev-shm-usage", "--window-size=1440,1000",
                  "--force-device-scale-factor=1"],
     });
     let browser = Browser::open(&driver, &chromium, wide).await;
@@ -222,18 +229,28 @@ async fn an_author_plays_the_seed_journey_in_the_studio() {
     );
     wait_for_text(&browser, "#conversation li.bubble", "Still there?").await;
 
+    // STOP from the phone box.
+    let reply = browser.find("#reply").await;
+    browser.type_into(&reply, "STOP").await;
+    let send = browser.find("#reply-form button[type=submit]").await;
+    browser.click(&send).await;
+    wait_for_text(&browser, "#conversation li.bubble.out", "STOP").await;
+    wait_for_text(&browser, "#status", "Sent STOP").await;
+    // The picture for the README: the first session, with its whole conversation.
+    let wide_png = browser.screenshot().await;
+    std::fs::write(artifacts().join("studio-1440.png"), &wide_png).unwrap();
+    if std::env::var_os("JOURNEYC_UPDATE_DOCS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/studio.png");
+        std::fs::write(docs, &wide_png).unwrap();
+    }
+
     // What the phone texts is shown as text, never as markup.
     let reply = browser.find("#reply").await;
     browser.type_into(&reply, "<b>hi</b>\u{E007}").await;
     wait_for_text(&browser, "#conversation li.bubble.out", "<b>hi</b>").await;
     assert!(browser.find_all("#conversation b").await.is_empty());
 
-    // STOP from the phone box; the next session's text to this phone is suppressed.
-    let reply = browser.find("#reply").await;
-    browser.type_into(&reply, "STOP").await;
-    let send = browser.find("#reply-form button[type=submit]").await;
-    browser.click(&send).await;
-    wait_for_text(&browser, "#conversation li.bubble.out", "STOP").await;
+    // A second session for the same phone: its first text is suppressed.
     start_and_leave_a_number(&browser, 1).await;
     let (_, suppressed) = wait_for_text(
         &browser,
@@ -262,12 +279,9 @@ async fn an_author_plays_the_seed_journey_in_the_studio() {
         phone.x + phone.width <= frame.x && frame.x + frame.width <= clock.x,
         "side by side at 1440px: {phone:?} {frame:?} {clock:?}"
     );
-    let wide_png = browser.screenshot().await;
-    std::fs::write(artifacts().join("studio-1440.png"), &wide_png).unwrap();
-    if std::env::var_os("JOURNEYC_UPDATE_DOCS").is_some() {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/studio.png");
-        std::fs::write(docs, &wide_png).unwrap();
-    }
+    let graph = browser.find(".graph").await;
+    let png = browser.get(&format!("/element/{graph}/screenshot")).await;
+    std::fs::write(artifacts().join("studio-graph.png"), decode(&png)).unwrap();
 
     // A phone's width: the panels stack, and nothing scrolls sideways. (Chromium will
     // not make a window narrower than 500 pixels, so the screen is emulated.)
@@ -295,6 +309,12 @@ async fn an_author_plays_the_seed_journey_in_the_studio() {
         frame.y >= phone.y + phone.height && phone.x + phone.width <= 390.0,
         "stacked at 390px: {phone:?} {frame:?}"
     );
+    browser
+        .script(
+            "document.querySelector('.phone-panel').scrollIntoView()",
+            vec![],
+        )
+        .await;
     let narrow_png = browser.screenshot().await;
     std::fs::write(artifacts().join("studio-390.png"), &narrow_png).unwrap();
 

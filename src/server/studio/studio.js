@@ -311,6 +311,7 @@
     state.before = null;
     state.frameSession = pick.id;
     state.place = null;
+    status(`Following the new session ${pick.id}.`);
     choose(pick.id);
   }
 
@@ -442,7 +443,7 @@
   // Twilio's delivery callbacks, simulated: delivered, or failed as Twilio says
   // 30003 (unreachable).
   function deliveryButtons(m) {
-    const row = el('p', { class: 'delivery' });
+    const row = el('details', { class: 'delivery' }, el('summary', { text: 'Delivery' }));
     const button = (label, body) => {
       const b = el('button', { type: 'button', class: 'small', text: label });
       b.setAttribute('aria-label', `Mark text ${m.id} ${label}`);
@@ -478,7 +479,7 @@
       timers.append(el('li', null,
         el('strong', { text: t.key }), ' ',
         el('span', { text: `due ${formatIn(t.due, zoneOf(d))} (${relative(t.due)})` }),
-        t.fires ? el('span', { class: 'fires', text: ` → ${typeof t.fires === 'string' ? t.fires : JSON.stringify(t.fires)}` }) : null));
+        t.fires ? el('span', { class: 'fires', text: ` → ${Array.isArray(t.fires) ? t.fires.join('; ') : show(t.fires)}` }) : null));
     }
   }
 
