@@ -414,9 +414,18 @@ pub struct Test {
     pub span: (usize, usize),
     /// When the test starts: `clock`, or else `DEFAULT_TEST_START`.
     pub start: chrono::DateTime<chrono::Utc>,
-    /// The journeys it runs with: its file's and those of the files the file imports.
-    pub journeys: Vec<String>,
+    /// The journeys its steps talk to, among its file's and those of the files the
+    /// file imports; the test's engine runs these and no other.
+    pub journeys: Vec<TestJourney>,
     pub steps: Vec<TestStep>,
+}
+
+/// A journey a test runs, by name and fingerprint: two files may hold journeys of one
+/// name, and the test runs the one its file sees.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestJourney {
+    pub name: String,
+    pub fingerprint: String,
 }
 
 /// Where a test's clock starts unless it says: Monday 5 January 2026, 09:00 in New

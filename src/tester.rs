@@ -164,11 +164,19 @@ fn failed(e: StoreError) -> String {
 
 impl Runner {
     fn new(test: &ir::Test, all: &[ir::Journey]) -> Result<Runner, StoreError> {
-        let journeys: Vec<ir::Journey> = test
-            .journeys
-            .iter()
-            .filter_map(|name| all.iter().find(|j| &j.name == name).cloned())
-            .collect();
+        let mut journeys = Vec::new();
+        for want in &test.journeys {
+            let found = all
+                .iter()
+                .find(|j| j.name == want.name && j.fingerprint() == want.fingerprint);
+            let Some(j) = found else {
+                return Err(StoreError::NotFound(format!(
+                    "the journey `{}` the test was checked with",
+                    want.name
+                )));
+            };
+            journeys.push(j.clone());
+        }
         let clock = ManualClock::new(test.start);
         let store = SqliteStore::in_memory()?;
         let engine = Engine::open(journeys, Box::new(store), Arc::new(clock.clone()))?;
@@ -275,6 +283,8 @@ impl Runner {
         }
         match action {
             TestAction::OpenLink { slug } => {
+                // A new tab: nothing typed in another one comes along.
+                self.fields.clear();
                 let (id, hash, url) = self.new_ids()();
                 let started = self
                     .engine
@@ -388,10 +398,20 @@ impl Runner {
             });
         };
         let journey = state.journey.clone();
+        // A browser sends every field as shown, with what was typed over it.
+        let mut fields: HashMap<String, String> = page
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Input(f) => Some((f.name.clone(), f.value.clone())),
+                _ => None,
+            })
+            .collect();
+        fields.extend(std::mem::take(&mut self.fields));
         let press = Press {
             page: Some((page.step, page.page)),
             button: Some(index),
-            fields: std::mem::take(&mut self.fields),
+            fields,
         };
         let outcome = self
             .engine
@@ -601,7 +621,8 @@ impl Runner {
     }
 
     fn mark(&mut self, status: &str, code: Option<&str>) -> Step {
-        let Some(last) = self.texts.iter().rev().find(|t| t.id.is_some()) else {
+        let sent = |t: &&Text| t.id.is_some() && t.status != MessageStatus::Suppressed;
+        let Some(last) = self.texts.iter().rev().find(sent) else {
             return Err("no text has been sent".into());
         };
         let id = last.id.expect("found by id");
@@ -737,7 +758,7 @@ impl Runner {
                         if name == page {
                             Ok(())
                         } else {
-                            Err(format!("the person sees page {name}"))
+                            Err(format!("the person sees page {name}{}", self.refused()))
                         }
                     }
                     None => Err(format!(
@@ -926,6 +947,23 @@ impl Runner {
                 })
             }
         }
+    }
+
+    /// Why the last press did not move on, when its fields were refused: a page
+    /// expectation that fails after one says so.
+    fn refused(&self) -> String {
+        let Some(page) = &self.invalid else {
+            return String::new();
+        };
+        let errors: Vec<String> = page
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Input(f) => f.error.as_ref().map(|e| format!("{}: {e}", f.name)),
+                _ => None,
+            })
+            .collect();
+        format!(" (the last press was refused: {})", errors.join("; "))
     }
 
     /// The page the journey link shows now, if any.

@@ -581,6 +581,7 @@ async fn health_metrics_preview_and_limits() {
     );
     let r = client()
         .post(server.url("/_preview/api/sms"))
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await

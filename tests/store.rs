@@ -1145,3 +1145,24 @@ fn versions_are_kept_once_per_fingerprint_and_sessions_counted_by_version() {
         );
     }
 }
+
+#[test]
+fn recent_sessions_are_listed_newest_first_whatever_their_status() {
+    for (name, store) in stores("recent") {
+        for id in ["a", "b", "c"] {
+            new_session(&*store, id);
+        }
+        let mut ended = store.session("b").unwrap().unwrap();
+        ended.status = Status::Ended;
+        store
+            .apply(&mut ended, &[], at("2026-03-02T16:00:00Z"))
+            .unwrap();
+        assert_eq!(
+            store.recent_session_ids(10).unwrap(),
+            ["c", "b", "a"],
+            "{name}: every session, newest first"
+        );
+        assert_eq!(store.recent_session_ids(2).unwrap(), ["c", "b"], "{name}");
+        assert!(store.recent_session_ids(0).unwrap().is_empty(), "{name}");
+    }
+}

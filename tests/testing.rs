@@ -373,3 +373,116 @@ test "the weekly schedule texts on Monday morning" {
     let out = journeyc(&dir, &["test", "weekly.journey", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "a wrong text fails");
 }
+
+/// Writes `source` to a fresh folder and runs `journeyc test` on it, as JSON lines.
+fn run_source(name: &str, source: &str) -> (Option<i32>, Vec<Value>) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("journeyc-testing-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("t.journey"), source).unwrap();
+    let out = journeyc(&dir, &["test", "t.journey", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_ne!(out.status.code(), Some(2), "{stderr}");
+    (out.status.code(), lines(&out))
+}
+
+const TWO_JOURNEYS: &str = r#"
+journey One {
+  sms from "+15005550006"
+  trigger link "one"
+  var phone: Phone
+  var name: Text
+
+  step Ask {
+    page Details {
+      input phone: phone "Mobile" required
+      input name: text "Name" required
+      button "Next" {
+        go to page Check
+      }
+    }
+    page Check {
+      button "Edit" {
+        go to page Details
+      }
+      button "Done" {
+        set actor.phone = phone
+        initialize actor
+        send sms Thanks
+        go to step Finished
+      }
+    }
+  }
+  step Finished {
+    page Bye {
+      heading "Bye"
+    }
+  }
+  notification Thanks sms {
+    text "Thanks"
+  }
+}
+
+journey Two {
+  sms from "+15005550007"
+  trigger sms to "+15005550007"
+  step Hello {
+    page Greet {
+      heading "Hello from Two"
+    }
+  }
+}
+
+journey Tick {
+  sms from "+15005550008"
+  trigger schedule "0 9 * * *" in "America/New_York" {
+    set actor.phone = "+14155550177"
+    initialize actor
+    send sms Ping
+  }
+  step Only {
+    on enter {
+      end session
+    }
+  }
+  notification Ping sms {
+    text "Ping"
+  }
+}
+"#;
+
+#[test]
+fn a_press_sends_what_the_page_shows_and_a_refused_one_says_why() {
+    let source = format!(
+        "{TWO_JOURNEYS}\ntest \"edit and come back\" {{\n  open link \"one\"\n  fill phone = \"+14155550100\"\n  fill name = \"Jo\"\n  press \"Next\"\n  press \"Edit\"\n  expect page Details\n  press \"Next\"\n  expect page Check\n  press \"Done\"\n  expect page Bye\n  expect sms Thanks\n}}\n\ntest \"refused\" {{\n  open link \"one\"\n  fill phone = \"12\"\n  press \"Next\"\n  expect page Check\n}}\n"
+    );
+    let (code, lines) = run_source("press", &source);
+    assert_eq!(code, Some(1));
+    let by_name = |n: &str| lines.iter().find(|l| l["name"] == n).unwrap();
+    assert_eq!(by_name("edit and come back")["passed"], true, "{lines:#?}");
+    let refused = &by_name("refused")["failure"]["found"];
+    assert!(
+        refused
+            .as_str()
+            .unwrap()
+            .contains("the last press was refused: ")
+            && refused.as_str().unwrap().contains("phone: "),
+        "{refused}"
+    );
+}
+
+#[test]
+fn a_test_follows_a_new_person_texting_and_runs_only_the_journeys_it_starts() {
+    // Tick texts every morning; a test that never starts it sees none of its texts.
+    let source = format!(
+        "{TWO_JOURNEYS}\ntest \"two people\" {{\n  open link \"one\"\n  expect page Details\n  text \"HI\" from \"+14155550199\" to \"+15005550007\"\n  open journey link\n  expect page Greet\n  expect text \"Hello from Two\"\n  wait 2d\n  expect no sms\n}}\n"
+    );
+    let (code, lines) = run_source("follow", &source);
+    assert_eq!(code, Some(0), "{lines:#?}");
+    // With its schedule started, Tick's texts come.
+    let with_tick = format!(
+        "{TWO_JOURNEYS}\ntest \"tick\" {{\n  wait for schedule Tick\n  wait 1d\n  expect 2 sms\n}}\n"
+    );
+    let (code, lines) = run_source("tick", &with_tick);
+    assert_eq!(code, Some(0), "{lines:#?}");
+}

@@ -28,7 +28,41 @@ struct At<'j> {
     journey: Option<&'j ir::Journey>,
     /// The page the person is known to see: after `expect page`, until something moves.
     page: Option<(usize, usize)>,
+    /// Every journey a step has talked to: the test's engine runs these, and no other
+    /// (another journey's schedule would otherwise run through every `wait`).
+    touched: Vec<&'j ir::Journey>,
+    /// Phone numbers known to have a session, with its journey: a text from one goes
+    /// to that session.
+    phones: Vec<(String, &'j ir::Journey)>,
+    /// A step that would have started a session was wrong and reported: the steps
+    /// after it are not reported again for wanting one.
+    lost: bool,
 }
+
+impl<'j> At<'j> {
+    fn talk_to(&mut self, j: &'j ir::Journey) {
+        self.journey = Some(j);
+        if !self.touched.iter().any(|t| std::ptr::eq(*t, j)) {
+            self.touched.push(j);
+        }
+    }
+}
+
+/// Words the engine answers without starting a session (STOP, HELP and their kin).
+const NO_SESSION_WORDS: &[&str] = &[
+    "STOP",
+    "UNSUBSCRIBE",
+    "END",
+    "QUIT",
+    "STOPALL",
+    "REVOKE",
+    "OPTOUT",
+    "CANCEL",
+    "START",
+    "UNSTOP",
+    "HELP",
+    "INFO",
+];
 
 impl Cx<'_> {
     pub(super) fn tests(&mut self, tree: &ast::File, journeys: &[&ir::Journey]) -> Vec<ir::Test> {
@@ -59,6 +93,9 @@ impl Cx<'_> {
         let mut at = At {
             journey: None,
             page: None,
+            touched: Vec::new(),
+            phones: Vec::new(),
+            lost: false,
         };
         let mut start = DateTime::parse_from_rfc3339(ir::DEFAULT_TEST_START)
             .expect("the default start reads")
@@ -87,7 +124,14 @@ impl Cx<'_> {
             name,
             span: (t.name.span.start, t.name.span.end),
             start,
-            journeys: journeys.iter().map(|j| j.name.clone()).collect(),
+            journeys: at
+                .touched
+                .iter()
+                .map(|j| ir::TestJourney {
+                    name: j.name.clone(),
+                    fingerprint: j.fingerprint(),
+                })
+                .collect(),
             steps,
         })
     }
@@ -122,9 +166,10 @@ impl Cx<'_> {
                         })
                         .collect();
                     self.unknown(step_arg(step), "starting link", &slug, &slugs);
+                    at.lost = true;
                     return None;
                 };
-                at.journey = Some(j);
+                at.talk_to(j);
                 TestAction::OpenLink { slug }
             }
             K::OpenJourneyLink => {
@@ -212,7 +257,40 @@ impl Cx<'_> {
                     Some(t) => Some(self.phone_literal(t, "the number texted")?),
                     None => None,
                 };
+                let word = body.trim().to_uppercase();
+                let starts = !NO_SESSION_WORDS.contains(&word.as_str());
+                // A text from a number with a session goes to that session.
+                let known = from
+                    .as_ref()
+                    .and_then(|f| at.phones.iter().find(|(p, _)| p == f))
+                    .map(|(_, j)| *j);
+                let by_number = to.as_ref().and_then(|number| {
+                    journeys
+                        .iter()
+                        .find(|j| {
+                            j.triggers
+                                .iter()
+                                .any(|t| matches!(t, ir::Trigger::Sms { to, .. } if to == number))
+                        })
+                        .copied()
+                });
+                if let Some(j) = known {
+                    at.talk_to(j);
+                } else if let (Some(j), Some(f), true, true) =
+                    (by_number, &from, at.journey.is_some(), starts)
+                {
+                    // A new person texting the number starts a session of its journey.
+                    at.phones.push((f.clone(), j));
+                    at.talk_to(j);
+                }
                 if at.journey.is_none() {
+                    if !starts {
+                        let d = self
+                            .diag(TEST_STEP, span, format!("\"{}\" starts no session", body.trim()), "answered without a session")
+                            .with_help("STOP, START and HELP are answered by the number itself; text something else to start the journey");
+                        self.push(d);
+                        return None;
+                    }
                     let Some(number) = &to else {
                         let d = self
                             .diag(TEST_STEP, span, "this text goes to no number", "no session has started to reply to")
@@ -239,7 +317,7 @@ impl Cx<'_> {
                         self.push(d);
                         return None;
                     };
-                    if from.is_none() {
+                    let Some(f) = &from else {
                         let d = self
                             .diag(
                                 TEST_STEP,
@@ -250,8 +328,9 @@ impl Cx<'_> {
                             .with_help("add the sender's number: `from \"+14155550100\"`");
                         self.push(d);
                         return None;
-                    }
-                    at.journey = Some(j);
+                    };
+                    at.phones.push((f.clone(), j));
+                    at.talk_to(j);
                 }
                 TestAction::Text { body, from, to }
             }
@@ -278,13 +357,20 @@ impl Cx<'_> {
                             "calls start the journey whose `trigger call to` has this number",
                         );
                     self.push(d);
+                    at.lost = true;
                     return None;
                 };
-                at.journey = Some(j);
+                if let Some(f) = &from {
+                    at.phones.push((f.clone(), j));
+                }
+                at.talk_to(j);
                 TestAction::Call { to, from }
             }
             K::Api { journey, fields } => {
-                let j = self.journey_named(journeys, journey)?;
+                let Some(j) = self.journey_named(journeys, journey) else {
+                    at.lost = true;
+                    return None;
+                };
                 if !j
                     .triggers
                     .iter()
@@ -297,14 +383,25 @@ impl Cx<'_> {
                     return None;
                 }
                 let (mut actor, mut vars) = (Vec::new(), Vec::new());
+                // Every field is checked, and the journey followed, whatever one says.
+                at.talk_to(j);
+                let mut bad = false;
                 for (target, value) in fields {
-                    match self.test_place(j, target)? {
-                        (TestPlace::Actor(field), ty) => {
-                            actor.push((field, self.test_value(value, ty)?));
+                    let Some((place, ty)) = self.test_place(j, target) else {
+                        bad = true;
+                        continue;
+                    };
+                    let Some(v) = self.test_value(value, ty, &place) else {
+                        // An `actor.phone` that is no number is reported once.
+                        if place == TestPlace::Actor("phone".into()) {
+                            actor.push(("phone".into(), Json::Null));
                         }
-                        (TestPlace::Var(name), ty) => {
-                            vars.push((name, self.test_value(value, ty)?));
-                        }
+                        bad = true;
+                        continue;
+                    };
+                    match place {
+                        TestPlace::Actor(field) => actor.push((field, v)),
+                        TestPlace::Var(name) => vars.push((name, v)),
                     }
                 }
                 if !actor.iter().any(|(f, _)| f == "phone") {
@@ -319,7 +416,14 @@ impl Cx<'_> {
                     self.push(d);
                     return None;
                 }
-                at.journey = Some(j);
+                if bad {
+                    return None;
+                }
+                if let Some((_, Json::String(p))) = actor.iter().find(|(f, _)| f == "phone") {
+                    if let Some(p) = literals::parse_phone(p) {
+                        at.phones.push((p, j));
+                    }
+                }
                 TestAction::Api {
                     journey: j.name.clone(),
                     actor,
@@ -342,7 +446,10 @@ impl Cx<'_> {
                 at: self.instant(when, zone.as_ref())?,
             },
             K::WaitSchedule(name) => {
-                let j = self.journey_named(journeys, name)?;
+                let Some(j) = self.journey_named(journeys, name) else {
+                    at.lost = true;
+                    return None;
+                };
                 if !j
                     .triggers
                     .iter()
@@ -354,7 +461,7 @@ impl Cx<'_> {
                     self.push(d);
                     return None;
                 }
-                at.journey = Some(j);
+                at.talk_to(j);
                 TestAction::WaitSchedule {
                     journey: j.name.clone(),
                 }
@@ -519,6 +626,13 @@ impl Cx<'_> {
                         SmsMatch::JourneyLink => journey_link = true,
                     }
                 }
+                if journey_link && *suppressed {
+                    let d = self
+                        .diag(TEST_STEP, span, "a suppressed text has no journey link to match", "`with journey link` and `suppressed` together")
+                        .with_help("a text kept back is stored with its link redacted; match its words with `containing` instead");
+                    self.push(d);
+                    return None;
+                }
                 TestAction::ExpectSms {
                     notification,
                     to,
@@ -553,17 +667,15 @@ impl Cx<'_> {
             }
             Expectation::Value { target, value } => {
                 let (place, ty) = self.test_place(j, target)?;
-                TestAction::ExpectValue {
-                    place,
-                    value: self.test_value(value, ty)?,
-                }
+                let value = self.test_value(value, ty, &place)?;
+                TestAction::ExpectValue { place, value }
             }
         })
     }
 
     /// The journey of the session a step needs, or a diagnostic that none has started.
     fn session<'j>(&mut self, at: &At<'j>, span: Span, what: &str) -> Option<&'j ir::Journey> {
-        if at.journey.is_none() {
+        if at.journey.is_none() && !at.lost {
             let d = self
                 .diag(TEST_STEP, span, format!("`{what}` before any session has started"), "no session yet")
                 .with_help("start one first: `open link \"slug\"`, `text \"HI\" from \"+1...\" to \"+1...\"`, `call \"+1...\"`, `api Journey { ... }` or `wait for schedule Journey`");
@@ -654,41 +766,70 @@ impl Cx<'_> {
     }
 
     /// A value written out in a test, as the API's JSON would carry it: text, a number,
-    /// `true`, `false` or `null`, of a kind that can fit `ty`.
-    fn test_value(&mut self, e: &ast::Expr, ty: Type) -> Option<Json> {
+    /// `true`, `false` or `null`, that reads as a value of `ty` (`place` names it).
+    fn test_value(&mut self, e: &ast::Expr, ty: Type, place: &TestPlace) -> Option<Json> {
+        let number = |n: f64| serde_json::Number::from_f64(n).map(Json::Number);
         let value = match &e.kind {
-            E::Text(s) => Json::String(self.constant(s, "a value")?),
-            E::Number(n) => serde_json::Number::from_f64(*n).map(Json::Number)?,
-            E::Unary(ast::UnOp::Neg, inner) if matches!(inner.kind, E::Number(_)) => {
-                let E::Number(n) = inner.kind else {
-                    unreachable!()
-                };
-                serde_json::Number::from_f64(-n).map(Json::Number)?
-            }
-            E::Bool(b) => Json::Bool(*b),
-            E::Null => Json::Null,
-            _ => {
-                let d = self
-                    .diag(TEST_STEP, e.span, "a value here is written out", "not a plain value")
-                    .with_help("write text in quotes, a number, `true`, `false` or `null`; dates and times as text, e.g. \"2026-03-10T15:00:00-05:00\"");
-                self.push(d);
-                return None;
-            }
+            E::Text(s) => Some(Json::String(self.constant(s, "a value")?)),
+            E::Number(n) => number(*n),
+            E::Unary(ast::UnOp::Neg, inner) => match inner.kind {
+                E::Number(n) => number(-n),
+                _ => None,
+            },
+            E::Bool(b) => Some(Json::Bool(*b)),
+            E::Null => Some(Json::Null),
+            _ => None,
         };
-        let fits = match (&value, &ty) {
-            (Json::Null, _) | (_, Type::Any) => true,
-            (Json::Bool(_), t) => *t == Type::Boolean,
-            (Json::Number(_), t) => *t == Type::Number,
-            (Json::String(_), t) => !matches!(t, Type::Boolean | Type::Number),
-            _ => true,
+        let Some(value) = value else {
+            let d = self
+                .diag(TEST_STEP, e.span, "a value here is written out", "not a plain, finite value")
+                .with_help("write text in quotes, a number, `true`, `false` or `null`; dates and times as text, e.g. \"2026-03-10T15:00:00-05:00\"");
+            self.push(d);
+            return None;
         };
-        if !fits {
-            let d = self.diag(
-                ASSIGN_TYPE,
-                e.span,
-                format!("this value does not fit a {}", ty),
-                "of the wrong type",
-            );
+        // What the API would refuse, refused here, before the test runs.
+        let text = value.as_str().unwrap_or_default();
+        let reads = match (&value, ty, place) {
+            (Json::Null, _, _) | (_, Type::Any, _) => Ok(()),
+            (Json::String(_), _, TestPlace::Actor(f)) if f == "time_zone" => {
+                literals::parse_time_zone(text)
+                    .map(|_| ())
+                    .ok_or("an IANA time zone, such as \"America/New_York\"")
+            }
+            (Json::Bool(_), Type::Boolean, _) | (Json::Number(_), Type::Number, _) => Ok(()),
+            (Json::String(_), Type::Text, _) => Ok(()),
+            (Json::String(_), Type::Phone, _) => literals::parse_phone(text)
+                .map(|_| ())
+                .ok_or("a phone number, such as \"+14155550100\""),
+            (Json::String(_), Type::Email, _) => literals::is_email(text)
+                .then_some(())
+                .ok_or("an email address"),
+            (Json::String(_), Type::Date, _) => literals::parse_date(text)
+                .map(|_| ())
+                .ok_or("a date, YYYY-MM-DD"),
+            (Json::String(_), Type::DateTime, _) => DateTime::parse_from_rfc3339(text)
+                .map(|_| ())
+                .map_err(|_| "a date and time in RFC 3339, such as \"2026-03-10T15:00:00-05:00\""),
+            (Json::Number(n), Type::Duration, _) if n.is_i64() => Ok(()),
+            (_, Type::Duration, _) => Err("a whole number of seconds"),
+            (_, Type::List | Type::Object, _) => {
+                Err("a list or an object, which a test cannot write")
+            }
+            (_, t, _) => Err(match t {
+                Type::Boolean => "`true` or `false`",
+                Type::Number => "a number",
+                _ => "text in quotes",
+            }),
+        };
+        if let Err(expected) = reads {
+            let d = self
+                .diag(
+                    ASSIGN_TYPE,
+                    e.span,
+                    format!("this value does not fit a {ty}"),
+                    format!("expected {expected}"),
+                )
+                .with_help("write the value as the API would send it");
             self.push(d);
             return None;
         }
@@ -696,14 +837,29 @@ impl Cx<'_> {
     }
 
     /// A date and time in a test: RFC 3339 with an offset, or `YYYY-MM-DD HH:MM[:SS]`
-    /// read in `zone`.
+    /// read in `zone`. A local time that happens twice (when the clocks go back) is the
+    /// first; one that never happens (when they go forward) is refused.
     fn instant(&mut self, at: &ast::StrLit, zone: Option<&ast::StrLit>) -> Option<DateTime<Utc>> {
         let text = self.constant(at, "a date and time")?;
         let zone = match zone {
             Some(z) => Some(self.time_zone(z)?),
             None => None,
         };
-        if let (Ok(t), None) = (DateTime::parse_from_rfc3339(&text), &zone) {
+        let bad = |cx: &mut Self, message: String, help: String| {
+            let d = cx
+                .diag(TEST_STEP, at.span, message, "not a time this test can use")
+                .with_help(help);
+            cx.push(d);
+            None
+        };
+        if let Ok(t) = DateTime::parse_from_rfc3339(&text) {
+            if zone.is_some() {
+                return bad(
+                    self,
+                    format!("`{text}` has an offset and a zone"),
+                    "leave out `in \"...\"`: the offset says where it is".into(),
+                );
+            }
             return Some(t.with_timezone(&Utc));
         }
         let naive = [
@@ -714,25 +870,21 @@ impl Cx<'_> {
         ]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(&text, f).ok());
-        let local = match (naive, zone.as_deref().and_then(literals::parse_time_zone)) {
-            (Some(naive), Some(tz)) => tz.from_local_datetime(&naive).earliest(),
-            (Some(_), None) => {
-                let d = self
-                    .diag(TEST_STEP, at.span, format!("in which time zone is {text}?"), "a local time needs a zone")
-                    .with_help(format!("add the zone, as in `\"{text}\" in \"America/New_York\"`, or write an offset: \"2026-12-04T09:00:00-05:00\""));
-                self.push(d);
-                return None;
-            }
-            (None, _) => None,
+        let Some(naive) = naive else {
+            return bad(self, format!("`{text}` is not a date and time"), "write \"2026-12-04 09:00\" with `in \"Zone/Name\"`, or RFC 3339 with an offset such as \"2026-12-04T09:00:00-05:00\"".into());
         };
-        let Some(local) = local else {
-            let d = self
-                .diag(TEST_STEP, at.span, format!("`{text}` is not a date and time"), "not a time this test can use")
-                .with_help("write \"2026-12-04 09:00\" with `in \"Zone/Name\"`, or RFC 3339 with an offset such as \"2026-12-04T09:00:00-05:00\"");
-            self.push(d);
-            return None;
+        let Some(name) = zone else {
+            return bad(self, format!("in which time zone is {text}?"), format!("add the zone, as in `\"{text}\" in \"America/New_York\"`, or write an offset: \"2026-12-04T09:00:00-05:00\""));
         };
-        Some(local.with_timezone(&Utc))
+        let tz = literals::parse_time_zone(&name)?;
+        match tz.from_local_datetime(&naive).earliest() {
+            Some(t) => Some(t.with_timezone(&Utc)),
+            None => bad(
+                self,
+                format!("{text} does not happen in {name}"),
+                "the clocks go forward over it; pick a time before or after".into(),
+            ),
+        }
     }
 
     /// "`what` `name` is unknown", with a suggestion from `known`.

@@ -1365,7 +1365,9 @@ impl Engine {
         while let Some(next) = self.next_due()?.filter(|t| *t <= target) {
             rounds += 1;
             if rounds > MAX_ROUNDS {
-                return fail("timers keep restarting at the same instant");
+                return fail(format!(
+                    "more than {MAX_ROUNDS} stops for timers and schedules in one advance: a timer that restarts itself at once, or a schedule that runs very often over a long time"
+                ));
             }
             if next > clock.now() {
                 clock.advance(next - clock.now());

@@ -258,14 +258,8 @@ fn run_chain(
                 }
                 state.step = *step;
                 state.page = Some(*page);
+                // A page is reached when a person is shown it, which the front end knows.
                 cx.heard(state, Heard::Reached(Item::Step { step: *step }));
-                cx.heard(
-                    state,
-                    Heard::Reached(Item::Page {
-                        step: *step,
-                        page: *page,
-                    }),
-                );
             }
             Action::GoToStep { step } => {
                 let to = journey
@@ -279,15 +273,6 @@ fn run_chain(
                 state.step = *step;
                 state.page = to.pages.first().map(|_| 0);
                 cx.heard(state, Heard::Reached(Item::Step { step: *step }));
-                if state.page.is_some() {
-                    cx.heard(
-                        state,
-                        Heard::Reached(Item::Page {
-                            step: *step,
-                            page: 0,
-                        }),
-                    );
-                }
                 let on_enter = to.on_enter.clone();
                 run_chain(cx, journey, state, &on_enter, now)?;
             }

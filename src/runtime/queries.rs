@@ -58,4 +58,52 @@ impl Engine {
     pub fn events(&self, session_id: &str) -> Result<Vec<(DateTime<Utc>, String)>> {
         self.store().events(session_id)
     }
+
+    /// The sessions started last, newest first (at most `limit`), as stored now.
+    pub fn recent_sessions(&self, limit: usize) -> Result<Vec<SessionState>> {
+        let mut out = Vec::new();
+        for id in self.store().recent_session_ids(limit)? {
+            // A row that does not read is left out of a listing; reading it alone says why.
+            if let Ok(Some(s)) = self.session(&id) {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A session's pending timers, earliest first.
+    pub fn timers(&self, session_id: &str) -> Result<Vec<super::store::Timer>> {
+        self.store().session_timers(session_id)
+    }
+
+    /// A session's messages, oldest first.
+    pub fn messages(&self, session_id: &str) -> Result<Vec<Message>> {
+        self.store().outbox(Some(session_id))
+    }
+
+    /// Records a delivery status for an outbox message by its own id, as the provider's
+    /// callback would (only ever forward); false for an unknown id.
+    pub fn message_status_by_id(
+        &self,
+        id: i64,
+        status: MessageStatus,
+        note: Option<&str>,
+    ) -> Result<bool> {
+        let Some(m) = self.store().outbox(None)?.into_iter().find(|m| m.id == id) else {
+            return Ok(false);
+        };
+        if status.rank() <= m.status.rank() {
+            return Ok(true);
+        }
+        self.store().set_message_status(id, status, note)?;
+        Ok(true)
+    }
+
+    /// When the next timer or schedule is due (not a session's expiry), if any.
+    pub fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok([self.store().next_timer_due()?, self.next_schedule_due()?]
+            .into_iter()
+            .flatten()
+            .min())
+    }
 }

@@ -1129,6 +1129,16 @@ impl Store for SqliteStore {
         })
     }
 
+    fn recent_session_ids(&self, limit: usize) -> Result<Vec<String>> {
+        self.read(|c| {
+            // Rows are added as sessions start, so the last rows are the newest.
+            let mut stmt =
+                c.prepare_cached("SELECT id FROM sessions ORDER BY rowid DESC LIMIT ?1")?;
+            let rows = stmt.query_map(params![limit as i64], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     fn session_timers(&self, session_id: &str) -> Result<Vec<Timer>> {
         // By the writer's index of pending timers: there is none on disk.
         let writer = self.shared.writer.lock().unwrap_or_else(|e| e.into_inner());

@@ -175,6 +175,9 @@ pub trait Store: Send + Sync {
     fn live_sessions_by_version(&self) -> Result<Vec<(String, u32, u64)>>;
     /// The ids of the active sessions of a journey's version.
     fn live_session_ids(&self, journey: &str, version: u32) -> Result<Vec<String>>;
+    /// The ids of the `limit` sessions started last, newest first, whatever their
+    /// status: what the preview lists.
+    fn recent_session_ids(&self, limit: usize) -> Result<Vec<String>>;
     /// A session's pending timers, earliest first.
     fn session_timers(&self, session_id: &str) -> Result<Vec<Timer>>;
     /// Marks a session that cannot run failed, whatever its state, with `problem` in its

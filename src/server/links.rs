@@ -164,7 +164,14 @@ pub(super) async fn journey_link(app: &Arc<App>, token: &str, query: &str) -> Re
     };
     let within_flow = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "continue");
     match app.engine.view(&state, within_flow) {
-        Ok(view) => render_view(app, &state.id, token, view, StatusCode::OK),
+        Ok(view) => {
+            // The preview's event log says which pages were shown (a write; only there).
+            if let (true, View::Page(p)) = (app.config.preview, &view) {
+                let (shown, at) = (state.clone(), (p.step, p.page));
+                let _ = blocking(app, move |e| e.note_shown(&shown, at)).await;
+            }
+            render_view(app, &state.id, token, view, StatusCode::OK)
+        }
         Err(StoreError::Broken { session, problem }) => broken(app, session, problem).await,
         Err(e) => failed(app, "showing a page", &e),
     }

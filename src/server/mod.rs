@@ -73,6 +73,16 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // The preview answers only requests meant for it (see `preview::refused`).
+    let guarded = app.config.preview && segments.first() == Some(&"_preview");
+    if let Some(refusal) = guarded.then(|| preview::refused(&app, &req)).flatten() {
+        app.metrics.request("preview");
+        app.log.info(&format!(
+            "{method} preview {} refused",
+            refusal.status().as_u16()
+        ));
+        return refusal;
+    }
     let (route, response) = match (&method, segments.as_slice()) {
         (&Method::GET, ["start", slug]) => ("start", links::start_link(&app, slug).await),
         // A link checker or a preview bot asks HEAD: it learns the link works, and no
@@ -107,20 +117,46 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
         (&Method::GET | &Method::HEAD, ["healthz"]) => ("healthz", health::healthz(&app).await),
         (&Method::GET | &Method::HEAD, ["metrics"]) => ("metrics", health::metrics(&app)),
         // The preview's routes exist only with `--preview`; otherwise they are not found.
+        (&Method::GET | &Method::HEAD, ["_preview", "api", ""]) if app.config.preview => {
+            ("preview", preview::index())
+        }
+        (&Method::GET | &Method::HEAD, ["_preview", "api", "openapi.json"])
+            if app.config.preview =>
+        {
+            ("preview", preview::openapi())
+        }
+        (&Method::GET | &Method::HEAD, ["_preview", "api", "journeys"]) if app.config.preview => {
+            ("preview", preview::journeys(&app))
+        }
+        (&Method::GET | &Method::HEAD, ["_preview", "api", "journeys", name, "graph.svg"])
+            if app.config.preview =>
+        {
+            ("preview", preview::graph(&app, name))
+        }
         (&Method::GET | &Method::HEAD, ["_preview", "api", "outbox"]) if app.config.preview => {
             ("preview", preview::outbox(&app).await)
         }
-        (&Method::POST, ["_preview", "api", "sms"]) if app.config.preview => {
-            ("preview", preview::sms(&app, req).await)
-        }
-        (&Method::POST, ["_preview", "api", "clock", "advance"]) if app.config.preview => {
-            ("preview", preview::advance_clock(&app, req).await)
+        (&Method::GET | &Method::HEAD, ["_preview", "api", "sessions"]) if app.config.preview => {
+            ("preview", preview::sessions(&app).await)
         }
         (&Method::GET | &Method::HEAD, ["_preview", "api", "sessions", id])
             if app.config.preview =>
         {
             let id = id.to_string();
             ("preview", preview::session(&app, &id).await)
+        }
+        (&Method::POST, ["_preview", "api", "sms"]) if app.config.preview => {
+            ("preview", preview::sms(&app, req).await)
+        }
+        (&Method::POST, ["_preview", "api", "call"]) if app.config.preview => {
+            ("preview", preview::call(&app, req).await)
+        }
+        (&Method::POST, ["_preview", "api", "clock", "advance"]) if app.config.preview => {
+            ("preview", preview::advance_clock(&app, req).await)
+        }
+        (&Method::POST, ["_preview", "api", "messages", id, "status"]) if app.config.preview => {
+            let id = id.to_string();
+            ("preview", preview::message_status(&app, &id, req).await)
         }
         (_, ["_preview", "api", ..]) if app.config.preview => ("preview", preview::unknown()),
         // The studio: a page over the preview API, with its script and style sheet.
@@ -147,9 +183,9 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
         (&Method::GET | &Method::HEAD, [""]) => ("other", links::home(&app)),
         _ => ("not_found", text(StatusCode::NOT_FOUND, "not found\n")),
     };
-    // The studio shows journey pages in a frame.
-    let response = if app.config.preview {
-        studio::frameable(route, response)
+    // In a preview the studio shows journey pages in a frame of its own.
+    let response = if app.config.preview && route.starts_with("journey") {
+        http::framable_by_self(response)
     } else {
         response
     };

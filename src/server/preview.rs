@@ -1,38 +1,460 @@
-//! The preview API under `/_preview/api/`, served only with `--preview`: the manual
-//! clock, the outbox, a session's state and log, and simulated inbound texts.
+//! The preview API under `/_preview/api/`, served only with `--preview`: the journeys
+//! with their entries and graphs, every session with its variables, timers, messages
+//! and event log, the manual clock, and simulated texts, calls and delivery statuses.
+//! The studio page (`studio.rs`) is built on it; `openapi.json` describes it.
+//!
+//! A preview drives journeys for real (with Twilio credentials its texts go out), so
+//! it answers only requests meant for it: its `Host` must name this server, an
+//! `Origin` must be this server's, and a `POST` must carry JSON, which a page of
+//! another site cannot send without a preflight this server never allows.
 
 use std::sync::Arc;
 
-use hyper::{Request, StatusCode};
-use serde_json::json;
+use chrono::{DateTime, Utc};
+use hyper::{header, Request, StatusCode};
+use serde_json::{json, Value as Json};
 
 use super::app::{random_b64, App};
 use super::calls::blocking;
 use super::http::*;
-use super::webhooks::inbound_sms;
+use super::webhooks::{inbound_call, inbound_sms};
+use crate::ir;
+use crate::runtime::session::{SessionState, Status};
+use crate::runtime::store::{Message, MessageStatus, StoreError, Timer};
 
 /// Longest `clock/advance` in one call: a year.
 pub(super) const MAX_ADVANCE_SECS: u64 = 366 * 86_400;
+/// Sessions listed at most, newest first.
+const MAX_LISTED: usize = 200;
+
+/// Every route of the preview API: method, path and what it does. `GET /_preview/api/`
+/// lists these, and a test holds `openapi.json` to the same list.
+pub(super) const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/_preview/api/", "this index"),
+    ("GET", "/_preview/api/openapi.json", "an OpenAPI 3.1 description of this API"),
+    ("GET", "/_preview/api/journeys", "every journey: version, starting links, SMS and call numbers, schedules, steps and pages"),
+    ("GET", "/_preview/api/journeys/{name}/graph.svg", "a journey's graph, as journeyc graph draws it"),
+    ("GET", "/_preview/api/sessions", "every session, newest first: journey, version, status, actor, step and page, started, next timer, journey link"),
+    ("GET", "/_preview/api/sessions/{id}", "a session: its state, variables by name and type, pending timers, messages and event log"),
+    ("GET", "/_preview/api/outbox", "every message, oldest first"),
+    ("POST", "/_preview/api/sms", "a simulated text from a person: {from, to, body}"),
+    ("POST", "/_preview/api/call", "a simulated call: {to, from?}; what is said and what is texted"),
+    ("POST", "/_preview/api/clock/advance", "moves the manual clock: {seconds}, {to: RFC 3339} or {next_timer: true}"),
+    ("POST", "/_preview/api/messages/{id}/status", "a simulated delivery callback: {status, error_code?}"),
+];
+
+/// The `host:port` names a request may use for this server: the public URL's, and
+/// for a server on a loopback address its every loopback name.
+fn own_hosts(app: &App) -> Vec<String> {
+    let authority = app
+        .base_url
+        .split_once("://")
+        .map_or(app.base_url.as_str(), |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut hosts = vec![authority.clone()];
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, p),
+        _ => (authority.as_str(), "80"),
+    };
+    if ["127.0.0.1", "localhost", "[::1]"].contains(&host) {
+        for name in ["127.0.0.1", "localhost", "[::1]"] {
+            hosts.push(format!("{name}:{port}"));
+        }
+    }
+    hosts
+}
+
+/// Why a preview request is refused, if it is: a `Host` of another name (a DNS
+/// rebinding), an `Origin` of another site, or a `POST` that is not JSON.
+pub(super) fn refused<B>(app: &App, req: &Request<B>) -> Option<Resp> {
+    let hosts = own_hosts(app);
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    // An HTTP/1.1 request names its host; hyper checks that there is one.
+    let host = header(header::HOST).or_else(|| req.uri().authority().map(|a| a.to_string()));
+    if !host.as_ref().is_some_and(|h| hosts.contains(h)) {
+        return Some(problem(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the preview answers only to {}; this request named another host",
+                hosts.join(", ")
+            ),
+        ));
+    }
+    if let Some(origin) = header(header::ORIGIN) {
+        let own = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|o| hosts.iter().any(|h| h == o));
+        if !own {
+            return Some(problem(
+                StatusCode::FORBIDDEN,
+                "the preview does not answer requests from other sites",
+            ));
+        }
+    }
+    if req.method() == hyper::Method::POST {
+        let json = header(header::CONTENT_TYPE)
+            .is_some_and(|t| t.split(';').next().map(str::trim) == Some("application/json"));
+        if !json {
+            return Some(problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "a preview POST carries JSON: Content-Type: application/json",
+            ));
+        }
+    }
+    None
+}
+
+/// `GET /_preview/api/`: the routes.
+pub(super) fn index() -> Resp {
+    let routes: Vec<Json> = ROUTES
+        .iter()
+        .map(|(method, path, what)| json!({"method": method, "path": path, "description": what}))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"routes": routes, "openapi": "/_preview/api/openapi.json"}),
+    )
+}
+
+/// `GET /_preview/api/openapi.json`.
+pub(super) fn openapi() -> Resp {
+    let mut paths = serde_json::Map::new();
+    for (method, path, what) in ROUTES {
+        let params: Vec<Json> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut op = json!({
+            "summary": what,
+            "parameters": params,
+            "responses": {
+                "200": {"description": "done"},
+                "403": {"description": "another host or site", "content": {"application/problem+json": {}}},
+                "404": {"description": "no such thing", "content": {"application/problem+json": {}}},
+            },
+        });
+        if *method == "POST" {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+            op["responses"]["415"] = json!({"description": "not JSON"});
+            op["responses"]["422"] =
+                json!({"description": "JSON that does not say what is needed"});
+        }
+        let kind = match *path {
+            p if p.ends_with(".svg") => "image/svg+xml",
+            "/_preview/" => "text/html",
+            _ => "application/json",
+        };
+        op["responses"]["200"]["content"] = json!({ kind: {} });
+        paths
+            .entry(path.to_string())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("an object")
+            .insert(method.to_ascii_lowercase(), op);
+    }
+    json_response(
+        StatusCode::OK,
+        json!({
+            "openapi": "3.1.0",
+            "info": {"title": "journeyc preview API", "version": env!("CARGO_PKG_VERSION")},
+            "paths": paths,
+        }),
+    )
+}
+
+fn message_json(m: &Message) -> Json {
+    json!({
+        "id": m.id,
+        "session": m.session_id,
+        "to": m.to,
+        "from": m.from,
+        "body": m.body,
+        "status": m.status.as_str(),
+        "note": m.note,
+        "sid": m.sid,
+        "created_at": m.created_at.to_rfc3339(),
+    })
+}
+
+fn failed_reading(app: &App, what: &str, e: StoreError) -> Resp {
+    match e {
+        StoreError::NotFound(why) => problem(StatusCode::NOT_FOUND, why),
+        e => server_error(app, &format!("{what} failed: {e}")),
+    }
+}
 
 /// `GET /_preview/api/outbox`: every message, oldest first.
 pub(super) async fn outbox(app: &Arc<App>) -> Resp {
     match blocking(app, |e| e.outbox()).await {
         Ok(Ok(messages)) => json_response(
             StatusCode::OK,
-            json!({"messages": messages.iter().map(|m| json!({
-            "id": m.id,
-            "session": m.session_id,
-            "to": m.to,
-            "from": m.from,
-            "body": m.body,
-            "status": m.status.as_str(),
-            "note": m.note,
-            "sid": m.sid,
-            "created_at": m.created_at.to_rfc3339(),
-        })).collect::<Vec<_>>()}),
+            json!({"messages": messages.iter().map(message_json).collect::<Vec<_>>()}),
         ),
-        Ok(Err(e)) => server_error(app, &format!("reading the outbox failed: {e}")),
+        Ok(Err(e)) => failed_reading(app, "reading the outbox", e),
         Err(r) => r,
+    }
+}
+
+/// `GET /_preview/api/journeys`.
+pub(super) fn journeys(app: &Arc<App>) -> Resp {
+    let e = &app.engine;
+    let list: Vec<Json> = e
+        .journeys()
+        .iter()
+        .map(|j| {
+            let version = e
+                .deployed()
+                .iter()
+                .find(|d| d.journey == j.name)
+                .map(|d| d.version);
+            let mut links = Vec::new();
+            let (mut sms, mut calls, mut schedules, mut api) = (vec![], vec![], vec![], false);
+            for t in &j.triggers {
+                match t {
+                    ir::Trigger::Link { slug } => links.push(json!({
+                        "slug": slug,
+                        "url": format!("{}/start/{slug}", app.base_url),
+                    })),
+                    ir::Trigger::Sms { to, .. } => sms.push(to.clone()),
+                    ir::Trigger::Call { to, .. } => calls.push(to.clone()),
+                    ir::Trigger::Api { .. } => api = true,
+                    ir::Trigger::Schedule {
+                        cron, time_zone, ..
+                    } => schedules.push(json!({"cron": cron, "time_zone": time_zone})),
+                }
+            }
+            json!({
+                "name": j.name,
+                "version": version,
+                "time_zone": j.time_zone,
+                "sms_from": j.sms_from,
+                "starting_links": links,
+                "sms_numbers": sms,
+                "call_numbers": calls,
+                "api": api,
+                "schedules": schedules,
+                "steps": j.steps.iter().map(|s| json!({
+                    "name": s.name,
+                    "pages": s.pages.iter().map(|p| &p.name).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"now": e.now().to_rfc3339(), "journeys": list}),
+    )
+}
+
+/// `GET /_preview/api/journeys/{name}/graph.svg`.
+pub(super) fn graph(app: &Arc<App>, name: &str) -> Resp {
+    let Some(j) = app.engine.journey(name) else {
+        return problem(StatusCode::NOT_FOUND, format!("no journey `{name}`"));
+    };
+    let svg = crate::graph::render(&[j], crate::graph::Format::Svg, None);
+    respond(StatusCode::OK, "image/svg+xml; charset=utf-8", svg)
+}
+
+/// A session's step and page by name, in its own version of its journey.
+fn place(j: Option<&ir::Journey>, s: &SessionState) -> (Option<String>, Option<String>) {
+    let step = j.and_then(|j| j.steps.get(s.step));
+    (
+        step.map(|st| st.name.clone()),
+        s.page
+            .and_then(|p| step?.pages.get(p))
+            .map(|p| p.name.clone()),
+    )
+}
+
+/// The actor's fields as plain JSON values, as the API takes them.
+fn actor_json(s: &SessionState) -> Json {
+    Json::Object(
+        s.actor
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
+}
+
+fn status_of(s: &SessionState, now: DateTime<Utc>) -> &'static str {
+    match s.status {
+        Status::Active if now >= s.expires_at => "expired",
+        Status::Active => "active",
+        Status::Ended => "ended",
+        Status::Expired => "expired",
+        Status::Failed => "failed",
+    }
+}
+
+/// `GET /_preview/api/sessions`: every session, newest first.
+pub(super) async fn sessions(app: &Arc<App>) -> Resp {
+    let read = blocking(app, |e| {
+        let sessions = e.recent_sessions(MAX_LISTED)?;
+        let mut out = Vec::new();
+        for s in sessions {
+            let timers = e.timers(&s.id)?;
+            out.push((s, timers.into_iter().next()));
+        }
+        Ok::<_, StoreError>((out, e.now()))
+    })
+    .await;
+    let (sessions, now) = match read {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return failed_reading(app, "listing sessions", e),
+        Err(r) => return r,
+    };
+    let e = &app.engine;
+    let list: Vec<Json> = sessions
+        .iter()
+        .map(|(s, next)| {
+            let (step, page) = place(e.journey_of(s).ok(), s);
+            json!({
+                "id": s.id,
+                "journey": s.journey,
+                "version": s.version,
+                "status": status_of(s, now),
+                "trigger": s.trigger,
+                "actor": actor_json(s),
+                "step": step,
+                "page": page,
+                "started_at": s.started_at.to_rfc3339(),
+                "next_timer": next.as_ref().map(|t| json!({"key": t.key, "due": t.due.to_rfc3339()})),
+                "link": s.journey_link,
+            })
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        json!({"now": now.to_rfc3339(), "sessions": list}),
+    )
+}
+
+/// What a pending timer does, in words, for a person reading the preview.
+fn fires(j: Option<&ir::Journey>, t: &Timer) -> Vec<String> {
+    let mut out = Vec::new();
+    describe(j, &t.actions, &mut out);
+    out
+}
+
+fn describe(j: Option<&ir::Journey>, actions: &[ir::Action], out: &mut Vec<String>) {
+    for a in actions {
+        match a {
+            ir::Action::SendSms { notification } => out.push(format!(
+                "send sms {}",
+                j.and_then(|j| j.notifications.get(*notification))
+                    .map_or("?", |n| n.name.as_str())
+            )),
+            ir::Action::StartTimer { key, .. } => out.push(format!("start timer \"{key}\"")),
+            ir::Action::StopTimer { key } => out.push(format!("stop timer \"{key}\"")),
+            ir::Action::GoToPage { step, page } => out.push(format!(
+                "go to page {}",
+                j.and_then(|j| j.steps.get(*step)?.pages.get(*page))
+                    .map_or("?", |p| p.name.as_str())
+            )),
+            ir::Action::GoToStep { step } => out.push(format!(
+                "go to step {}",
+                j.and_then(|j| j.steps.get(*step))
+                    .map_or("?", |s| s.name.as_str())
+            )),
+            ir::Action::If {
+                branches,
+                otherwise,
+            } => {
+                for (_, chain) in branches {
+                    describe(j, chain, out);
+                }
+                describe(j, otherwise, out);
+            }
+            ir::Action::EndSession => out.push("end session".into()),
+            ir::Action::Set { .. } => out.push("set a value".into()),
+            ir::Action::InitializeActor => out.push("initialize actor".into()),
+            ir::Action::ExtendSession { .. } => out.push("extend session".into()),
+            ir::Action::Say { .. } => out.push("say".into()),
+        }
+    }
+}
+
+/// `GET /_preview/api/sessions/{id}`: a session's state and all that is known of it.
+pub(super) async fn session(app: &Arc<App>, id: &str) -> Resp {
+    let id = id.to_string();
+    let read = blocking(app, move |e| {
+        let Some(state) = e.session(&id)? else {
+            return Err(StoreError::NotFound(format!("no session `{id}`")));
+        };
+        Ok::<_, StoreError>((
+            e.timers(&id)?,
+            e.messages(&id)?,
+            e.events(&id)?,
+            e.now(),
+            state,
+        ))
+    })
+    .await;
+    let (timers, messages, events, now, state) = match read {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return failed_reading(app, "reading a session", e),
+        Err(r) => return r,
+    };
+    let j = app.engine.journey_of(&state).ok();
+    let (step, page) = place(j, &state);
+    let variables: Vec<Json> = j
+        .map(|j| {
+            j.vars
+                .iter()
+                .zip(&state.vars)
+                .map(|(v, value)| {
+                    json!({"name": v.name, "type": v.ty.to_string(), "value": value.to_json()})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let zone = match state.actor.get("time_zone") {
+        Some(crate::runtime::Value::Text(z)) => Some(z.clone()),
+        _ => j.and_then(|j| j.time_zone.clone()),
+    };
+    json_response(
+        StatusCode::OK,
+        json!({
+            "now": now.to_rfc3339(),
+            "session": state,
+            "journey": state.journey,
+            "version": state.version,
+            "status": status_of(&state, now),
+            "step": step,
+            "page": page,
+            "link": state.journey_link,
+            "time_zone": zone,
+            "actor": actor_json(&state),
+            "variables": variables,
+            "timers": timers.iter().map(|t| json!({
+                "key": t.key,
+                "due": t.due.to_rfc3339(),
+                "fires": fires(j, t),
+            })).collect::<Vec<_>>(),
+            "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
+            "events": events.iter().map(|(at, text)| json!({"at": at.to_rfc3339(), "text": text})).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+/// A phone number from a JSON field, or what is wrong with it.
+fn phone_field(body: &Json, key: &str) -> Result<Option<String>, String> {
+    match body.get(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => crate::runtime::input::phone(s)
+            .map(Some)
+            .ok_or_else(|| format!("`{key}` must be a phone number")),
+        Some(_) => Err(format!("`{key}` must be a phone number, as text")),
     }
 }
 
@@ -42,21 +464,18 @@ pub(super) async fn sms(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp 
         Ok(b) => b,
         Err(r) => return r,
     };
-    let field = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    let (Some(from), Some(to), Some(text_body)) = (field("from"), field("to"), field("body"))
-    else {
+    let text_body = body
+        .get("body")
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let (from, to) = match (phone_field(&body, "from"), phone_field(&body, "to")) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(why), _) | (_, Err(why)) => return problem(StatusCode::UNPROCESSABLE_ENTITY, why),
+    };
+    let (Some(from), Some(to), Some(text_body)) = (from, to, text_body) else {
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "expected {\"from\": \"+1...\", \"to\": \"+1...\", \"body\": \"...\"}",
-        );
-    };
-    let (Some(from), Some(to)) = (
-        crate::runtime::input::phone(&from),
-        crate::runtime::input::phone(&to),
-    ) else {
-        return problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "`from` and `to` must be phone numbers",
         );
     };
     let sid = format!("SMpreview{}", random_b64(12));
@@ -66,7 +485,57 @@ pub(super) async fn sms(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp 
     }
 }
 
-/// `POST /_preview/api/clock/advance`: moves the manual clock, firing what comes due.
+/// `POST /_preview/api/call`: a simulated call; what is said, and what is texted.
+pub(super) async fn call(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp {
+    let body = match json_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (from, to) = match (phone_field(&body, "from"), phone_field(&body, "to")) {
+        (Ok(f), Ok(Some(t))) => (f, t),
+        (Err(why), _) | (_, Err(why)) => return problem(StatusCode::UNPROCESSABLE_ENTITY, why),
+        (_, Ok(None)) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "expected {\"to\": \"+1...\"} and, unless the number is withheld, \"from\"",
+            )
+        }
+    };
+    let answers = app.engine.journeys().iter().any(|j| {
+        j.triggers
+            .iter()
+            .any(|t| matches!(t, ir::Trigger::Call { to: n, .. } if *n == to))
+    });
+    if !answers {
+        return problem(
+            StatusCode::NOT_FOUND,
+            format!("no journey answers calls to {to}"),
+        );
+    }
+    let before = match blocking(app, |e| e.outbox()).await {
+        Ok(Ok(m)) => m.last().map_or(0, |m| m.id),
+        Ok(Err(e)) => return failed_reading(app, "reading the outbox", e),
+        Err(r) => return r,
+    };
+    let sid = format!("CApreview{}", random_b64(12));
+    let said = match inbound_call(app, sid, from, to).await {
+        Ok(said) => said,
+        Err(r) => return r,
+    };
+    let texted = match blocking(app, |e| e.outbox()).await {
+        Ok(Ok(m)) => m.into_iter().filter(|m| m.id > before).collect::<Vec<_>>(),
+        Ok(Err(e)) => return failed_reading(app, "reading the outbox", e),
+        Err(r) => return r,
+    };
+    json_response(
+        StatusCode::OK,
+        json!({"said": said, "texted": texted.iter().map(message_json).collect::<Vec<_>>()}),
+    )
+}
+
+/// `POST /_preview/api/clock/advance`: moves the manual clock by `seconds`, to an
+/// instant (`to`), or to the next timer or schedule (`next_timer`), firing what comes
+/// due (expiries too), each at its own time.
 pub(super) async fn advance_clock(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp {
     let Some(clock) = app.manual_clock.clone() else {
         return problem(StatusCode::CONFLICT, "this server runs on the real clock");
@@ -75,21 +544,58 @@ pub(super) async fn advance_clock(app: &Arc<App>, req: Request<impl RequestBody>
         Ok(b) => b,
         Err(r) => return r,
     };
-    let Some(seconds) = body
-        .get("seconds")
-        .and_then(|s| s.as_u64())
-        .filter(|s| *s <= MAX_ADVANCE_SECS)
-    else {
+    let now = app.engine.now();
+    let target = if let Some(seconds) = body.get("seconds") {
+        match seconds.as_u64().filter(|s| *s <= MAX_ADVANCE_SECS) {
+            Some(s) => now + chrono::Duration::seconds(s as i64),
+            None => {
+                return problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("`seconds` is a whole number from 0 to {MAX_ADVANCE_SECS}"),
+                )
+            }
+        }
+    } else if let Some(to) = body.get("to") {
+        let Some(at) = to
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+        else {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`to` is a date and time in RFC 3339, such as \"2026-12-07T09:00:00-05:00\"",
+            );
+        };
+        if at < now || (at - now).num_seconds() as u64 > MAX_ADVANCE_SECS {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "`to` must be from now ({}) to a year from now: the clock only moves forward",
+                    now.to_rfc3339()
+                ),
+            );
+        }
+        at
+    } else if body.get("next_timer") == Some(&Json::Bool(true)) {
+        match blocking(app, |e| e.next_timer_due()).await {
+            Ok(Ok(Some(due))) => due.max(now),
+            Ok(Ok(None)) => {
+                return problem(
+                    StatusCode::CONFLICT,
+                    "nothing is due: no timer is pending and no schedule is set",
+                )
+            }
+            Ok(Err(e)) => return failed_reading(app, "finding the next timer", e),
+            Err(r) => return r,
+        }
+    } else {
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "expected {{\"seconds\": N}} with N a whole number from 0 to {MAX_ADVANCE_SECS}"
-            ),
+            "expected {\"seconds\": N}, {\"to\": \"RFC 3339\"} or {\"next_timer\": true}",
         );
     };
     match blocking(app, move |e| {
-        e.advance(&clock, chrono::Duration::seconds(seconds as i64))
-            .map(|n| (n, e.now()))
+        e.advance(&clock, target - e.now()).map(|n| (n, e.now()))
     })
     .await
     {
@@ -102,23 +608,56 @@ pub(super) async fn advance_clock(app: &Arc<App>, req: Request<impl RequestBody>
     }
 }
 
-/// `GET /_preview/api/sessions/{id}`: a session's state and its event log.
-pub(super) async fn session(app: &Arc<App>, id: &str) -> Resp {
-    let id = id.to_string();
+/// `POST /_preview/api/messages/{id}/status`: a simulated delivery callback.
+pub(super) async fn message_status(
+    app: &Arc<App>,
+    id: &str,
+    req: Request<impl RequestBody>,
+) -> Resp {
+    let Ok(id) = id.parse::<i64>() else {
+        return problem(StatusCode::NOT_FOUND, "no such message");
+    };
+    let body = match json_body(req).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    // Twilio's callback statuses, as the status webhook reads them.
+    let status = match body.get("status").and_then(|s| s.as_str()) {
+        Some("sent") => MessageStatus::Sent,
+        Some("delivered") => MessageStatus::Delivered,
+        Some("undelivered" | "failed") => MessageStatus::Failed,
+        _ => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "expected {\"status\": \"sent\" | \"delivered\" | \"undelivered\" | \"failed\"} and an optional \"error_code\"",
+            )
+        }
+    };
+    let code = match body.get("error_code") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(c))
+            if !c.is_empty() && c.len() <= 8 && c.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(c.clone())
+        }
+        Some(Json::Number(n)) if n.is_u64() => Some(n.to_string()),
+        Some(_) => {
+            return problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`error_code` is Twilio's error code, such as \"30003\"",
+            )
+        }
+    };
+    let word = body["status"].as_str().unwrap_or_default().to_string();
+    let note = code.map(|c| format!("Twilio error {c}: {word}"));
     match blocking(app, move |e| {
-        Ok::<_, crate::runtime::store::StoreError>((e.session(&id)?, e.events(&id)?))
+        e.message_status_by_id(id, status, note.as_deref())
     })
     .await
     {
-        Ok(Ok((Some(state), events))) => json_response(
-            StatusCode::OK,
-            json!({
-                "session": state,
-                "events": events.iter().map(|(at, text)| json!({"at": at.to_rfc3339(), "text": text})).collect::<Vec<_>>(),
-            }),
-        ),
-        Ok(Ok((None, _))) => problem(StatusCode::NOT_FOUND, "no such session"),
-        Ok(Err(e)) => server_error(app, &format!("reading a session failed: {e}")),
+        Ok(Ok(true)) => json_response(StatusCode::OK, json!({"id": id, "status": status.as_str()})),
+        Ok(Ok(false)) => problem(StatusCode::NOT_FOUND, "no such message"),
+        Ok(Err(e)) => failed_reading(app, "recording a status", e),
         Err(r) => r,
     }
 }
@@ -127,6 +666,6 @@ pub(super) async fn session(app: &Arc<App>, id: &str) -> Resp {
 pub(super) fn unknown() -> Resp {
     problem(
         StatusCode::NOT_FOUND,
-        "no such preview endpoint: GET outbox, POST sms, POST clock/advance, GET sessions/{id}",
+        "no such preview endpoint: GET /_preview/api/ lists them",
     )
 }

@@ -63,24 +63,6 @@ fn asset(content_type: &'static str, body: &'static str) -> Resp {
     r
 }
 
-/// In preview, a journey's pages may be shown in the studio's frame: their
-/// `frame-ancestors 'none'` becomes `'self'`. Other responses are left as they are.
-pub(super) fn frameable(route: &str, mut r: Resp) -> Resp {
-    if !matches!(route, "journey_link" | "journey_form") {
-        return r;
-    }
-    let relaxed = r
-        .headers()
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .map(|csp| csp.replace("frame-ancestors 'none'", "frame-ancestors 'self'"))
-        .and_then(|csp| HeaderValue::from_str(&csp).ok());
-    if let Some(v) = relaxed {
-        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
-    }
-    r
-}
-
 /// The page before the script fills it: every panel, its heading and its controls.
 fn shell() -> Markup {
     html! {
@@ -199,20 +181,5 @@ mod tests {
         ] {
             assert!(!SCRIPT.contains(forbidden), "studio.js uses {forbidden}");
         }
-    }
-
-    #[test]
-    fn journey_pages_may_be_framed_by_the_studio_only() {
-        let page = html_page(StatusCode::OK, html! { p { "hi" } });
-        let framed = frameable("journey_link", page);
-        let csp = framed.headers()[header::CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap();
-        assert!(csp.contains("frame-ancestors 'self'"), "{csp}");
-        let other = frameable("other", html_page(StatusCode::OK, html! { p { "hi" } }));
-        let csp = other.headers()[header::CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap();
-        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     }
 }

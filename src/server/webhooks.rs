@@ -118,7 +118,21 @@ pub(super) async fn twilio_voice(app: &Arc<App>, req: Request<impl RequestBody>)
     // A withheld number arrives as "anonymous", "Restricted", an empty string or a
     // made-up number: whatever is not a phone number is treated as unknown.
     let from = form_value(&form, "From").and_then(crate::runtime::input::phone);
-    let (sid, to) = (sid.to_string(), to.to_string());
+    match inbound_call(app, sid.to_string(), from, to.to_string()).await {
+        Ok(say) => twiml(twilio::voice_twiml(&say)),
+        Err(r) => r,
+    }
+}
+
+/// A call to `to` from `from` (`None`: withheld), processed once per provider id
+/// `sid`, in the caller's turn; gives what to say. A call no journey answers says
+/// nothing (logged); a session that kept changing is an error to answer with.
+pub(super) async fn inbound_call(
+    app: &Arc<App>,
+    sid: String,
+    from: Option<String>,
+    to: String,
+) -> Result<Vec<String>, Resp> {
     let new_id = lazy_ids(app);
     let _turn = match &from {
         Some(phone) => Some(app.lanes.enter(phone).await),
@@ -127,17 +141,16 @@ pub(super) async fn twilio_voice(app: &Arc<App>, req: Request<impl RequestBody>)
     let outcome = once(app, sid, move |e, sid| {
         e.inbound_call_once(Some(sid), &to, from.as_deref(), new_id)
     })
-    .await;
+    .await?;
     match outcome {
-        Ok(Ok(Some(say))) => twiml(twilio::voice_twiml(&say)),
-        Ok(Ok(None)) => twiml(twilio::voice_twiml(&[])),
-        Ok(Err(e)) if e.is_conflict() => failed(app, "an inbound call", &e),
-        Ok(Err(e)) => {
+        Ok(Some(say)) => Ok(say),
+        Ok(None) => Ok(Vec::new()),
+        Err(e) if e.is_conflict() => Err(failed(app, "an inbound call", &e)),
+        Err(e) => {
             app.log
                 .warn(&format!("an inbound call was not handled: {e}"));
-            twiml(twilio::voice_twiml(&[]))
+            Ok(Vec::new())
         }
-        Err(r) => r,
     }
 }
 

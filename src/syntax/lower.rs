@@ -753,8 +753,15 @@ impl<'s> Lowerer<'s> {
             Rule::t_press => TestStepKind::Press(self.string(c.next().expect("label"))),
             Rule::t_text => {
                 let body = self.string(c.next().expect("body"));
-                let from = tagged(&mut c, self, Rule::t_from);
-                let to = tagged(&mut c, self, Rule::t_to);
+                let (mut from, mut to) = (None, None);
+                for p in c {
+                    let number = self.string(p.clone().into_inner().next().expect("number"));
+                    if p.as_rule() == Rule::t_from {
+                        from = Some(number);
+                    } else {
+                        to = Some(number);
+                    }
+                }
                 TestStepKind::Text { body, from, to }
             }
             Rule::t_call => {
@@ -814,7 +821,23 @@ impl<'s> Lowerer<'s> {
             let (target, value) = self.assign(pair);
             return Expectation::Value { target, value };
         }
-        let mut c = pair.into_inner().peekable();
+        // The keywords are pairs of their own, only there to be whole words.
+        let mut c = pair
+            .into_inner()
+            .filter(|p| {
+                !matches!(
+                    p.as_rule(),
+                    Rule::kw_page
+                        | Rule::kw_text
+                        | Rule::kw_error
+                        | Rule::kw_no
+                        | Rule::kw_sms
+                        | Rule::kw_say
+                        | Rule::kw_timer
+                        | Rule::kw_status
+                )
+            })
+            .peekable();
         match rule {
             Rule::e_page => Expectation::Page(self.ident(c.next().expect("page"))),
             Rule::e_text => Expectation::Text(self.string(c.next().expect("text"))),

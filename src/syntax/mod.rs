@@ -166,6 +166,8 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::e_no_timer | Rule::e_count | Rule::e_sms | Rule::e_notification => "`expect`",
         Rule::sms_word | Rule::e_containing | Rule::e_equal | Rule::e_link => "`expect sms`",
         Rule::e_suppressed | Rule::e_say | Rule::e_timer | Rule::e_status => "`expect`",
+        Rule::kw_page | Rule::kw_text | Rule::kw_error | Rule::kw_no | Rule::kw_sms => "`expect`",
+        Rule::kw_say | Rule::kw_timer | Rule::kw_status => "`expect`",
     }
 }
 

@@ -210,6 +210,8 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         Ok(e) => Arc::new(e),
         Err(e) => return fail(&format!("cannot deploy the journeys to the store: {e}")),
     };
+    // The preview shows each session's event log: it should tell every step.
+    engine.set_detailed_log(args.preview);
     let config = Config {
         public_url,
         preview: args.preview,
@@ -324,8 +326,13 @@ fn banner(app: &App, local: SocketAddr, db: &str) {
     out.push_str(&format!("  webhooks   {webhooks}\n"));
     if app.config.preview {
         out.push_str(&format!(
-            "  preview    manual clock; studio at {base}/_preview/, API at {base}/_preview/api/\n"
+            "  preview    manual clock; studio at {base}/_preview/ (API at {base}/_preview/api/)\n"
         ));
+        if !local.ip().is_loopback() {
+            out.push_str(&format!(
+                "  WARNING    the preview listens on {local}, not only on this machine: anyone who reaches it can drive journeys and read their sessions\n"
+            ));
+        }
     }
     let links: Vec<String> = journeys
         .iter()

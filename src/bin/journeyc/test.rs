@@ -53,9 +53,11 @@ struct Ran {
 }
 
 pub fn test(args: TestArgs) -> ExitCode {
-    let checked = check_all(&args.paths, Format::Human, false);
-    if checked.code != ExitCode::SUCCESS {
+    let checked = check_all(&args.paths, args.format, false);
+    if checked.code == ExitCode::from(1) {
         eprintln!("error: the journeys have errors, so no test ran");
+    }
+    if checked.code != ExitCode::SUCCESS {
         return checked.code;
     }
     let journeys: Vec<ir::Journey> = checked
@@ -264,14 +266,20 @@ fn item_name(j: &ir::Journey, item: &Item) -> String {
             control,
         } => {
             let p = &j.steps[*step].pages[*page];
-            let label = match &p.controls[*control] {
-                ir::Control::Button { label, .. } => match &label.kind {
-                    ir::ExprKind::Text(t) => t.clone(),
-                    _ => format!("button {}", control + 1),
+            // A label with `{{ }}` has no text of its own: the button is named by its
+            // place among the page's buttons.
+            let nth = p.controls[..*control]
+                .iter()
+                .filter(|c| matches!(c, ir::Control::Button { .. }))
+                .count()
+                + 1;
+            match p.controls.get(*control) {
+                Some(ir::Control::Button { label, .. }) => match &label.kind {
+                    ir::ExprKind::Text(t) => format!("button \"{t}\" on page {}", p.name),
+                    _ => format!("button {nth} on page {}", p.name),
                 },
-                _ => String::new(),
-            };
-            format!("button \"{label}\" on page {}", p.name)
+                _ => format!("button {nth} on page {}", p.name),
+            }
         }
         Item::Timer { key } => format!("timer \"{key}\""),
         Item::Notification { index } => format!("notification {}", j.notifications[*index].name),
