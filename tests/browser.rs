@@ -86,6 +86,17 @@ async fn a_person_finishes_the_seed_journey_in_a_phone_sized_browser() {
     );
     let phone = browser.find("input[name=phone_input]").await;
     assert_eq!(browser.property(&phone, "value").await, json!("12"));
+    // The page says so in its title and opens with a summary linking to the field.
+    let title = browser.script("return document.title", vec![]).await;
+    assert_eq!(title, json!("Error: Where can we text you?"));
+    let summary = browser.find(".error-summary[role=alert] a").await;
+    assert_eq!(
+        browser.attribute(&summary, "href").await,
+        browser
+            .attribute(&phone, "id")
+            .await
+            .map(|id| format!("#{id}"))
+    );
     assert_eq!(
         browser.attribute(&phone, "aria-invalid").await.as_deref(),
         Some("true")
