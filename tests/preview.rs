@@ -24,6 +24,19 @@ fn seed(dir: &str) -> Server {
     })
 }
 
+/// The id of the first message, once the development sink has printed it.
+async fn sent(server: &Server) -> i64 {
+    for _ in 0..200 {
+        let outbox = server.get_json("/_preview/api/outbox").await;
+        let first = &outbox["messages"][0];
+        if first["status"] == "sent" {
+            return first["id"].as_i64().unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the first message was never sent");
+}
+
 async fn get(server: &Server, path: &str) -> (u16, String, String) {
     let r = client().get(server.url(path)).send().await.unwrap();
     let status = r.status().as_u16();
@@ -71,8 +84,7 @@ async fn every_route_answers_as_the_index_and_openapi_say() {
     assert_eq!(status, 200);
     let sessions = server.get_json("/_preview/api/sessions").await;
     let id = sessions["sessions"][0]["id"].as_str().unwrap().to_string();
-    let outbox = server.get_json("/_preview/api/outbox").await;
-    let message = outbox["messages"][0]["id"].as_i64().unwrap();
+    let message = sent(&server).await;
 
     for (method, path) in &routes {
         let concrete = path
@@ -244,8 +256,8 @@ async fn a_session_shows_its_variables_timers_messages_and_what_happened() {
         .await;
     assert_eq!(status, 422, "the clock never goes back");
 
-    // Twilio's delivery callbacks, simulated: forward only, known messages only.
-    let first = s["messages"][0]["id"].as_i64().unwrap();
+    // Twilio's delivery callbacks, simulated: forward only, sent messages only.
+    let first = sent(&server).await;
     let path = format!("/_preview/api/messages/{first}/status");
     let (status, _) = server
         .post_json(&path, json!({"status": "failed", "error_code": "30003"}))
@@ -440,4 +452,102 @@ async fn a_preview_on_another_address_is_announced_with_a_warning() {
         banner.contains("WARNING    the preview listens on 0.0.0.0"),
         "{banner}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_from_a_web_page_is_refused_in_a_preview() {
+    let mut server = seed("preview-webhook");
+    let form = [
+        ("From", PERSON),
+        ("To", NUMBER),
+        ("Body", "hi"),
+        ("MessageSid", "SMforged"),
+    ];
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let r = client()
+            .post(server.url("/twilio/sms"))
+            .header(name, value)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{name}");
+    }
+    assert_eq!(
+        server.get_json("/_preview/api/sessions").await["sessions"],
+        json!([])
+    );
+    // Twilio sends neither header, and is answered.
+    let r = client()
+        .post(server.url("/twilio/sms"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        server.get_json("/_preview/api/sessions").await["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    server.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_url_does_not_open_the_preview() {
+    let mut server = Server::start_without_public_url(Options {
+        journey: example("texting_journey_links.journey"),
+        db: temp_dir("preview-tunnel").join("journey.db"),
+        twilio: None,
+        preview: true,
+        extra: vec!["--public-url", "https://tunnel.example"],
+    });
+    let tunnel =
+        "GET /_preview/api/sessions HTTP/1.1\r\nHost: tunnel.example\r\nConnection: close\r\n\r\n";
+    assert_eq!(
+        raw(&server, tunnel),
+        403,
+        "the tunnel's name is not the preview's"
+    );
+    assert_eq!(
+        server.get_json("/_preview/api/sessions").await["sessions"],
+        json!([]),
+        "the listening address still is"
+    );
+    assert!(
+        server
+            .logs()
+            .contains("answer only on the listening address"),
+        "the banner says so: {}",
+        server.logs()
+    );
+    // A text kept back was never sent: no delivery can be simulated for it.
+    server.sms("SM1", PERSON, NUMBER, "hi").await;
+    server.sms("SM2", PERSON, NUMBER, "STOP").await;
+    let (status, _) = server
+        .post_json("/_preview/api/clock/advance", json!({"next_timer": true}))
+        .await;
+    assert_eq!(status, 200);
+    let outbox = server.get_json("/_preview/api/outbox").await;
+    let kept_back = outbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["status"] == "suppressed")
+        .unwrap_or_else(|| panic!("{outbox}"))["id"]
+        .as_i64()
+        .unwrap();
+    let (status, problem) = server
+        .post_json(
+            &format!("/_preview/api/messages/{kept_back}/status"),
+            json!({"status": "delivered"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    server.terminate().await;
 }

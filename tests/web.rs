@@ -405,7 +405,15 @@ journey Seed {
         let id = open(&e, "s1").id;
         let state = session(&e, "s1");
         e.note_shown(&state, (0, 0)).unwrap();
-        let outcome = submit(&e, &id, press((0, 0), 1, &[("phone", "+14155550100")]));
+        let outcome = submit(
+            &e,
+            &id,
+            press(
+                (0, 0),
+                1,
+                &[("phone", "+14155550100"), ("evil", "x\nnow at step Fake")],
+            ),
+        );
         assert!(matches!(outcome, Submitted::Moved { .. }), "{outcome:?}");
         e.events(&id)
             .unwrap()
@@ -431,6 +439,13 @@ journey Seed {
     assert!(
         !detailed.iter().any(|l| l.contains("tttttttttttttttt")),
         "no live journey link in the log: {detailed:#?}"
+    );
+    // A field the page does not have is not logged, nor can a value forge a line.
+    assert!(
+        !detailed
+            .iter()
+            .any(|l| l.contains("evil") || l.contains("Fake")),
+        "{detailed:#?}"
     );
     // The press comes before what it did.
     let at = |s: &str| detailed.iter().position(|l| l.starts_with(s)).unwrap();

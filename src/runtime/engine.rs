@@ -517,7 +517,7 @@ impl Engine {
                     Some(format!("timer `{key}` started, due {}", due.to_rfc3339()))
                 }
                 Effect::StopTimer { key } => Some(format!("timer `{key}` stopped")),
-                Effect::Say(text) => Some(format!("said: {text}")),
+                Effect::Say(text) => Some(format!("said: {}", super::links::redact(text))),
                 _ => None,
             };
             out.extend(line.map(Effect::Log));
@@ -549,8 +549,18 @@ impl Engine {
         let Some(page) = j.steps.get(at.0).and_then(|s| s.pages.get(at.1)) else {
             return Ok(());
         };
+        let text = format!("page {} shown", page.name);
+        // A reload shows the same page again: one line is enough.
+        if self
+            .store
+            .events(&state.id)?
+            .last()
+            .is_some_and(|(_, last)| *last == text)
+        {
+            return Ok(());
+        }
         let mut copy = state.clone();
-        let line = Effect::Log(format!("page {} shown", page.name));
+        let line = Effect::Log(text);
         match self.store.apply(&mut copy, &[line], self.now()) {
             Err(e) if e.is_conflict() => Ok(()),
             other => other,

@@ -82,21 +82,41 @@ impl Engine {
     }
 
     /// Records a delivery status for an outbox message by its own id, as the provider's
-    /// callback would (only ever forward); false for an unknown id.
+    /// callback would: only for a message handed to the provider, and only ever
+    /// forward. Gives the status kept, or `None` for an unknown id; a message never
+    /// sent is `Rejected`.
     pub fn message_status_by_id(
         &self,
         id: i64,
         status: MessageStatus,
         note: Option<&str>,
-    ) -> Result<bool> {
-        let Some(m) = self.store().outbox(None)?.into_iter().find(|m| m.id == id) else {
-            return Ok(false);
+    ) -> Result<Option<MessageStatus>> {
+        let find = || -> Result<Option<Message>> {
+            Ok(self.store().outbox(None)?.into_iter().find(|m| m.id == id))
         };
-        if status.rank() <= m.status.rank() {
-            return Ok(true);
+        let Some(m) = find()? else {
+            return Ok(None);
+        };
+        let sent =
+            m.status.rank() >= MessageStatus::Sent.rank() && m.status != MessageStatus::Suppressed;
+        if !sent {
+            return Err(super::store::StoreError::Rejected(format!(
+                "message {id} is {}: it was never handed to the provider",
+                m.status.as_str()
+            )));
         }
-        self.store().set_message_status(id, status, note)?;
-        Ok(true)
+        // The development sink prints a text without a provider's id: it gets one, as
+        // Twilio would have given it, so that callbacks find it the one way they do.
+        let sid = match m.sid.clone() {
+            Some(sid) => sid,
+            None => {
+                let sid = format!("SMdev{id}");
+                self.store().message_sent(id, &sid)?;
+                sid
+            }
+        };
+        self.store().message_status_by_sid(&sid, status, note)?;
+        Ok(find()?.map(|m| m.status))
     }
 
     /// When the next timer or schedule is due (not a session's expiry), if any.

@@ -250,10 +250,21 @@ impl Engine {
             Control::Button { label, .. } => text_of(label, state, now),
             _ => String::new(),
         };
-        let mut typed: Vec<String> = press
-            .fields
+        // Only the page's own inputs, each cut short and quoted with escapes, so that
+        // what a person types cannot pass for another line of the log.
+        let mut typed: Vec<String> = controls
             .iter()
-            .map(|(k, v)| format!("{k} = \"{}\"", v.chars().take(80).collect::<String>()))
+            .filter_map(|c| match c {
+                Control::Input(i) => {
+                    let name = field_name(journey, i);
+                    let v = press.fields.get(&name)?;
+                    Some(format!(
+                        "{name} = {:?}",
+                        v.chars().take(80).collect::<String>()
+                    ))
+                }
+                _ => None,
+            })
             .collect();
         typed.sort();
         let note = format!(

@@ -156,6 +156,8 @@ pub struct App {
     pub manual_clock: Option<ManualClock>,
     /// Base of every URL we hand out, without a trailing `/`.
     pub base_url: String,
+    /// Where the socket is bound: the preview answers only to this address's names.
+    pub listening: SocketAddr,
     /// Rung when the outbox has new messages.
     pub outbox_bell: Arc<Notify>,
     pub(super) csrf_key: Vec<u8>,
@@ -256,6 +258,7 @@ impl App {
             metrics,
             manual_clock,
             base_url,
+            listening,
             outbox_bell,
             csrf_key,
             link_key,

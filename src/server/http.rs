@@ -40,6 +40,27 @@ pub(super) fn respond(
     r
 }
 
+/// `r`, never stored by a cache nor read as another type than it says; an SVG that
+/// is opened on its own runs nothing.
+pub(super) fn private(mut r: Resp) -> Resp {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let svg = h
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"image/svg+xml"));
+    if svg {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+    }
+    r
+}
+
 /// `r` with its `frame-ancestors` widened from none to this origin, for the preview's
 /// studio, which shows journey pages in a frame.
 pub(super) fn framable_by_self(mut r: Resp) -> Resp {

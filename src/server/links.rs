@@ -157,7 +157,7 @@ pub(super) fn render_view(
     html_page(status, pages::page(&model, &action, &csrf))
 }
 
-pub(super) async fn journey_link(app: &Arc<App>, token: &str, query: &str) -> Resp {
+pub(super) async fn journey_link(app: &Arc<App>, token: &str, query: &str, shown: bool) -> Resp {
     let state = match session_for(app, token).await {
         Ok(found) => found,
         Err(r) => return r,
@@ -166,7 +166,7 @@ pub(super) async fn journey_link(app: &Arc<App>, token: &str, query: &str) -> Re
     match app.engine.view(&state, within_flow) {
         Ok(view) => {
             // The preview's event log says which pages were shown (a write; only there).
-            if let (true, View::Page(p)) = (app.config.preview, &view) {
+            if let (true, View::Page(p)) = (app.config.preview && shown, &view) {
                 let (shown, at) = (state.clone(), (p.step, p.page));
                 let _ = blocking(app, move |e| e.note_shown(&shown, at)).await;
             }

@@ -75,7 +75,17 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     // The preview answers only requests meant for it (see `preview::refused`).
     let guarded = app.config.preview && segments.first() == Some(&"_preview");
-    if let Some(refusal) = guarded.then(|| preview::refused(&app, &req)).flatten() {
+    // And in a preview, a webhook (unsigned without credentials) must not come from a
+    // web page.
+    let webhook = app.config.preview && segments.first() == Some(&"twilio");
+    let refusal = if guarded {
+        preview::refused(&app, &req)
+    } else if webhook {
+        preview::webhook_from_a_browser(&req)
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
         app.metrics.request("preview");
         app.log.info(&format!(
             "{method} preview {} refused",
@@ -90,9 +100,11 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
         (&Method::HEAD, ["start", slug]) => ("start", links::start_link_head(&app, slug)),
         (&Method::GET | &Method::HEAD, ["j", token]) => {
             let query = req.uri().query().unwrap_or("").to_string();
+            // Only a GET shows the page to somebody; a HEAD is a link checker.
+            let shown = method == Method::GET;
             (
                 "journey_link",
-                links::journey_link(&app, token, &query).await,
+                links::journey_link(&app, token, &query, shown).await,
             )
         }
         (&Method::POST, ["j", token]) => {
@@ -158,6 +170,9 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
             let id = id.to_string();
             ("preview", preview::message_status(&app, &id, req).await)
         }
+        (&Method::GET | &Method::HEAD, ["_preview", "api"]) if app.config.preview => {
+            ("preview", http::redirect("/_preview/api/"))
+        }
         (_, ["_preview", "api", ..]) if app.config.preview => ("preview", preview::unknown()),
         // The studio: a page over the preview API, with its script and style sheet.
         (&Method::GET | &Method::HEAD, ["_preview", ""]) if app.config.preview => {
@@ -183,9 +198,12 @@ pub async fn handle(app: Arc<App>, req: Request<impl RequestBody>) -> Resp {
         (&Method::GET | &Method::HEAD, [""]) => ("other", links::home(&app)),
         _ => ("not_found", text(StatusCode::NOT_FOUND, "not found\n")),
     };
-    // In a preview the studio shows journey pages in a frame of its own.
+    // In a preview the studio shows journey pages in a frame of its own; what the
+    // preview answers (live journey links among it) is never cached nor sniffed.
     let response = if app.config.preview && route.starts_with("journey") {
         http::framable_by_self(response)
+    } else if guarded {
+        http::private(response)
     } else {
         response
     };

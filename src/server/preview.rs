@@ -43,66 +43,78 @@ pub(super) const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/_preview/api/messages/{id}/status", "a simulated delivery callback: {status, error_code?}"),
 ];
 
-/// The `host:port` names a request may use for this server: the public URL's, and
-/// for a server on a loopback address its every loopback name.
-fn own_hosts(app: &App) -> Vec<String> {
-    let authority = app
-        .base_url
-        .split_once("://")
-        .map_or(app.base_url.as_str(), |(_, rest)| rest)
-        .split('/')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let mut hosts = vec![authority.clone()];
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, p),
-        _ => (authority.as_str(), "80"),
-    };
-    if ["127.0.0.1", "localhost", "[::1]"].contains(&host) {
+/// The `host:port` names a request may use for the preview: the listening address,
+/// and, when it listens on loopback (or on every address, loopback included), the
+/// loopback names with its port. Never `--public-url`'s: a tunnel made for Twilio's
+/// webhooks must not open the preview to whoever has its address.
+pub(super) fn own_hosts(app: &App) -> Vec<String> {
+    let at = app.listening;
+    let port = at.port();
+    let mut hosts = vec![match at {
+        std::net::SocketAddr::V4(a) => format!("{}:{port}", a.ip()),
+        std::net::SocketAddr::V6(a) => format!("[{}]:{port}", a.ip()),
+    }];
+    if at.ip().is_loopback() || at.ip().is_unspecified() {
         for name in ["127.0.0.1", "localhost", "[::1]"] {
-            hosts.push(format!("{name}:{port}"));
+            let h = format!("{name}:{port}");
+            if !hosts.contains(&h) {
+                hosts.push(h);
+            }
         }
     }
     hosts
+}
+
+/// The one value of header `name`, lower-cased: `Err` when it is sent twice or is not
+/// text, which no browser or client of ours does.
+fn one_header<B>(req: &Request<B>, name: header::HeaderName) -> Result<Option<String>, ()> {
+    let mut values = req.headers().get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(());
+    }
+    match first {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|t| Some(t.to_ascii_lowercase()))
+            .map_err(|_| ()),
+    }
 }
 
 /// Why a preview request is refused, if it is: a `Host` of another name (a DNS
 /// rebinding), an `Origin` of another site, or a `POST` that is not JSON.
 pub(super) fn refused<B>(app: &App, req: &Request<B>) -> Option<Resp> {
     let hosts = own_hosts(app);
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase)
+    let deny = |why: &str| Some(problem(StatusCode::FORBIDDEN, why.to_string()));
+    // The request target's authority, when it has one, is the host (RFC 9112 §3.2.2).
+    let host = match (req.uri().authority(), one_header(req, header::HOST)) {
+        (Some(a), _) => a.as_str().to_ascii_lowercase(),
+        (None, Ok(Some(h))) => h,
+        _ => return deny("the preview answers only requests that name its host once"),
     };
-    // An HTTP/1.1 request names its host; hyper checks that there is one.
-    let host = header(header::HOST).or_else(|| req.uri().authority().map(|a| a.to_string()));
-    if !host.as_ref().is_some_and(|h| hosts.contains(h)) {
-        return Some(problem(
-            StatusCode::FORBIDDEN,
-            format!(
-                "the preview answers only to {}; this request named another host",
-                hosts.join(", ")
-            ),
+    if !hosts.contains(&host) {
+        return deny(&format!(
+            "the preview answers only to {}; this request named another host",
+            hosts.join(", ")
         ));
     }
-    if let Some(origin) = header(header::ORIGIN) {
-        let own = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(|o| hosts.iter().any(|h| h == o));
-        if !own {
-            return Some(problem(
-                StatusCode::FORBIDDEN,
-                "the preview does not answer requests from other sites",
-            ));
+    match one_header(req, header::ORIGIN) {
+        Ok(None) => {}
+        Ok(Some(origin)) => {
+            let own = origin
+                .strip_prefix("http://")
+                .is_some_and(|o| hosts.iter().any(|h| h == o));
+            if !own {
+                return deny("the preview does not answer requests from other sites");
+            }
         }
+        Err(()) => return deny("the preview does not answer requests from other sites"),
     }
     if req.method() == hyper::Method::POST {
-        let json = header(header::CONTENT_TYPE)
-            .is_some_and(|t| t.split(';').next().map(str::trim) == Some("application/json"));
+        let json = one_header(req, header::CONTENT_TYPE).is_ok_and(|t| {
+            t.is_some_and(|t| t.split(';').next().map(str::trim) == Some("application/json"))
+        });
         if !json {
             return Some(problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -111,6 +123,22 @@ pub(super) fn refused<B>(app: &App, req: &Request<B>) -> Option<Resp> {
         }
     }
     None
+}
+
+/// In a preview, why a webhook is refused, if it is: one sent by a browser. Twilio
+/// sends neither `Origin` nor `Sec-Fetch-Site`; a page of another site posting a form
+/// to a preview without credentials (so without signature checks) sends both.
+pub(super) fn webhook_from_a_browser<B>(req: &Request<B>) -> Option<Resp> {
+    let fetched = req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() != b"none");
+    (req.headers().contains_key(header::ORIGIN) || fetched).then(|| {
+        problem(
+            StatusCode::FORBIDDEN,
+            "a webhook comes from Twilio, not from a web page",
+        )
+    })
 }
 
 /// `GET /_preview/api/`: the routes.
@@ -141,6 +169,9 @@ pub(super) fn openapi() -> Resp {
                 "200": {"description": "done"},
                 "403": {"description": "another host or site", "content": {"application/problem+json": {}}},
                 "404": {"description": "no such thing", "content": {"application/problem+json": {}}},
+                "409": {"description": "not now: the clock is real, nothing is due, or the message was never sent", "content": {"application/problem+json": {}}},
+                "500": {"description": "the store failed", "content": {"application/problem+json": {}}},
+                "503": {"description": "the store is unavailable; try again after Retry-After", "content": {"application/problem+json": {}}},
             },
         });
         if *method == "POST" {
@@ -266,12 +297,12 @@ pub(super) fn graph(app: &Arc<App>, name: &str) -> Resp {
 }
 
 /// A session's step and page by name, in its own version of its journey.
+/// A session that has shown no page yet is on its step's first, as its link shows.
 fn place(j: Option<&ir::Journey>, s: &SessionState) -> (Option<String>, Option<String>) {
     let step = j.and_then(|j| j.steps.get(s.step));
     (
         step.map(|st| st.name.clone()),
-        s.page
-            .and_then(|p| step?.pages.get(p))
+        step.and_then(|st| st.pages.get(s.page.unwrap_or(0)))
             .map(|p| p.name.clone()),
     )
 }
@@ -518,12 +549,17 @@ pub(super) async fn call(app: &Arc<App>, req: Request<impl RequestBody>) -> Resp
         Err(r) => return r,
     };
     let sid = format!("CApreview{}", random_b64(12));
+    let caller = from.clone();
     let said = match inbound_call(app, sid, from, to).await {
         Ok(said) => said,
         Err(r) => return r,
     };
     let texted = match blocking(app, |e| e.outbox()).await {
-        Ok(Ok(m)) => m.into_iter().filter(|m| m.id > before).collect::<Vec<_>>(),
+        // What the call texted goes to the caller; others' texts may come meanwhile.
+        Ok(Ok(m)) => m
+            .into_iter()
+            .filter(|m| m.id > before && caller.as_ref() == Some(&m.to))
+            .collect::<Vec<_>>(),
         Ok(Err(e)) => return failed_reading(app, "reading the outbox", e),
         Err(r) => return r,
     };
@@ -578,6 +614,15 @@ pub(super) async fn advance_clock(app: &Arc<App>, req: Request<impl RequestBody>
         at
     } else if body.get("next_timer") == Some(&Json::Bool(true)) {
         match blocking(app, |e| e.next_timer_due()).await {
+            Ok(Ok(Some(due))) if (due - now).num_seconds() > MAX_ADVANCE_SECS as i64 => {
+                return problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!(
+                        "the next timer is due at {}, more than a year from now",
+                        due.to_rfc3339()
+                    ),
+                )
+            }
             Ok(Ok(Some(due))) => due.max(now),
             Ok(Ok(None)) => {
                 return problem(
@@ -655,8 +700,11 @@ pub(super) async fn message_status(
     })
     .await
     {
-        Ok(Ok(true)) => json_response(StatusCode::OK, json!({"id": id, "status": status.as_str()})),
-        Ok(Ok(false)) => problem(StatusCode::NOT_FOUND, "no such message"),
+        Ok(Ok(Some(now))) => {
+            json_response(StatusCode::OK, json!({"id": id, "status": now.as_str()}))
+        }
+        Ok(Ok(None)) => problem(StatusCode::NOT_FOUND, "no such message"),
+        Ok(Err(StoreError::Rejected(why))) => problem(StatusCode::CONFLICT, why),
         Ok(Err(e)) => failed_reading(app, "recording a status", e),
         Err(r) => r,
     }

@@ -325,9 +325,16 @@ fn banner(app: &App, local: SocketAddr, db: &str) {
     };
     out.push_str(&format!("  webhooks   {webhooks}\n"));
     if app.config.preview {
+        // The preview answers only on the listening address, never on a public URL.
+        let here = format!("http://{local}");
         out.push_str(&format!(
-            "  preview    manual clock; studio at {base}/_preview/ (API at {base}/_preview/api/)\n"
+            "  preview    manual clock; studio at {here}/_preview/ (API at {here}/_preview/api/)\n"
         ));
+        if app.config.public_url.is_some() {
+            out.push_str(
+                "  note       the studio and its API answer only on the listening address, not on --public-url\n",
+            );
+        }
         if !local.ip().is_loopback() {
             out.push_str(&format!(
                 "  WARNING    the preview listens on {local}, not only on this machine: anyone who reaches it can drive journeys and read their sessions\n"
