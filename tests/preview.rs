@@ -529,6 +529,24 @@ async fn a_public_url_does_not_open_the_preview() {
     // A text kept back was never sent: no delivery can be simulated for it.
     server.sms("SM1", PERSON, NUMBER, "hi").await;
     server.sms("SM2", PERSON, NUMBER, "STOP").await;
+    // The person's side of the conversation is in the session's story.
+    let sessions = server.get_json("/_preview/api/sessions").await;
+    let id = sessions["sessions"][0]["id"].as_str().unwrap().to_string();
+    let s = server
+        .get_json(&format!("/_preview/api/sessions/{id}"))
+        .await;
+    let said: Vec<(&str, &str)> = s["conversation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap(),
+                c["body"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(said, [("text", "hi"), ("text", "STOP")], "{s}");
     let (status, _) = server
         .post_json("/_preview/api/clock/advance", json!({"next_timer": true}))
         .await;

@@ -539,6 +539,14 @@ impl Engine {
         out
     }
 
+    /// Adds `lines` to a session's event log, as a change of nothing else: for what
+    /// touches no session (an opt-out, a HELP answer) but belongs in its story. A
+    /// session that changed meanwhile misses them.
+    fn note(&self, mut state: SessionState, lines: &[String]) {
+        let effects: Vec<Effect> = lines.iter().cloned().map(Effect::Log).collect();
+        let _ = self.store.apply(&mut state, &effects, self.now());
+    }
+
     /// With a detailed log, records that the person was shown page `at` of the session.
     /// A session that changed meanwhile misses the line; nothing else is written.
     pub fn note_shown(&self, state: &SessionState, at: (usize, usize)) -> Result<()> {
@@ -924,6 +932,9 @@ impl Engine {
             .into_iter()
             .collect();
         effects.push(Effect::Log(format!("session started by {trigger}")));
+        if let (Start::Sms { from, body }, true) = (&start, self.detailing()) {
+            effects.push(Effect::Log(format!("text from {from}: {body}")));
+        }
         self.heard(&j.name, &state.id, Heard::Reached(Item::Step { step: 0 }));
         effects.extend(self.act(j, &mut state, &j.on_started, now));
         let trigger_actions = j.triggers.iter().find_map(|t| match (t, &start) {
@@ -1474,6 +1485,17 @@ impl Engine {
         if STOP_WORDS.contains(&word.as_str()) {
             self.store.opt_out(from, now)?;
             note_delivery()?;
+            if self.detailing() {
+                for s in self.store.active_sessions_for_phone(from, now)? {
+                    self.note(
+                        s,
+                        &[
+                            format!("text from {from}: {body}"),
+                            format!("{from} opted out"),
+                        ],
+                    );
+                }
+            }
             return Ok(Pending::ready(Reply::None));
         }
         let opted_out = self.store.is_opted_out(from)?;
@@ -1490,6 +1512,19 @@ impl Engine {
             let listed = active.swap_remove(found);
             if HELP_WORDS.contains(&word.as_str()) {
                 note_delivery()?;
+                if self.detailing() {
+                    let answer = j
+                        .help_text
+                        .as_deref()
+                        .unwrap_or("nothing: the journey has no `help`");
+                    self.note(
+                        listed,
+                        &[
+                            format!("text from {from}: {body}"),
+                            format!("answered: {answer}"),
+                        ],
+                    );
+                }
                 return Ok(Pending::ready(
                     j.help_text.clone().map_or(Reply::None, Reply::Text),
                 ));

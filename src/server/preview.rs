@@ -473,9 +473,35 @@ pub(super) async fn session(app: &Arc<App>, id: &str) -> Resp {
                 "fires": fires(j, t),
             })).collect::<Vec<_>>(),
             "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
+            "conversation": conversation(&events),
             "events": events.iter().map(|(at, text)| json!({"at": at.to_rfc3339(), "text": text})).collect::<Vec<_>>(),
         }),
     )
+}
+
+/// The person's side of the conversation and what was answered at once, from the
+/// session's log (the lines the engine writes for them): texts they sent, calls they
+/// made, words said on a call, and HELP's answer.
+fn conversation(events: &[(DateTime<Utc>, String)]) -> Vec<Json> {
+    events
+        .iter()
+        .filter_map(|(at, line)| {
+            let at = at.to_rfc3339();
+            if let Some((from, body)) = line
+                .strip_prefix("text from ")
+                .and_then(|r| r.split_once(": "))
+            {
+                Some(json!({"at": at, "kind": "text", "from": from, "body": body}))
+            } else if let Some(from) = line.strip_prefix("call from ") {
+                Some(json!({"at": at, "kind": "call", "from": from}))
+            } else if let Some(words) = line.strip_prefix("said: ") {
+                Some(json!({"at": at, "kind": "said", "body": words}))
+            } else {
+                line.strip_prefix("answered: ")
+                    .map(|a| json!({"at": at, "kind": "answer", "body": a}))
+            }
+        })
+        .collect()
 }
 
 /// A phone number from a JSON field, or what is wrong with it.

@@ -36,8 +36,6 @@
     frameSession: null,
     place: null,
     graphFor: null,
-    // What the phone did here, by session: its texts and calls, HELP's answer.
-    local: new Map(),
     conversationSig: '',
     polling: false,
   };
@@ -317,9 +315,15 @@
 
   // --- The phone ----------------------------------------------------------------------
 
-  function localOf(id) {
-    if (!state.local.has(id)) state.local.set(id, []);
-    return state.local.get(id);
+  // The person's side of the conversation, as the API reads it from the session's
+  // log: their texts, their calls, the words said, and answers given at once.
+  function spoken(c) {
+    switch (c.kind) {
+      case 'text': return { kind: 'out', text: c.body };
+      case 'answer': return { kind: 'in', text: c.body, note: 'answered at once' };
+      case 'call': return { kind: 'call', text: `Called from ${c.from}` };
+      default: return { kind: 'said', text: c.body };
+    }
   }
 
   function smsNumber(j) {
@@ -334,11 +338,8 @@
     const to = smsNumber(journeyOf(d.journey));
     if (!from) return status('This session has no actor phone yet, so it cannot text.', true);
     if (!to) return status(`${d.journey} has no number to text.`, true);
-    const mine = localOf(d.session.id);
     return act(`Texting ${body}`, async () => {
       const r = await api('/sms', { from, to, body });
-      mine.push({ at: state.now, kind: 'out', text: body });
-      if (r.reply) mine.push({ at: state.now, kind: 'in', text: r.reply, note: 'answered at once' });
       return r.reply ? `Sent ${body}; answered: ${r.reply}` : `Sent ${body}.`;
     });
   }
@@ -350,11 +351,8 @@
     const to = j && (j.call_numbers[0] || smsNumber(j));
     if (!to) return status(`${d.journey} has no number to call.`, true);
     const from = d.actor && d.actor.phone;
-    const mine = localOf(d.session.id);
     return act(`Calling ${to}`, async () => {
       const r = await api('/call', from ? { to, from } : { to });
-      mine.push({ at: state.now, kind: 'call', text: `Called ${to}` });
-      for (const said of r.said || []) mine.push({ at: state.now, kind: 'said', text: said });
       return (r.said || []).length ? `Heard: ${r.said.join(' ')}` : 'The call was answered with silence.';
     });
   }
@@ -407,7 +405,7 @@
     for (const id of ['reply', 'stop', 'help']) $(id).disabled = !canText;
     $('reply-form').querySelector('button').disabled = !canText;
     const items = d.messages.map((m, i) => ({ at: m.created_at, order: 1, i, kind: 'msg', m }))
-      .concat(localOf(d.session.id).map((x, i) => ({ at: x.at, order: 0, i, kind: x.kind, x })));
+      .concat((d.conversation || []).map((c, i) => ({ at: c.at, order: 0, i, kind: 'said', x: spoken(c) })));
     items.sort((a, b) => (new Date(a.at) - new Date(b.at)) || (a.order - b.order) || (a.i - b.i));
     const sig = JSON.stringify([d.session.id, d.link, items]);
     if (sig === state.conversationSig) return;
