@@ -189,6 +189,7 @@ async fn a_session_shows_its_variables_timers_messages_and_what_happened() {
     );
     assert_eq!(s["timers"][0]["key"], "nudge");
     assert_eq!(s["timers"][0]["fires"], json!(["send sms Reminder"]));
+    assert_eq!(s["timers"][0]["calendar"], "std.calendars.BusinessHoursNY");
     assert_eq!(s["messages"].as_array().unwrap().len(), 1);
     assert_eq!(s["page"], "AskName");
     let events: Vec<&str> = s["events"]

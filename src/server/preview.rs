@@ -370,6 +370,59 @@ pub(super) async fn sessions(app: &Arc<App>) -> Resp {
     )
 }
 
+/// The calendar a timer with `key` is started on in `j`, if any: the store keeps the
+/// due time the calendar gave, not the calendar.
+fn calendar_of(j: Option<&ir::Journey>, key: &str) -> Option<String> {
+    fn find(actions: &[ir::Action], key: &str) -> Option<usize> {
+        actions.iter().find_map(|a| match a {
+            ir::Action::StartTimer {
+                key: k,
+                calendar,
+                actions,
+                ..
+            } => {
+                if k == key {
+                    calendar.as_ref().map(|c| c.calendar)
+                } else {
+                    find(actions, key)
+                }
+            }
+            ir::Action::If {
+                branches,
+                otherwise,
+            } => branches
+                .iter()
+                .find_map(|(_, b)| find(b, key))
+                .or_else(|| find(otherwise, key)),
+            _ => None,
+        })
+    }
+    let j = j?;
+    let mut chains: Vec<&[ir::Action]> = vec![&j.on_started];
+    for t in &j.triggers {
+        match t {
+            ir::Trigger::Sms { actions, .. }
+            | ir::Trigger::Call { actions, .. }
+            | ir::Trigger::Api { actions }
+            | ir::Trigger::Schedule { actions, .. } => chains.push(actions),
+            ir::Trigger::Link { .. } => {}
+        }
+    }
+    chains.extend(j.reply_handlers.iter().map(|h| h.actions.as_slice()));
+    for step in &j.steps {
+        chains.push(&step.on_enter);
+        for page in &step.pages {
+            for c in &page.controls {
+                if let ir::Control::Button { actions, .. } = c {
+                    chains.push(actions);
+                }
+            }
+        }
+    }
+    let index = chains.into_iter().find_map(|c| find(c, key))?;
+    j.calendars.get(index).map(|c| c.name.clone())
+}
+
 /// What a pending timer does, in words, for a person reading the preview.
 fn fires(j: Option<&ir::Journey>, t: &Timer) -> Vec<String> {
     let mut out = Vec::new();
@@ -470,6 +523,7 @@ pub(super) async fn session(app: &Arc<App>, id: &str) -> Resp {
             "timers": timers.iter().map(|t| json!({
                 "key": t.key,
                 "due": t.due.to_rfc3339(),
+                "calendar": calendar_of(j, &t.key),
                 "fires": fires(j, t),
             })).collect::<Vec<_>>(),
             "messages": messages.iter().map(message_json).collect::<Vec<_>>(),

@@ -477,6 +477,7 @@
       timers.append(el('li', null,
         el('strong', { text: t.key }), ' ',
         el('span', { text: `due ${formatIn(t.due, zoneOf(d))} (${relative(t.due)})` }),
+        t.calendar ? el('span', { class: 'calendar', text: ` on ${t.calendar}` }) : null,
         t.fires ? el('span', { class: 'fires', text: ` → ${Array.isArray(t.fires) ? t.fires.join('; ') : show(t.fires)}` }) : null));
     }
   }
