@@ -7,6 +7,24 @@ use std::str::FromStr;
 
 /// Parses a phone number to E.164. Without a leading `+` the number is read as a
 /// North American one, which is what a person in the US types.
+/// Texts that opt a number out: Twilio's list, matched on the whole text, trimmed and
+/// upper-cased. The runtime applies them; `journeyc test`'s checker knows such a text
+/// starts no session.
+pub const STOP_WORDS: &[&str] = &[
+    "STOP",
+    "UNSUBSCRIBE",
+    "END",
+    "QUIT",
+    "STOPALL",
+    "REVOKE",
+    "OPTOUT",
+    "CANCEL",
+];
+/// Texts that opt a number back in (and then go on as any text would).
+pub const START_WORDS: &[&str] = &["START", "YES", "UNSTOP"];
+/// Texts answered with a journey's `help`, starting no session.
+pub const HELP_WORDS: &[&str] = &["HELP", "INFO"];
+
 pub fn parse_phone(text: &str) -> Option<String> {
     let trimmed = text.trim();
     if trimmed.is_empty() || trimmed.len() > 64 {

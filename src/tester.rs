@@ -258,6 +258,13 @@ impl Runner {
             .ok_or_else(|| format!("session {id} is gone"))
     }
 
+    /// The current session and its pending timers, earliest first.
+    fn timers(&self) -> Result<(SessionState, Vec<crate::runtime::store::Timer>), String> {
+        let state = self.session()?;
+        let timers = self.engine.timers(&state.id).map_err(failed)?;
+        Ok((state, timers))
+    }
+
     fn journey_of(&self, state: &SessionState) -> Result<&ir::Journey, String> {
         self.engine.journey_of(state).map_err(failed)
     }
@@ -351,12 +358,7 @@ impl Runner {
             }
             TestAction::WaitSchedule { journey } => self.wait_schedule(journey),
             TestAction::WaitTimer { key } => {
-                let state = self.session()?;
-                let timers = self
-                    .engine
-                    .store()
-                    .session_timers(&state.id)
-                    .map_err(failed)?;
+                let (_, timers) = self.timers()?;
                 let Some(t) = timers.iter().find(|t| &t.key == key) else {
                     return Err(format!("no timer \"{key}\" is pending"));
                 };
@@ -810,12 +812,7 @@ impl Runner {
                 }
             }
             TestAction::ExpectTimer { key, at } => {
-                let state = self.session()?;
-                let timers = self
-                    .engine
-                    .store()
-                    .session_timers(&state.id)
-                    .map_err(failed)?;
+                let (state, timers) = self.timers()?;
                 let Some(t) = timers.iter().find(|t| &t.key == key) else {
                     let keys: Vec<&str> = timers.iter().map(|t| t.key.as_str()).collect();
                     return Err(if keys.is_empty() {
@@ -833,12 +830,7 @@ impl Runner {
                 }
             }
             TestAction::ExpectNoTimer { key } => {
-                let state = self.session()?;
-                let timers = self
-                    .engine
-                    .store()
-                    .session_timers(&state.id)
-                    .map_err(failed)?;
+                let (state, timers) = self.timers()?;
                 match timers.iter().find(|t| &t.key == key) {
                     Some(t) => Err(format!(
                         "\"{key}\" is pending, due at {}",

@@ -48,22 +48,6 @@ impl<'j> At<'j> {
     }
 }
 
-/// Words the engine answers without starting a session (STOP, HELP and their kin).
-const NO_SESSION_WORDS: &[&str] = &[
-    "STOP",
-    "UNSUBSCRIBE",
-    "END",
-    "QUIT",
-    "STOPALL",
-    "REVOKE",
-    "OPTOUT",
-    "CANCEL",
-    "START",
-    "UNSTOP",
-    "HELP",
-    "INFO",
-];
-
 impl Cx<'_> {
     pub(super) fn tests(&mut self, tree: &ast::File, journeys: &[&ir::Journey]) -> Vec<ir::Test> {
         let mut seen = HashMap::new();
@@ -258,7 +242,9 @@ impl Cx<'_> {
                     None => None,
                 };
                 let word = body.trim().to_uppercase();
-                let starts = !NO_SESSION_WORDS.contains(&word.as_str());
+                // STOP and HELP are answered without a session; START goes on as a text.
+                let starts = !literals::STOP_WORDS.contains(&word.as_str())
+                    && !literals::HELP_WORDS.contains(&word.as_str());
                 // A text from a number with a session goes to that session.
                 let known = from
                     .as_ref()
@@ -287,7 +273,7 @@ impl Cx<'_> {
                     if !starts {
                         let d = self
                             .diag(TEST_STEP, span, format!("\"{}\" starts no session", body.trim()), "answered without a session")
-                            .with_help("STOP, START and HELP are answered by the number itself; text something else to start the journey");
+                            .with_help("STOP and HELP are answered by the number itself; text something else to start the journey");
                         self.push(d);
                         return None;
                     }

@@ -20,6 +20,7 @@ use super::versions::{self, Deployed};
 use super::Value;
 use crate::coverage::Item;
 use crate::ir::{self, Policy};
+use crate::literals::{HELP_WORDS, START_WORDS, STOP_WORDS};
 
 /// How a session starts, with what the trigger knows.
 #[derive(Clone, Debug)]
@@ -1408,20 +1409,6 @@ pub enum Reply {
     None,
     Text(String),
 }
-
-/// Keywords that opt a number out, back in, or ask for help; Twilio's list.
-const STOP_WORDS: &[&str] = &[
-    "STOP",
-    "UNSUBSCRIBE",
-    "END",
-    "QUIT",
-    "STOPALL",
-    "REVOKE",
-    "OPTOUT",
-    "CANCEL",
-];
-const START_WORDS: &[&str] = &["START", "YES", "UNSTOP"];
-const HELP_WORDS: &[&str] = &["HELP", "INFO"];
 
 impl Engine {
     /// An inbound text to `to` from `from`. In order: STOP-family words opt the number
