@@ -69,6 +69,7 @@ codes! {
     TOO_COMPLEX = "J0005", Error, "input too large or too deeply nested";
     BAD_INTERPOLATION = "J0006", Error, "an invalid `{{ }}` interpolation";
     INVALID_ESCAPE = "J0007", Error, "an unknown escape in a string";
+    NOT_UTF8 = "J0008", Error, "a file that is not UTF-8 text";
     // Names.
     UNKNOWN_VARIABLE = "J0101", Error, "unknown variable";
     UNKNOWN_PAGE = "J0102", Error, "unknown page";

@@ -150,7 +150,10 @@ fn every_code_has_a_ui_test() {
     let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
     let all: String = std::fs::read_dir(ui)
         .unwrap()
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .map(|e| {
+            String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap_or_default())
+                .into_owned()
+        })
         .collect();
     // The codes named by `//~` marks, which the UI test holds to the real output.
     let marked: Vec<&str> = all
@@ -300,4 +303,45 @@ fn journeys_across_files_claim_names_links_and_numbers_once() {
     );
     assert_eq!(run.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&run.stderr).contains("the journey `Same` is defined twice"));
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_diagnostic_in_both_formats() {
+    let dir = temp_dir("not-utf8");
+    let mut bytes = b"journey Cafe {\n  trigger link \"cafe\"\n  step One {\n    page Menu {\n      heading \"Caf".to_vec();
+    let at = bytes.len();
+    bytes.extend(b"\xe9\"\n    }\n  }\n}\n");
+    std::fs::write(dir.join("cafe.journey"), &bytes).unwrap();
+    let out = journeyc_in(&dir, &["check", "--format", "json", "cafe.journey"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an error in the file, not a usage error"
+    );
+    let line: serde_json::Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["code"], "J0008");
+    assert_eq!(line["span"]["start"], at as u64, "{line}");
+    assert_eq!(line["line"], 5);
+    let human = journeyc_in(&dir, &["check", "cafe.journey"]);
+    assert_eq!(human.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&human.stderr).contains("J0008"));
+}
+
+#[test]
+fn a_named_folder_without_journeys_is_a_warning_and_exit_2() {
+    let dir = temp_dir("no-journeys");
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    std::fs::write(dir.join("empty/notes.txt"), "not a journey").unwrap();
+    let out = journeyc_in(&dir, &["check", "empty"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: `empty` holds no .journey files"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ok:"), "{stderr}");
+    let out = journeyc_in(&dir, &["check", "emtpy"]);
+    assert_eq!(out.status.code(), Some(2), "a mistyped path");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read `emtpy`"));
 }

@@ -132,8 +132,10 @@ fn diagnostics_reference_examples_do_what_they_say() {
         }
         seen += 1;
     }
+    // J0008's bad example is a file that is not UTF-8, which Markdown cannot hold;
+    // tests/ui/not_utf8.journey holds it instead.
     assert!(
-        seen >= 2 * journeyc::diagnostic::ALL_CODES.len(),
+        seen >= 2 * journeyc::diagnostic::ALL_CODES.len() - 1,
         "a bad and a fixed example per code"
     );
 }

@@ -106,6 +106,34 @@ impl<L: Loader> Compiler<L> {
         id
     }
 
+    /// Records a file whose bytes are not UTF-8 text: one diagnostic at the first byte
+    /// that is not, in the text read as well as it can be (each such byte shown as
+    /// U+FFFD); nothing else of it is checked, since its text is not what was written.
+    pub fn not_utf8(&mut self, name: &str, bytes: &[u8]) -> FileId {
+        let valid = std::str::from_utf8(bytes)
+            .err()
+            .map_or(bytes.len(), |e| e.valid_up_to());
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let end = valid + text[valid..].chars().next().map_or(0, char::len_utf8);
+        let id = FileId(self.files.len() as u32);
+        self.files.push(SourceFile {
+            id,
+            name: name.to_string(),
+            text: Arc::from(text.as_str()),
+        });
+        self.modules.insert(name.to_string(), ModuleState::Done(id));
+        let d = Diagnostic::new(
+            NOT_UTF8,
+            id,
+            Span::new(valid, end),
+            "this file is not UTF-8 text",
+            format!("byte {valid} is not UTF-8"),
+        )
+        .with_help("save the file as UTF-8 (in most editors: Save with Encoding, UTF-8); journeys are read as UTF-8 only");
+        self.diagnostics.push(d);
+        id
+    }
+
     /// Checks several files, parsing them in parallel first. Returns their ids in order.
     pub fn check_files(&mut self, files: &[(String, String)]) -> Vec<FileId> {
         let threads = std::thread::available_parallelism()

@@ -201,6 +201,16 @@ impl Cx<'_> {
     }
 
     fn not_imported(&mut self, path: &[ast::Ident], module: &str) {
+        // A misspelt import was reported where it stands (`import std.calendar`): the
+        // uses of the module it meant are that one mistake, not more.
+        let failed = self
+            .imports
+            .iter()
+            .filter(|(_, e)| e.failed)
+            .map(|(name, _)| name.as_str());
+        if did_you_mean(module, failed).is_some() {
+            return;
+        }
         let span = path_span(&path[..path.len() - 1]);
         let d = self
             .diag(

@@ -61,14 +61,7 @@ pub fn lower_first(s: &str) -> String {
 }
 
 fn read(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        format!(
-            "cannot read `{}`: {}",
-            path.display(),
-            lower_first(&e.to_string())
-        )
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(read_bytes(path)?).map_err(|e| {
         format!(
             "`{}` is not UTF-8 text (invalid byte at offset {})",
             path.display(),
@@ -77,8 +70,18 @@ fn read(path: &Path) -> Result<String, String> {
     })
 }
 
+fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            lower_first(&e.to_string())
+        )
+    })
+}
+
 /// Expands folders to the `*.journey` files below them, sorted for stable output.
-fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+fn collect(paths: &[PathBuf], empty: &mut bool) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| {
@@ -98,6 +101,12 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 )
             })?;
             found.sort();
+            // A folder named on the command line that holds no journey is most likely
+            // a mistyped path: it is said, and the command does not report success.
+            if found.is_empty() {
+                eprintln!("warning: `{}` holds no .journey files", p.display());
+                *empty = true;
+            }
             out.extend(found);
         } else {
             out.push(p.clone());
@@ -138,6 +147,14 @@ pub fn colored(format: Format) -> bool {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// How many of `sources` are the user's files, not the embedded standard library.
+fn inputs_checked(sources: &[journeyc::SourceFile]) -> usize {
+    sources
+        .iter()
+        .filter(|s| !s.name.starts_with("<std>/"))
+        .count()
+}
+
 /// Checks files and reports their diagnostics.
 pub fn check_all(paths: &[PathBuf], format: Format, deny_warnings: bool) -> Checked {
     let failed = |code| Checked {
@@ -145,11 +162,12 @@ pub fn check_all(paths: &[PathBuf], format: Format, deny_warnings: bool) -> Chec
         modules: Vec::new(),
         sources: Vec::new(),
     };
-    let files = match collect(paths) {
+    let mut empty = false;
+    let files = match collect(paths, &mut empty) {
         Ok(f) => f,
         Err(e) => return failed(usage_error(&e)),
     };
-    let mut inputs = Vec::new();
+    let (mut inputs, mut not_utf8) = (Vec::new(), Vec::new());
     for f in &files {
         let canonical = match f.canonicalize() {
             Ok(c) => c,
@@ -161,13 +179,18 @@ pub fn check_all(paths: &[PathBuf], format: Format, deny_warnings: bool) -> Chec
                 )))
             }
         };
-        match read(&canonical) {
-            Ok(text) => inputs.push((display_name(&canonical), text)),
+        // A file that is not UTF-8 is a diagnostic of its own, which an editor shows.
+        match read_bytes(&canonical).map(String::from_utf8) {
+            Ok(Ok(text)) => inputs.push((display_name(&canonical), text)),
+            Ok(Err(e)) => not_utf8.push((display_name(&canonical), e.into_bytes())),
             Err(e) => return failed(usage_error(&e)),
         }
     }
     let mut compiler = Compiler::new(FsLoader);
-    let roots = compiler.check_files(&inputs);
+    let mut roots = compiler.check_files(&inputs);
+    for (name, bytes) in &not_utf8 {
+        roots.push(compiler.not_utf8(name, bytes));
+    }
     let (sources, modules, mut diagnostics) = compiler.into_parts();
     if deny_warnings {
         for d in &mut diagnostics {
@@ -193,7 +216,8 @@ pub fn check_all(paths: &[PathBuf], format: Format, deny_warnings: bool) -> Chec
         .filter(|d| d.severity == Severity::Error)
         .count();
     let warnings = diagnostics.len() - errors;
-    if format == Format::Human {
+    // A named folder without journeys was warned about; "ok" would say otherwise.
+    if format == Format::Human && !(empty && inputs_checked(&sources) == 0) {
         let checked = sources
             .iter()
             .filter(|s| !s.name.starts_with("<std>/"))
@@ -208,6 +232,8 @@ pub fn check_all(paths: &[PathBuf], format: Format, deny_warnings: bool) -> Chec
     std::mem::forget(diagnostics);
     let code = if errors > 0 {
         ExitCode::from(1)
+    } else if empty {
+        ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     };
