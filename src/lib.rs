@@ -7,6 +7,7 @@
 pub mod check;
 pub mod coverage;
 pub mod diagnostic;
+pub mod format;
 pub mod graph;
 pub mod ir;
 pub mod literals;

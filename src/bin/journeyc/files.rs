@@ -18,7 +18,7 @@ pub enum Format {
 }
 
 /// Shows paths relative to the working directory when they are below it.
-fn display_name(canonical: &Path) -> String {
+pub fn display_name(canonical: &Path) -> String {
     // Read once: a folder of many files would otherwise ask for it per file.
     static CWD: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
     let cwd = CWD.get_or_init(|| {
@@ -145,6 +145,13 @@ pub fn colored(format: Format) -> bool {
     format == Format::Human
         && std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The `*.journey` files `paths` name, folders searched; a named folder without any is
+/// warned about, as `check` does.
+pub fn collect_journeys(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut empty = false;
+    collect(paths, &mut empty)
 }
 
 /// How many of `sources` are the user's files, not the embedded standard library.

@@ -2,6 +2,7 @@
 //! pure compiler core.
 
 mod files;
+mod fmt;
 mod places;
 mod render;
 mod run;
@@ -59,6 +60,13 @@ enum Command {
     /// Exit status: 0 when every test passed, 1 when one failed or the journeys have
     /// errors, 2 for usage or I/O errors. See docs/testing.md.
     Test(test::TestArgs),
+    /// Rewrite .journey files in the one canonical layout: two spaces per block, single
+    /// spaces between words, at most one blank line; strings and comments as written.
+    ///
+    /// Exit status: 0 when every file is formatted (or, with --check, already was), 1 when
+    /// --check finds a file to format or a file has syntax errors (it is left as it is),
+    /// 2 for usage or I/O errors.
+    Fmt(fmt::FmtArgs),
     /// Copy a journeyc database to a new file, safely while a server is using it.
     ///
     /// The copy is one consistent snapshot (SQLite's online backup): it holds every change
@@ -147,6 +155,7 @@ fn main() -> ExitCode {
             run::run(args, journeys)
         }
         Command::Test(args) => test::test(args),
+        Command::Fmt(args) => fmt::fmt(args),
         Command::Graph(args) => graph(args),
         Command::Explain { code } => explain(&code),
         Command::Backup { db, out } => backup(&db, &out),
