@@ -3,6 +3,7 @@
 
 mod files;
 mod fmt;
+mod lsp;
 mod places;
 mod render;
 mod run;
@@ -67,6 +68,9 @@ enum Command {
     /// --check finds a file to format or a file has syntax errors (it is left as it is),
     /// 2 for usage or I/O errors.
     Fmt(fmt::FmtArgs),
+    /// A language server over standard input and output, for editors: diagnostics as
+    /// you type, formatting, document symbols and go to definition.
+    Lsp,
     /// Copy a journeyc database to a new file, safely while a server is using it.
     ///
     /// The copy is one consistent snapshot (SQLite's online backup): it holds every change
@@ -156,6 +160,7 @@ fn main() -> ExitCode {
         }
         Command::Test(args) => test::test(args),
         Command::Fmt(args) => fmt::fmt(args),
+        Command::Lsp => lsp::lsp(),
         Command::Graph(args) => graph(args),
         Command::Explain { code } => explain(&code),
         Command::Backup { db, out } => backup(&db, &out),

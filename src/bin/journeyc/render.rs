@@ -159,13 +159,13 @@ pub fn summary(errors: usize, warnings: usize, files: usize, color: bool) -> Str
 }
 
 /// 0-based line, and columns counted in chars (1-based later) and UTF-16 units.
-struct Position {
-    line: usize,
-    column_chars: usize,
-    column_utf16: usize,
+pub struct Position {
+    pub line: usize,
+    pub column_chars: usize,
+    pub column_utf16: usize,
 }
 
-fn position(text: &str, offset: usize) -> Position {
+pub fn position(text: &str, offset: usize) -> Position {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);

@@ -1,0 +1,264 @@
+//! `journeyc lsp` as an editor uses it: JSON-RPC over its standard input and output.
+//! Open, a burst of 200 quick incremental edits whose last diagnostics match the final
+//! text (as `journeyc check` sees it), formatting, document symbols, go to definition,
+//! and shutdown.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    input: ChildStdin,
+    messages: Receiver<Value>,
+    next_id: i64,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_journeyc"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("journeyc lsp starts");
+        let input = child.stdin.take().unwrap();
+        let mut output = BufReader::new(child.stdout.take().unwrap());
+        let (tx, messages) = channel();
+        std::thread::spawn(move || loop {
+            let mut length = None;
+            loop {
+                let mut line = String::new();
+                if output.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(n) = line.strip_prefix("Content-Length: ") {
+                    length = n.parse::<usize>().ok();
+                }
+            }
+            let mut body = vec![0; length.expect("a Content-Length header")];
+            output.read_exact(&mut body).unwrap();
+            if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+                return;
+            }
+        });
+        Server {
+            child,
+            input,
+            messages,
+            next_id: 1,
+        }
+    }
+
+    fn send(&mut self, message: Value) {
+        let body = message.to_string();
+        write!(self.input, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        self.input.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    /// Sends a request and waits for its answer, passing over notifications.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let m = self.next();
+            if m["id"] == id {
+                assert!(m.get("error").is_none(), "{method}: {m}");
+                return m["result"].clone();
+            }
+        }
+    }
+
+    fn next(&self) -> Value {
+        self.messages
+            .recv_timeout(Duration::from_secs(30))
+            .expect("journeyc lsp answers")
+    }
+
+    /// The diagnostics published for `uri` at `version`, passing over earlier ones.
+    fn diagnostics(&self, uri: &str, version: i64) -> Vec<Value> {
+        loop {
+            let m = self.next();
+            if m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == uri
+                && m["params"]["version"] == version
+            {
+                return m["params"]["diagnostics"].as_array().unwrap().clone();
+            }
+        }
+    }
+}
+
+const SOURCE: &str = "journey Hello {\n  trigger link \"hello\"\n\n  step Start {\n    page Ask {\n      heading \"Hi\"\n      button \"Next\" {\n        go to page Thanks\n      }\n    }\n    page Thanks {\n      heading \"Bye\"\n    }\n  }\n}\n";
+
+#[test]
+fn an_editor_conversation() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("journeyc-lsp");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hello.journey");
+    let uri = format!("file://{}", file.display());
+    let mut server = Server::start();
+    let init = server.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
+    assert_eq!(
+        init["capabilities"]["textDocumentSync"]["change"], 2,
+        "incremental sync"
+    );
+    server.notify("initialized", json!({}));
+
+    // Open a file with a mistake: the page it goes to is misspelt.
+    let broken = SOURCE.replace("go to page Thanks", "go to page Thanx");
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "journey", "version": 1, "text": broken}}),
+    );
+    let d = server.diagnostics(&uri, 1);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert_eq!(d[0]["code"], "J0102");
+    assert!(
+        d[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `Thanks`?"),
+        "{d:#?}"
+    );
+    let line = broken.lines().position(|l| l.contains("Thanx")).unwrap();
+    assert_eq!(d[0]["range"]["start"]["line"], line as u64);
+
+    // 200 quick edits, one character at a time: delete "Thanx" and type a text, as a
+    // person would, then fix the page name. Only the last diagnostics count.
+    let mut text = broken.clone();
+    let at = text.find("Thanx").unwrap();
+    let column = (at - text[..at].rfind('\n').unwrap() - 1) as u64;
+    let mut version = 1;
+    let mut edit = |server: &mut Server, text: &mut String, start: u64, end: u64, new: &str| {
+        version += 1;
+        let from = text.find("go to page ").unwrap() + 11;
+        text.replace_range(
+            from + (start - column) as usize..from + (end - column) as usize,
+            new,
+        );
+        server.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": uri, "version": version},
+                "contentChanges": [{"range": {
+                    "start": {"line": line, "character": start},
+                    "end": {"line": line, "character": end},
+                }, "text": new}],
+            }),
+        );
+    };
+    for i in 0..5 {
+        let end = column + 5 - i;
+        edit(&mut server, &mut text, end - 1, end, "");
+    }
+    let mut typed = 0u64;
+    while typed < 189 {
+        let c = ["a", "b", "c"][(typed % 3) as usize];
+        edit(&mut server, &mut text, column + typed, column + typed, c);
+        typed += 1;
+    }
+    // Select what was typed and replace it: the 195th edit.
+    edit(&mut server, &mut text, column, column + typed, "Thank");
+    for c in ["s", "x", "y", "z"] {
+        let len = text[text.find("go to page ").unwrap() + 11..]
+            .find('\n')
+            .unwrap() as u64;
+        edit(&mut server, &mut text, column + len, column + len, c);
+    }
+    let len = text[text.find("go to page ").unwrap() + 11..]
+        .find('\n')
+        .unwrap() as u64;
+    edit(&mut server, &mut text, column + 6, column + len, "");
+    assert_eq!(version, 201, "200 edits after the open");
+    assert_eq!(text, SOURCE, "the edits end where the text is right again");
+    let last = server.diagnostics(&uri, 201);
+    // As `journeyc check` sees the final text.
+    std::fs::write(&file, &text).unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_journeyc"))
+        .args(["check", "--format", "json", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let expected: Vec<String> = String::from_utf8(check.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let got: Vec<String> = last
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, expected, "{last:#?}");
+
+    // Go to definition: from `go to page Thanks` to the page.
+    let use_line = text
+        .lines()
+        .position(|l| l.contains("go to page Thanks"))
+        .unwrap();
+    let def = server.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": uri}, "position": {"line": use_line, "character": 20}}),
+    );
+    let page_line = text
+        .lines()
+        .position(|l| l.contains("page Thanks {"))
+        .unwrap();
+    assert_eq!(def["range"]["start"]["line"], page_line as u64, "{def}");
+    assert_eq!(def["uri"], uri.as_str());
+
+    // Document symbols: the journey, its step and pages.
+    let symbols = server.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    assert_eq!(symbols[0]["name"], "Hello");
+    assert_eq!(symbols[0]["children"][0]["name"], "Start");
+    let pages: Vec<&str> = symbols[0]["children"][0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(pages, ["Ask", "Thanks"]);
+
+    // Formatting answers with `journeyc fmt`'s layout.
+    let messy = text.replace("    page Thanks {", "page   Thanks{");
+    server.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 202}, "contentChanges": [{"text": messy}]}),
+    );
+    let edits = server.request(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(edits[0]["newText"], SOURCE, "{edits}");
+
+    let shutdown = server.request("shutdown", Value::Null);
+    assert!(shutdown.is_null());
+    server.notify("exit", Value::Null);
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
