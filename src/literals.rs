@@ -184,6 +184,18 @@ fn last_line(message: &str) -> String {
 const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM7_EXTENDED: &str = "^{}\\[~]|€\x0c";
 
+/// The characters of `text` that GSM-7 cannot carry, each once, in order: any of them
+/// makes the whole text UCS-2, 70 characters a segment instead of 160.
+pub fn ucs2_chars(text: &str) -> Vec<char> {
+    let mut out = Vec::new();
+    for c in text.chars() {
+        if !GSM7_BASIC.contains(c) && !GSM7_EXTENDED.contains(c) && !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// How many SMS segments a text takes: GSM-7 (160, or 153 per part) when every
 /// character fits, else UCS-2 (70, or 67 per part).
 pub fn sms_segments(text: &str) -> usize {

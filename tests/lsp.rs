@@ -141,6 +141,16 @@ fn an_editor_conversation() {
     );
     let line = broken.lines().position(|l| l.contains("Thanx")).unwrap();
     assert_eq!(d[0]["range"]["start"]["line"], line as u64);
+    // Its "did you mean" is a quick fix.
+    let actions = server.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": d[0]["range"], "context": {"diagnostics": [d[0]]}}),
+    );
+    assert_eq!(actions[0]["kind"], "quickfix");
+    assert_eq!(
+        actions[0]["edit"]["changes"][&uri][0]["newText"], "Thanks",
+        "{actions}"
+    );
 
     // 200 quick edits, one character at a time: delete "Thanx" and type a text, as a
     // person would, then fix the page name. Only the last diagnostics count.
@@ -255,6 +265,70 @@ fn an_editor_conversation() {
         json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
     );
     assert_eq!(edits[0]["newText"], SOURCE, "{edits}");
+
+    // Hover and completion on a richer file.
+    let rich_uri = format!("file://{}", dir.join("rich.journey").display());
+    let rich = "import std.calendars\n\ncalendar Office {\n  time zone \"Europe/Paris\"\n  open mon-fri 09:00-17:30\n}\n\njourney Rich {\n  sms from \"+15005550006\"\n  trigger schedule \"0 9 * * MON\" in \"America/New_York\" {\n    set actor.phone = \"+14155550100\"\n    initialize actor\n    send sms Cafe\n  }\n  var count: Number = 2\n\n  step One {\n    page P {\n      heading \"{{ UPPERCASE(\"x\") }} {{ count }}\"\n    }\n  }\n\n  notification Cafe sms {\n    text \"Your table’s ready at the café.\"\n    journey link\n  }\n}\n";
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": rich_uri, "languageId": "journey", "version": 1, "text": rich}}),
+    );
+    assert!(server
+        .diagnostics(&rich_uri, 1)
+        .iter()
+        .all(|d| d["severity"] != 1));
+    let hover = |server: &mut Server, needle: &str, skip: usize| {
+        let at = rich.find(needle).unwrap() + skip;
+        let line = rich[..at].matches('\n').count();
+        let column = at - rich[..at].rfind('\n').map_or(0, |i| i + 1);
+        let h = server.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": rich_uri}, "position": {"line": line, "character": column}}),
+        );
+        h["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let n = hover(&mut server, "send sms Cafe", 10);
+    assert!(n.contains("1 segment in UCS-2 (because of `’`)"), "{n}");
+    assert!(n.contains("the journey link"), "{n}");
+    let c = hover(&mut server, "calendar Office", 10);
+    assert!(
+        c.contains("in Europe/Paris")
+            && c.contains("Monday, Tuesday, Wednesday, Thursday, Friday from 09:00 to 17:30"),
+        "{c}"
+    );
+    let v = hover(&mut server, "{{ count }}", 4);
+    assert_eq!(v, "`var count: Number`, with a default");
+    let f = hover(&mut server, "UPPERCASE", 2);
+    assert!(f.starts_with("`UPPERCASE(text: Text)`"), "{f}");
+    let s = hover(&mut server, "0 9 * * MON", 3);
+    assert!(
+        s.contains("the next runs") && s.matches("Mon ").count() == 3,
+        "{s}"
+    );
+    let complete = |server: &mut Server, line: usize, column: usize| {
+        let r = server.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": rich_uri}, "position": {"line": line, "character": column}}),
+        );
+        r.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    // At the start of a line inside a page: the controls of a page.
+    let page_line = rich
+        .lines()
+        .position(|l| l.contains("heading \"{{"))
+        .unwrap();
+    let labels = complete(&mut server, page_line, 0);
+    assert!(
+        labels.contains(&"button".to_string()) && !labels.contains(&"step".to_string()),
+        "{labels:?}"
+    );
 
     let shutdown = server.request("shutdown", Value::Null);
     assert!(shutdown.is_null());

@@ -210,14 +210,13 @@ impl Cx<'_> {
                         None => format!("journey `{}`", j.name),
                     };
                     let guess = did_you_mean(&label_text, labels.iter().copied());
-                    let help =
-                        suggestion(guess.map(|g| format!("press \"{g}\""))).unwrap_or_else(|| {
-                            if labels.is_empty() {
-                                format!("{place} has no buttons")
-                            } else {
-                                format!("the buttons are \"{}\"", labels.join("\", \""))
-                            }
-                        });
+                    let help = suggestion(guess.map(|g| format!("\"{g}\""))).unwrap_or_else(|| {
+                        if labels.is_empty() {
+                            format!("{place} has no buttons")
+                        } else {
+                            format!("the buttons are \"{}\"", labels.join("\", \""))
+                        }
+                    });
                     let d = self
                         .diag(
                             TEST_UNKNOWN,

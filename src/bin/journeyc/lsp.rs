@@ -56,6 +56,9 @@ pub fn lsp() -> ExitCode {
         "documentFormattingProvider": true,
         "documentSymbolProvider": true,
         "definitionProvider": true,
+        "hoverProvider": true,
+        "completionProvider": {"triggerCharacters": [".", "\""]},
+        "codeActionProvider": true,
     });
     if let Err(e) = connection.initialize(capabilities) {
         eprintln!("error: the editor did not start the conversation: {e}");
@@ -235,6 +238,17 @@ fn answer(docs: &Docs, req: Request) -> Response {
                 serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
             definition(&uri, text, offset(text, at))
         }
+        "textDocument/hover" => {
+            let at: lsp::Position =
+                serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
+            hover(docs, &uri, text, offset(text, at))
+        }
+        "textDocument/completion" => {
+            let at: lsp::Position =
+                serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
+            completion(docs, &uri, text, offset(text, at))
+        }
+        "textDocument/codeAction" => code_actions(&uri, &req.params),
         _ => {
             return Response::new_err(
                 req.id,
@@ -341,4 +355,464 @@ fn definition(uri: &str, text: &str, at: usize) -> Value {
         Some(span) => json!({"uri": uri, "range": range(text, span)}),
         None => Value::Null,
     }
+}
+
+/// The checked IR of an open document (imports read as `publish` reads them).
+fn module_of(docs: &Docs, uri: &str, text: &str) -> journeyc::ir::Module {
+    let mut compiler = Compiler::new(OpenFirst(docs));
+    let id = compiler.check_file(&path_of(uri).display().to_string(), text);
+    let (_, modules, _) = compiler.into_parts();
+    modules
+        .into_iter()
+        .find(|(i, _)| *i == id)
+        .map(|(_, m)| m)
+        .unwrap_or_default()
+}
+
+/// The name (dots included) around byte `at`.
+fn word_at(text: &str, at: usize) -> &str {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let start = text[..at].rfind(|c: char| !word(c)).map_or(0, |i| i + 1);
+    let end = at
+        + text[at..]
+            .find(|c: char| !word(c))
+            .unwrap_or(text.len() - at);
+    text[start..end].trim_matches('.')
+}
+
+/// A text part of a notification, with `{{ }}` for what is filled in at run time.
+fn shown(e: &journeyc::ir::Expr) -> String {
+    use journeyc::ir::ExprKind;
+    match &e.kind {
+        ExprKind::Text(t) => t.clone(),
+        ExprKind::Template(parts) => parts
+            .iter()
+            .map(|p| match &p.kind {
+                ExprKind::Text(t) => t.clone(),
+                _ => "{{ … }}".into(),
+            })
+            .collect(),
+        _ => "{{ … }}".into(),
+    }
+}
+
+fn notification_hover(n: &journeyc::ir::Notification) -> String {
+    use journeyc::ir::NotificationPart;
+    let mut out = format!(
+        "**notification {}**, {} part(s), each its own text\n",
+        n.name,
+        n.parts.len()
+    );
+    for part in &n.parts {
+        match part {
+            NotificationPart::Text { text } => {
+                let t = shown(text);
+                let odd = journeyc::literals::ucs2_chars(&t);
+                let encoding = if odd.is_empty() {
+                    "GSM-7".to_string()
+                } else {
+                    let names: Vec<String> = odd.iter().map(|c| format!("`{c}`")).collect();
+                    format!("UCS-2 (because of {})", names.join(", "))
+                };
+                let segments = journeyc::literals::sms_segments(&t);
+                out.push_str(&format!(
+                    "\n- \"{t}\": {segments} segment{} in {encoding}{}",
+                    if segments == 1 { "" } else { "s" },
+                    if t.contains("{{ … }}") {
+                        ", before what is filled in"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            NotificationPart::JourneyLink => {
+                out.push_str("\n- the journey link, a text of its own")
+            }
+            NotificationPart::Link { url } => out.push_str(&format!("\n- a link: {}", shown(url))),
+        }
+    }
+    out
+}
+
+fn calendar_hover(c: &journeyc::ir::Calendar) -> String {
+    const DAYS: [&str; 7] = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ];
+    let clock = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+    let mut out = format!("**calendar {}**, in {}\n", c.name, c.time_zone);
+    for w in &c.weekly {
+        let days: Vec<&str> = w.days.iter().map(|d| DAYS[(*d as usize).min(6)]).collect();
+        out.push_str(&format!(
+            "\n- open {} from {} to {}",
+            days.join(", "),
+            clock(w.from_minute),
+            clock(w.to_minute)
+        ));
+    }
+    for w in &c.cron {
+        out.push_str(&format!(
+            "\n- open at `{}` for {} minutes",
+            w.cron,
+            w.length_secs / 60
+        ));
+    }
+    for d in &c.closed {
+        let when = if d.from == d.to {
+            d.from.clone()
+        } else {
+            format!("{} to {}", d.from, d.to)
+        };
+        out.push_str(&format!(
+            "\n- closed {when}{}",
+            d.reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// The next three runs of a schedule, in its zone.
+fn cron_hover(cron: &str, zone: &str) -> Option<String> {
+    use std::str::FromStr;
+    let schedule = cron::Schedule::from_str(cron).ok()?;
+    let tz = journeyc::literals::parse_time_zone(zone)?;
+    let now = chrono::Utc::now().with_timezone(&tz);
+    let runs: Vec<String> = schedule
+        .after(&now)
+        .take(3)
+        .map(|t| format!("- {}", t.format("%a %-d %b %Y %H:%M %Z")))
+        .collect();
+    Some(format!(
+        "**schedule** `{cron}` in {zone}; the next runs:\n\n{}",
+        runs.join("\n")
+    ))
+}
+
+fn hover(docs: &Docs, uri: &str, text: &str, at: usize) -> Value {
+    let name = word_at(text, at);
+    if name.is_empty() {
+        return Value::Null;
+    }
+    let module = module_of(docs, uri, text);
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let mut found = None;
+    if let Some(f) = journeyc::types::Func::from_name(last) {
+        let sig = f.signature();
+        let params: Vec<String> = sig
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let optional = i >= sig.params.len() - sig.optional;
+                let types: Vec<String> = p.accepts.iter().map(|t| t.to_string()).collect();
+                format!(
+                    "{}{}: {}",
+                    p.name,
+                    if optional { "?" } else { "" },
+                    types.join(" | ")
+                )
+            })
+            .collect();
+        found = Some(format!(
+            "`{}({})`\n\n{}",
+            f.name(),
+            params.join(", "),
+            sig.doc
+        ));
+    }
+    for j in &module.journeys {
+        if found.is_some() {
+            break;
+        }
+        if let Some(v) = j.vars.iter().find(|v| v.name == last) {
+            found = Some(format!(
+                "`var {}: {}`{}",
+                v.name,
+                v.ty,
+                if v.default.is_some() {
+                    ", with a default"
+                } else {
+                    ", null until set"
+                }
+            ));
+        } else if let Some(n) = j
+            .notifications
+            .iter()
+            .find(|n| n.name == name || n.name == last)
+        {
+            found = Some(notification_hover(n));
+        } else if let Some(c) = j
+            .calendars
+            .iter()
+            .find(|c| c.name == name || c.name == last)
+        {
+            found = Some(calendar_hover(c));
+        } else if let Some((field, ty)) = name
+            .strip_prefix("actor.")
+            .and_then(|f| journeyc::types::ACTOR_FIELDS.iter().find(|(n, _)| *n == f))
+        {
+            found = Some(format!(
+                "`actor.{field}: {ty}`: one of the actor's fields, kept with the session"
+            ));
+        }
+    }
+    // The file's own calendars and notifications, used by a journey or not.
+    if found.is_none() {
+        if let Some(c) = module.calendars.iter().find(|c| c.name == last) {
+            found = Some(calendar_hover(c));
+        } else if let Some(n) = module.notifications.iter().find(|n| n.name == last) {
+            found = Some(notification_hover(n));
+        }
+    }
+    if found.is_none() {
+        // Inside a schedule's cron expression.
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = at + text[at..].find('\n').unwrap_or(text.len() - at);
+        let line = &text[line_start..line_end];
+        if line.trim_start().starts_with("trigger schedule") {
+            for j in &module.journeys {
+                for t in &j.triggers {
+                    if let journeyc::ir::Trigger::Schedule {
+                        cron, time_zone, ..
+                    } = t
+                    {
+                        if found.is_none() {
+                            found = cron_hover(cron, time_zone);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match found {
+        Some(markdown) => json!({"contents": {"kind": "markdown", "value": markdown}}),
+        None => Value::Null,
+    }
+}
+
+/// Words that begin a line in each kind of block.
+const KEYWORDS: &[(&str, &[&str])] = &[
+    (
+        "file",
+        &["import", "journey", "calendar", "notification", "test"],
+    ),
+    (
+        "journey",
+        &[
+            "sms from",
+            "expires after",
+            "journey link opens",
+            "on existing session",
+            "on new version",
+            "help",
+            "time zone",
+            "trigger link",
+            "trigger sms to",
+            "trigger call to",
+            "trigger api",
+            "trigger schedule",
+            "on session started",
+            "on reply",
+            "var",
+            "step",
+            "notification",
+            "calendar",
+        ],
+    ),
+    ("step", &["page", "on enter"]),
+    ("page", &["heading", "text", "input", "button", "link"]),
+    (
+        "actions",
+        &[
+            "set",
+            "initialize actor",
+            "send sms",
+            "start timer",
+            "stop timer",
+            "go to page",
+            "go to step",
+            "if",
+            "end session",
+            "extend session by",
+            "say",
+        ],
+    ),
+    ("notification", &["text", "journey link", "link"]),
+    ("calendar", &["time zone", "open", "closed"]),
+    (
+        "test",
+        &[
+            "clock",
+            "open link",
+            "open journey link",
+            "fill",
+            "press",
+            "text",
+            "call",
+            "api",
+            "wait",
+            "wait until",
+            "wait for timer",
+            "wait for schedule",
+            "mark last sms",
+            "expect",
+        ],
+    ),
+];
+
+/// The kind of the innermost block open at `at`, from the lines that open blocks.
+fn block_at(text: &str, at: usize) -> &'static str {
+    let mut stack: Vec<&'static str> = Vec::new();
+    for line in text[..at].lines() {
+        let t = line.trim();
+        let opens = t.ends_with('{');
+        for _ in 0..t.matches('}').count().min(stack.len()) {
+            if !(opens && t.starts_with('}')) {
+                stack.pop();
+            }
+        }
+        if opens {
+            let first = t.split_whitespace().next().unwrap_or("");
+            stack.push(match first {
+                "journey" => "journey",
+                "step" => "step",
+                "page" => "page",
+                "notification" => "notification",
+                "calendar" => "calendar",
+                "test" => "test",
+                "}" => "actions",
+                _ => "actions",
+            });
+        }
+    }
+    stack.last().copied().unwrap_or("file")
+}
+
+fn completion(docs: &Docs, uri: &str, text: &str, at: usize) -> Value {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..at];
+    let mut items: Vec<Value> = Vec::new();
+    let item = |label: String, kind: u32, detail: String| json!({"label": label, "kind": kind, "detail": detail});
+    // Time zone names in quotes, after `time zone "` or `in "`.
+    if before.ends_with("zone \"") || before.ends_with("in \"") {
+        for z in journeyc::literals::time_zone_names() {
+            items.push(item(z.to_string(), 12, "time zone".into()));
+        }
+        return Value::Array(items);
+    }
+    // `std.` members: the standard modules' calendars and notifications.
+    if let Some(prefix) = before
+        .rsplit(|c: char| c.is_whitespace() || c == '(')
+        .next()
+    {
+        if prefix.starts_with("std.") {
+            for (module, source) in journeyc::stdlib::MODULES {
+                let (tree, _) = syntax::parse(FileId(0), source);
+                for i in &tree.items {
+                    let (name, kind) = match i {
+                        ast::Item::Calendar(c) => (&c.name.name, "calendar"),
+                        ast::Item::Notification(n) => (&n.name.name, "notification"),
+                        _ => continue,
+                    };
+                    items.push(item(format!("std.{module}.{name}"), 9, kind.into()));
+                }
+            }
+            return Value::Array(items);
+        }
+    }
+    if before.trim().is_empty() {
+        let block = block_at(text, line_start);
+        if let Some((_, words)) = KEYWORDS.iter().find(|(k, _)| *k == block) {
+            items.extend(
+                words
+                    .iter()
+                    .map(|w| item(w.to_string(), 14, format!("in a {block}"))),
+            );
+        }
+        return Value::Array(items);
+    }
+    // Anywhere else: names in scope, functions, input kinds.
+    let module = module_of(docs, uri, text);
+    for j in &module.journeys {
+        for s in &j.steps {
+            items.push(item(s.name.clone(), 9, "step".into()));
+            for p in &s.pages {
+                items.push(item(p.name.clone(), 9, format!("page of {}", s.name)));
+            }
+        }
+        for v in &j.vars {
+            items.push(item(v.name.clone(), 6, format!("var: {}", v.ty)));
+        }
+        for n in &j.notifications {
+            items.push(item(n.name.clone(), 23, "notification".into()));
+        }
+        for c in &j.calendars {
+            items.push(item(c.name.clone(), 22, "calendar".into()));
+        }
+    }
+    for f in journeyc::types::Func::ALL {
+        items.push(item(
+            format!("{}()", f.name()),
+            3,
+            f.signature().doc.to_string(),
+        ));
+    }
+    for (name, _, ty) in journeyc::ir::InputKind::ALL {
+        items.push(item(
+            name.to_string(),
+            12,
+            format!("input kind, for a {ty}"),
+        ));
+    }
+    Value::Array(items)
+}
+
+/// Quick fixes from the diagnostics the editor sends back: a "did you mean" replaces
+/// the name, and a missing import is added at the top.
+fn code_actions(uri: &str, params: &Value) -> Value {
+    let mut actions = Vec::new();
+    for d in params["context"]["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let message = d["message"].as_str().unwrap_or_default();
+        if let Some(guess) = message
+            .split("did you mean `")
+            .nth(1)
+            .and_then(|r| r.split('`').next())
+        {
+            actions.push(json!({
+                "title": format!("Change to `{guess}`"),
+                "kind": "quickfix",
+                "diagnostics": [d],
+                "isPreferred": true,
+                "edit": {"changes": {uri: [{"range": d["range"], "newText": guess}]}},
+            }));
+        }
+        if let Some(import) = message
+            .split("add `import ")
+            .nth(1)
+            .and_then(|r| r.split('`').next())
+        {
+            actions.push(json!({
+                "title": format!("Add `import {import}`"),
+                "kind": "quickfix",
+                "diagnostics": [d],
+                "edit": {"changes": {uri: [{
+                    "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}},
+                    "newText": format!("import {import}\n"),
+                }]}},
+            }));
+        }
+    }
+    Value::Array(actions)
 }
