@@ -239,6 +239,46 @@ fn an_editor_conversation() {
     assert_eq!(def["range"]["start"]["line"], page_line as u64, "{def}");
     assert_eq!(def["uri"], uri.as_str());
 
+    // References and rename: the page and its use.
+    let refs = server.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri}, "position": {"line": use_line, "character": 20}, "context": {"includeDeclaration": true}}),
+    );
+    let lines: Vec<u64> = refs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["range"]["start"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [use_line as u64, page_line as u64], "{refs}");
+    let edit = server.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri}, "position": {"line": page_line, "character": 10}, "newName": "Done"}),
+    );
+    assert_eq!(edit["changes"][&uri].as_array().unwrap().len(), 2, "{edit}");
+    assert!(edit["changes"][&uri]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["newText"] == "Done"));
+    // A name already used would make two things one: refused.
+    let id = server.next_id;
+    server.next_id += 1;
+    server.send(json!({"jsonrpc": "2.0", "id": id, "method": "textDocument/rename", "params": {"textDocument": {"uri": uri}, "position": {"line": page_line, "character": 10}, "newName": "Ask"}}));
+    let refused = loop {
+        let m = server.next();
+        if m["id"] == id {
+            break m;
+        }
+    };
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already a name"),
+        "{refused}"
+    );
+
     // Document symbols: the journey, its step and pages.
     let symbols = server.request(
         "textDocument/documentSymbol",
@@ -329,6 +369,10 @@ fn an_editor_conversation() {
         labels.contains(&"button".to_string()) && !labels.contains(&"step".to_string()),
         "{labels:?}"
     );
+
+    let found = server.request("workspace/symbol", json!({"query": "ric"}));
+    assert_eq!(found[0]["name"], "Rich", "{found}");
+    assert_eq!(found[0]["location"]["uri"], rich_uri.as_str());
 
     let shutdown = server.request("shutdown", Value::Null);
     assert!(shutdown.is_null());

@@ -59,6 +59,9 @@ pub fn lsp() -> ExitCode {
         "hoverProvider": true,
         "completionProvider": {"triggerCharacters": [".", "\""]},
         "codeActionProvider": true,
+        "referencesProvider": true,
+        "renameProvider": true,
+        "workspaceSymbolProvider": true,
     });
     if let Err(e) = connection.initialize(capabilities) {
         eprintln!("error: the editor did not start the conversation: {e}");
@@ -212,6 +215,13 @@ fn diagnostic(d: &Diagnostic, text: &str, sources: &[journeyc::SourceFile]) -> V
 }
 
 fn answer(docs: &Docs, req: Request) -> Response {
+    if req.method == "workspace/symbol" {
+        let query = req.params["query"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        return Response::new_ok(req.id, workspace_symbols(docs, &query));
+    }
     let uri = req.params["textDocument"]["uri"]
         .as_str()
         .unwrap_or_default()
@@ -249,6 +259,37 @@ fn answer(docs: &Docs, req: Request) -> Response {
             completion(docs, &uri, text, offset(text, at))
         }
         "textDocument/codeAction" => code_actions(&uri, &req.params),
+        "textDocument/references" => {
+            let at: lsp::Position =
+                serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
+            let name = word_at(text, offset(text, at));
+            let mut found = Vec::new();
+            for (u, (t, _)) in sorted(docs) {
+                for span in occurrences(t, name) {
+                    found.push(json!({"uri": u, "range": range(t, span)}));
+                }
+            }
+            Value::Array(found)
+        }
+        "textDocument/rename" => {
+            let at: lsp::Position =
+                serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
+            let name = word_at(text, offset(text, at)).to_string();
+            let new = req.params["newName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            match rename(docs, &name, &new) {
+                Ok(edit) => edit,
+                Err(why) => {
+                    return Response::new_err(
+                        req.id,
+                        lsp_server::ErrorCode::InvalidParams as i32,
+                        why,
+                    )
+                }
+            }
+        }
         _ => {
             return Response::new_err(
                 req.id,
@@ -815,4 +856,120 @@ fn code_actions(uri: &str, params: &Value) -> Value {
         }
     }
     Value::Array(actions)
+}
+
+/// The open documents, in a stable order.
+fn sorted(docs: &Docs) -> Vec<(&String, &(String, i32))> {
+    let mut all: Vec<_> = docs.0.iter().collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all
+}
+
+/// Where `name` stands in `text` as a name: a whole word in code or inside a string's
+/// `{{ }}`, not in a string's text nor a comment, nor after a `.` (a field or another
+/// module's name).
+fn occurrences(text: &str, name: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    if name.is_empty() || name.contains('.') {
+        return out;
+    }
+    let bytes = text.as_bytes();
+    let (mut in_string, mut in_interp, mut i) = (false, false, 0);
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    while i < bytes.len() {
+        let b = bytes[i];
+        let code = !in_string || in_interp;
+        if in_string && !in_interp {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                b'\n' => in_string = false,
+                b'{' if bytes.get(i + 1) == Some(&b'{') => {
+                    in_interp = true;
+                    i += 1;
+                }
+                _ => {}
+            }
+        } else if in_interp && b == b'}' && bytes.get(i + 1) == Some(&b'}') {
+            in_interp = false;
+            i += 1;
+        } else if !in_string && b == b'/' && bytes.get(i + 1) == Some(&b'/') {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        } else if !in_string && b == b'"' {
+            in_string = true;
+        } else if code && word(b) && (i == 0 || (!word(bytes[i - 1]) && bytes[i - 1] != b'.')) {
+            let end = (i..bytes.len())
+                .find(|&k| !word(bytes[k]))
+                .unwrap_or(bytes.len());
+            if &text[i..end] == name {
+                out.push(Span::new(i, end));
+            }
+            i = end;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Every use of `name` in the open documents, renamed to `new`; refused when `new` is
+/// not a name or is already one in a document that uses `name`.
+fn rename(docs: &Docs, name: &str, new: &str) -> Result<Value, String> {
+    let is_name = new
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && new.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !is_name {
+        return Err(format!(
+            "`{new}` is not a name: letters, digits and `_`, not starting with a digit"
+        ));
+    }
+    if name.is_empty() {
+        return Err("there is no name here to rename".into());
+    }
+    let mut changes = serde_json::Map::new();
+    for (uri, (text, _)) in sorted(docs) {
+        let spans = occurrences(text, name);
+        if spans.is_empty() {
+            continue;
+        }
+        if !occurrences(text, new).is_empty() {
+            return Err(format!(
+                "`{new}` is already a name in {uri}: renaming would make two things one"
+            ));
+        }
+        let edits: Vec<Value> = spans
+            .iter()
+            .map(|s| json!({"range": range(text, *s), "newText": new}))
+            .collect();
+        changes.insert(uri.clone(), Value::Array(edits));
+    }
+    Ok(json!({"changes": changes}))
+}
+
+/// The symbols of every open document whose name contains `query`.
+fn workspace_symbols(docs: &Docs, query: &str) -> Value {
+    fn walk(uri: &str, list: &Value, container: Option<&str>, query: &str, out: &mut Vec<Value>) {
+        for s in list.as_array().into_iter().flatten() {
+            let name = s["name"].as_str().unwrap_or_default();
+            if name.to_lowercase().contains(query) {
+                out.push(json!({
+                    "name": name,
+                    "kind": s["kind"],
+                    "location": {"uri": uri, "range": s["range"]},
+                    "containerName": container,
+                }));
+            }
+            walk(uri, &s["children"], Some(name), query, out);
+        }
+    }
+    let mut out = Vec::new();
+    for (uri, (text, _)) in sorted(docs) {
+        walk(uri, &symbols(text), None, query, &mut out);
+    }
+    Value::Array(out)
 }
