@@ -370,6 +370,55 @@ fn an_editor_conversation() {
         "{labels:?}"
     );
 
+    // Semantic tokens, decoded: what each piece of the rich file is.
+    let tokens = server.request(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": {"uri": rich_uri}}),
+    );
+    let data: Vec<u64> = tokens["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let (mut line, mut col) = (0u64, 0u64);
+    let mut decoded = Vec::new();
+    for t in data.chunks(5) {
+        if t[0] > 0 {
+            line += t[0];
+            col = t[1];
+        } else {
+            col += t[1];
+        }
+        let text_line: Vec<u16> = rich
+            .lines()
+            .nth(line as usize)
+            .unwrap()
+            .encode_utf16()
+            .collect();
+        let piece = String::from_utf16(&text_line[col as usize..(col + t[2]) as usize]).unwrap();
+        decoded.push((
+            piece,
+            [
+                "keyword", "string", "comment", "number", "variable", "function", "type",
+            ][t[3] as usize],
+        ));
+    }
+    for (piece, kind) in [
+        ("import", "keyword"),
+        ("\"Europe/Paris\"", "string"),
+        ("count", "variable"),
+        ("UPPERCASE", "function"),
+        ("Number", "type"),
+        ("2", "number"),
+        ("journey", "keyword"),
+    ] {
+        assert!(
+            decoded.iter().any(|(p, k)| p == piece && *k == kind),
+            "{piece} as {kind} in {decoded:?}"
+        );
+    }
+
     let found = server.request("workspace/symbol", json!({"query": "ric"}));
     assert_eq!(found[0]["name"], "Rich", "{found}");
     assert_eq!(found[0]["location"]["uri"], rich_uri.as_str());

@@ -62,6 +62,10 @@ pub fn lsp() -> ExitCode {
         "referencesProvider": true,
         "renameProvider": true,
         "workspaceSymbolProvider": true,
+        "semanticTokensProvider": {
+            "legend": {"tokenTypes": TOKEN_TYPES, "tokenModifiers": []},
+            "full": true,
+        },
     });
     if let Err(e) = connection.initialize(capabilities) {
         eprintln!("error: the editor did not start the conversation: {e}");
@@ -259,6 +263,7 @@ fn answer(docs: &Docs, req: Request) -> Response {
             completion(docs, &uri, text, offset(text, at))
         }
         "textDocument/codeAction" => code_actions(&uri, &req.params),
+        "textDocument/semanticTokens/full" => json!({"data": semantic_tokens(text)}),
         "textDocument/references" => {
             let at: lsp::Position =
                 serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
@@ -972,4 +977,219 @@ fn workspace_symbols(docs: &Docs, query: &str) -> Value {
         walk(uri, &symbols(text), None, query, &mut out);
     }
     Value::Array(out)
+}
+
+/// The semantic token types, by index, as the legend gives them.
+const TOKEN_TYPES: [&str; 7] = [
+    "keyword", "string", "comment", "number", "variable", "function", "type",
+];
+
+/// Words the language reserves in some place: highlighted as keywords wherever they
+/// stand outside strings, which is where they mean something.
+const WORDS: &[&str] = &[
+    "journey",
+    "step",
+    "page",
+    "trigger",
+    "link",
+    "sms",
+    "call",
+    "api",
+    "schedule",
+    "on",
+    "reply",
+    "enter",
+    "session",
+    "started",
+    "var",
+    "set",
+    "initialize",
+    "actor",
+    "send",
+    "start",
+    "stop",
+    "timer",
+    "after",
+    "at",
+    "go",
+    "to",
+    "if",
+    "else",
+    "end",
+    "extend",
+    "by",
+    "say",
+    "heading",
+    "text",
+    "input",
+    "button",
+    "notification",
+    "calendar",
+    "import",
+    "as",
+    "from",
+    "expires",
+    "opens",
+    "first",
+    "last",
+    "existing",
+    "keep",
+    "replace",
+    "reject",
+    "new",
+    "version",
+    "upgrade",
+    "help",
+    "time",
+    "zone",
+    "in",
+    "open",
+    "closed",
+    "cron",
+    "for",
+    "required",
+    "placeholder",
+    "options",
+    "validate",
+    "unavailable",
+    "skip",
+    "next",
+    "previous",
+    "anyway",
+    "missed",
+    "test",
+    "expect",
+    "fill",
+    "press",
+    "wait",
+    "until",
+    "clock",
+    "mark",
+    "no",
+    "containing",
+    "equal",
+    "with",
+    "suppressed",
+    "status",
+    "error",
+    "and",
+    "or",
+    "not",
+    "true",
+    "false",
+    "null",
+];
+
+/// Semantic tokens of `text`, LSP's relative encoding: keywords, strings (their
+/// `{{ }}` parts as code), comments, numbers and durations, names, functions, types.
+fn semantic_tokens(text: &str) -> Vec<u32> {
+    let mut data = Vec::new();
+    let (mut last_line, mut last_start) = (0u32, 0u32);
+    for (line_no, line) in text.lines().enumerate() {
+        let mut tokens: Vec<(usize, usize, u32)> = Vec::new();
+        let bytes = line.as_bytes();
+        let (mut i, mut in_string, mut string_from) = (0, false, 0);
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        while i < bytes.len() {
+            let b = bytes[i];
+            if in_string {
+                if b == b'\\' {
+                    i += 2;
+                    continue;
+                }
+                if b == b'"' {
+                    tokens.push((string_from, i + 1, 1));
+                    in_string = false;
+                } else if b == b'{' && bytes.get(i + 1) == Some(&b'{') {
+                    tokens.push((string_from, i, 1));
+                    // The interpolation is code, up to its `}}`.
+                    let end = line[i..].find("}}").map_or(bytes.len(), |e| i + e + 2);
+                    code_tokens(&line[..end], i + 2, &mut tokens);
+                    i = end;
+                    string_from = end;
+                    continue;
+                }
+                i += 1;
+                continue;
+            }
+            if b == b'/' && bytes.get(i + 1) == Some(&b'/') {
+                tokens.push((i, bytes.len(), 2));
+                break;
+            }
+            if b == b'"' {
+                in_string = true;
+                string_from = i;
+                i += 1;
+                continue;
+            }
+            if word(b) {
+                let end = (i..bytes.len())
+                    .find(|&k| !word(bytes[k]))
+                    .unwrap_or(bytes.len());
+                tokens.push((i, end, kind_of(line, i, end)));
+                i = end;
+                continue;
+            }
+            i += 1;
+        }
+        if in_string {
+            tokens.push((string_from, bytes.len(), 1));
+        }
+        for (start, end, kind) in tokens {
+            if end <= start {
+                continue;
+            }
+            let col = line[..start].encode_utf16().count() as u32;
+            let len = line[start..end].encode_utf16().count() as u32;
+            let line_no = line_no as u32;
+            let delta_line = line_no - last_line;
+            let delta_start = if delta_line == 0 {
+                col - last_start
+            } else {
+                col
+            };
+            data.extend([delta_line, delta_start, len, kind, 0]);
+            last_line = line_no;
+            last_start = col;
+        }
+    }
+    data
+}
+
+/// Tokens of the code in `line` from `from` (inside `{{ }}`).
+fn code_tokens(line: &str, from: usize, tokens: &mut Vec<(usize, usize, u32)>) {
+    let bytes = line.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut i = from;
+    while i < bytes.len() {
+        if word(bytes[i]) {
+            let end = (i..bytes.len())
+                .find(|&k| !word(bytes[k]))
+                .unwrap_or(bytes.len());
+            tokens.push((i, end, kind_of(line, i, end)));
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// What the word at `start..end` of `line` is: a number or duration, a function (a
+/// name before `(`), a type (after `var NAME:`), a keyword, or a name.
+fn kind_of(line: &str, start: usize, end: usize) -> u32 {
+    let w = &line[start..end];
+    if w.as_bytes()[0].is_ascii_digit() {
+        return 3;
+    }
+    if line[end..].starts_with('(') {
+        return 5;
+    }
+    let before = line[..start].trim_end();
+    if before.ends_with(':') && line.trim_start().starts_with("var ") {
+        return 6;
+    }
+    if WORDS.contains(&w) || WORDS.contains(&w.to_ascii_lowercase().as_str()) && w.len() <= 3 {
+        return 0;
+    }
+    4
 }
