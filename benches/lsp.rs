@@ -23,7 +23,9 @@ use serde_json::{json, Value};
 /// A journey of about `lines` lines: steps of pages, each page a heading, an input and
 /// a button that goes to the next page.
 fn big_journey(lines: usize) -> String {
-    let mut s = String::from("journey Big {\n  sms from \"+15005550006\"\n  trigger link \"big\"\n  var name: Text\n\n");
+    let mut s = String::from(
+        "journey Big {\n  sms from \"+15005550006\"\n  trigger link \"big\"\n  var name: Text\n\n",
+    );
     let pages_per_step = 10;
     let mut n = 0;
     while s.lines().count() < lines - 10 {
@@ -32,7 +34,7 @@ fn big_journey(lines: usize) -> String {
             let next = if p + 1 < pages_per_step {
                 format!("go to page P{n}_{}", p + 1)
             } else {
-                "end session".to_string()
+                format!("go to step S{}", n + 1)
             };
             s.push_str(&format!(
                 "    page P{n}_{p} {{\n      heading \"Page {p} of step {n}, {{{{ name }}}}\"\n      input name: text \"Your name\"\n      button \"Next\" {{\n        {next}\n      }}\n    }}\n"
@@ -41,7 +43,9 @@ fn big_journey(lines: usize) -> String {
         s.push_str("  }\n");
         n += 1;
     }
-    s.push_str("}\n");
+    s.push_str(&format!(
+        "  step S{n} {{\n    page End {{\n      heading \"Done\"\n    }}\n  }}\n}}\n"
+    ));
     s
 }
 
@@ -102,9 +106,16 @@ fn main() {
     let mut check_ms = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let out = Command::new(bin).args(["check", file.to_str().unwrap()]).output().unwrap();
+        let out = Command::new(bin)
+            .args(["check", file.to_str().unwrap()])
+            .output()
+            .unwrap();
         check_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     check_ms.sort_by(f64::total_cmp);
 
@@ -135,7 +146,10 @@ fn main() {
         }
         let mut body = vec![0; length];
         output.read_exact(&mut body).unwrap();
-        if tx.send(serde_json::from_slice::<Value>(&body).unwrap()).is_err() {
+        if tx
+            .send(serde_json::from_slice::<Value>(&body).unwrap())
+            .is_err()
+        {
             return;
         }
     });
@@ -144,13 +158,19 @@ fn main() {
         messages,
         id: 0,
     };
-    lsp.request("initialize", json!({"processId": null, "rootUri": null, "capabilities": {}}));
+    lsp.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
     lsp.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
     lsp.send(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "journey", "version": 1, "text": text}}}));
     lsp.diagnostics_for(1);
 
     // Typing into a heading in the middle of the file, one character at a time.
-    let line = text.lines().position(|l| l.contains("Page 5 of step 20,")).unwrap_or(100);
+    let line = text
+        .lines()
+        .position(|l| l.contains("Page 5 of step 20,"))
+        .unwrap_or(100);
     let column = text.lines().nth(line).unwrap().find("Page").unwrap() + 4;
     let mut keystroke_ms = Vec::new();
     for k in 0..keys {
@@ -177,9 +197,13 @@ fn main() {
         ms.sort_by(f64::total_cmp);
         ms
     };
-    let use_line = text.lines().position(|l| l.contains("go to page P30_3")).unwrap_or(200);
+    let use_line = text
+        .lines()
+        .position(|l| l.contains("go to page P30_3"))
+        .unwrap_or(200);
     let use_col = text.lines().nth(use_line).unwrap().find("P30_3").unwrap() + 1;
-    let at = json!({"textDocument": {"uri": uri}, "position": {"line": use_line, "character": use_col}});
+    let at =
+        json!({"textDocument": {"uri": uri}, "position": {"line": use_line, "character": use_col}});
     let definition = time(&mut lsp, "textDocument/definition", at.clone());
     let var_line = text.lines().position(|l| l.contains("{{ name }}")).unwrap();
     let var_col = text.lines().nth(var_line).unwrap().find("{{ name").unwrap() + 4;
@@ -188,7 +212,11 @@ fn main() {
         "textDocument/hover",
         json!({"textDocument": {"uri": uri}, "position": {"line": var_line, "character": var_col}}),
     );
-    let nothing = time(&mut lsp, "journeyc/nothing", json!({"textDocument": {"uri": uri}}));
+    let nothing = time(
+        &mut lsp,
+        "journeyc/nothing",
+        json!({"textDocument": {"uri": uri}}),
+    );
     lsp.request("shutdown", Value::Null);
     lsp.send(json!({"jsonrpc": "2.0", "method": "exit"}));
     let _ = child.wait();
@@ -209,7 +237,10 @@ fn main() {
     fmt_ms.sort_by(f64::total_cmp);
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("journeyc lsp on a {}-line file (release)", text.lines().count());
+    println!(
+        "journeyc lsp on a {}-line file (release)",
+        text.lines().count()
+    );
     println!(
         "  diagnostics after a keystroke: p50 {:.1} ms, p95 {:.1} ms over {keys} keystrokes (target at most 20 ms)",
         percentile(&keystroke_ms, 0.5),

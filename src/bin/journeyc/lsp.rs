@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 
 use journeyc::syntax::{self, ast};
 use journeyc::{Compiler, Diagnostic, FileId, Loader, Severity, Span};
@@ -19,9 +20,37 @@ use serde_json::{json, Value};
 
 use crate::render::position;
 
-/// The open documents by URI: their text and version.
+/// The open documents by URI: their text and version; and what was made of each since
+/// it last changed (its checked IR, its syntax tree), so that a hover or a definition
+/// reads rather than checks again.
 #[derive(Default)]
-struct Docs(HashMap<String, (String, i32)>);
+struct Docs(
+    HashMap<String, (String, i32)>,
+    std::cell::RefCell<HashMap<String, Made>>,
+);
+
+/// What was made of one document's current text.
+#[derive(Default)]
+struct Made {
+    module: Option<Rc<journeyc::ir::Module>>,
+    tree: Option<Rc<ast::File>>,
+}
+
+impl Docs {
+    /// Forgets what was made of `uri`'s text, which changed.
+    fn changed(&self, uri: &str) {
+        self.1.borrow_mut().remove(uri);
+    }
+
+    fn tree(&self, uri: &str, text: &str) -> Rc<ast::File> {
+        let mut made = self.1.borrow_mut();
+        let entry = made.entry(uri.to_string()).or_default();
+        entry
+            .tree
+            .get_or_insert_with(|| Rc::new(syntax::parse(FileId(0), text).0))
+            .clone()
+    }
+}
 
 /// Reads imports from the open documents first, then from the disk.
 struct OpenFirst<'a>(&'a Docs);
@@ -100,6 +129,7 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
         "textDocument/didOpen" => {
             let p: lsp::DidOpenTextDocumentParams = serde_json::from_value(n.params).ok()?;
             let uri = p.text_document.uri.to_string();
+            docs.changed(&uri);
             docs.0
                 .insert(uri.clone(), (p.text_document.text, p.text_document.version));
             Some(uri)
@@ -107,6 +137,7 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
         "textDocument/didChange" => {
             let p: lsp::DidChangeTextDocumentParams = serde_json::from_value(n.params).ok()?;
             let uri = p.text_document.uri.to_string();
+            docs.changed(&uri);
             let (text, version) = docs.0.get_mut(&uri)?;
             for change in p.content_changes {
                 match change.range {
@@ -123,6 +154,7 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
         }
         "textDocument/didClose" => {
             let p: lsp::DidCloseTextDocumentParams = serde_json::from_value(n.params).ok()?;
+            docs.changed(&p.text_document.uri.to_string());
             docs.0.remove(&p.text_document.uri.to_string());
             None
         }
@@ -172,7 +204,13 @@ fn publish(connection: &Connection, docs: &Docs, changed: &str) {
         let name = path_of(uri).display().to_string();
         let mut compiler = Compiler::new(OpenFirst(docs));
         let id = compiler.check_file(&name, text);
-        let (sources, _, diagnostics) = compiler.into_parts();
+        let (sources, modules, diagnostics) = compiler.into_parts();
+        // Kept for hover and completion until the text changes.
+        let module = modules
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, m)| Rc::new(m));
+        docs.1.borrow_mut().entry(uri.clone()).or_default().module = module;
         let list: Vec<Value> = diagnostics
             .iter()
             .filter(|d| d.file == id)
@@ -246,11 +284,11 @@ fn answer(docs: &Docs, req: Request) -> Response {
             // A file with syntax errors is not formatted; its diagnostics say why.
             Err(_) => Value::Null,
         },
-        "textDocument/documentSymbol" => symbols(text),
+        "textDocument/documentSymbol" => symbols(&docs.tree(&uri, text), text),
         "textDocument/definition" => {
             let at: lsp::Position =
                 serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
-            definition(&uri, text, offset(text, at))
+            definition(&docs.tree(&uri, text), &uri, text, offset(text, at))
         }
         "textDocument/hover" => {
             let at: lsp::Position =
@@ -319,8 +357,7 @@ fn symbol(name: &ast::Ident, kind: u32, span: Span, text: &str, children: Vec<Va
 
 /// Journeys with their steps and pages, notifications and calendars (LSP kinds:
 /// class 5, module 2, method 6, event 24, struct 23).
-fn symbols(text: &str) -> Value {
-    let (tree, _) = syntax::parse(FileId(0), text);
+fn symbols(tree: &ast::File, text: &str) -> Value {
     let mut out = Vec::new();
     for item in &tree.items {
         match item {
@@ -357,7 +394,7 @@ fn symbols(text: &str) -> Value {
 
 /// Where the name at `at` is defined in this file: a step, page, notification,
 /// calendar, journey or variable of that name.
-fn definition(uri: &str, text: &str, at: usize) -> Value {
+fn definition(tree: &ast::File, uri: &str, text: &str, at: usize) -> Value {
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let start = text[..at].rfind(|c: char| !word(c)).map_or(0, |i| i + 1);
     let end = at
@@ -368,7 +405,6 @@ fn definition(uri: &str, text: &str, at: usize) -> Value {
     if name.is_empty() {
         return Value::Null;
     }
-    let (tree, _) = syntax::parse(FileId(0), text);
     let mut found: Option<Span> = None;
     let mut consider = |id: &ast::Ident| {
         if id.name == name && found.is_none() {
@@ -403,16 +439,22 @@ fn definition(uri: &str, text: &str, at: usize) -> Value {
     }
 }
 
-/// The checked IR of an open document (imports read as `publish` reads them).
-fn module_of(docs: &Docs, uri: &str, text: &str) -> journeyc::ir::Module {
+/// The checked IR of an open document (imports read as `publish` reads them): the one
+/// `publish` made for its text, else made now.
+fn module_of(docs: &Docs, uri: &str, text: &str) -> Rc<journeyc::ir::Module> {
+    if let Some(m) = docs.1.borrow().get(uri).and_then(|m| m.module.clone()) {
+        return m;
+    }
     let mut compiler = Compiler::new(OpenFirst(docs));
     let id = compiler.check_file(&path_of(uri).display().to_string(), text);
     let (_, modules, _) = compiler.into_parts();
-    modules
-        .into_iter()
-        .find(|(i, _)| *i == id)
-        .map(|(_, m)| m)
-        .unwrap_or_default()
+    Rc::new(
+        modules
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, m)| m)
+            .unwrap_or_default(),
+    )
 }
 
 /// The name (dots included) around byte `at`.
@@ -974,7 +1016,13 @@ fn workspace_symbols(docs: &Docs, query: &str) -> Value {
     }
     let mut out = Vec::new();
     for (uri, (text, _)) in sorted(docs) {
-        walk(uri, &symbols(text), None, query, &mut out);
+        walk(
+            uri,
+            &symbols(&docs.tree(uri, text), text),
+            None,
+            query,
+            &mut out,
+        );
     }
     Value::Array(out)
 }
