@@ -90,11 +90,12 @@ function journeyFiles() {
   return files;
 }
 
-/** The complete journeys the docs show in ```journey fences (fragments are fenced otherwise). */
+/** The complete journeys the docs show in ```journey fences (fragments are ```journey-fragment). */
 function docBlocks() {
   const blocks = [];
   for (const rel of ['README.md', path.join('docs', 'language.md'), path.join('docs', 'testing.md')]) {
-    const re = /^```journey\n([\s\S]*?)^```$/gm;
+    // As tests/docs.rs reads them: a fence may be indented (inside a list item).
+    const re = /^[ \t]*```journey\n([\s\S]*?)^[ \t]*```$/gm;
     let m;
     let n = 0;
     while ((m = re.exec(read(rel))) !== null) blocks.push({ rel: `${rel} block ${++n}`, text: m[1] });
