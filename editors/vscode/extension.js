@@ -51,8 +51,8 @@ function probe(command) {
     const said = `${r.stderr || ''}${r.stdout || ''}`.trim().split('\n').slice(0, 3).join(' | ');
     return (
       `\`${command}\` has no \`lsp\` command yet (it answered \`lsp --help\` with exit status ${r.status}` +
-      `${said ? `: ${said}` : ''}). The language server is issue 14 of journeyc; until it is built, ` +
-      'this extension gives highlighting only, and `journeyc check --format json` gives diagnostics.'
+      `${said ? `: ${said}` : ''}). It is older than the language server: update journeyc; ` +
+      'meanwhile this extension gives highlighting only, and `journeyc check --format json` gives diagnostics.'
     );
   }
   return null;

@@ -79,7 +79,7 @@ test('a journeyc without an `lsp` command is told apart from a missing one', { s
     const said = lines.join('\n');
     assert.match(said, /has no `lsp` command yet/);
     assert.match(said, /unrecognized subcommand 'lsp'/);
-    assert.match(said, /issue 14/);
+    assert.match(said, /older than the language server/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
