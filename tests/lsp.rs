@@ -419,6 +419,54 @@ fn an_editor_conversation() {
         );
     }
 
+    // The standard library is readable through go to definition.
+    let uses = "journey Uses {\n  trigger api\n  on session started {\n    start timer \"t\" after 1d on std.calendars.BusinessHoursNY {\n      end session\n    }\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n}\nimport std.calendars\n";
+    let uses_uri = format!("file://{}", dir.join("uses.journey").display());
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uses_uri, "languageId": "journey", "version": 1, "text": uses}}),
+    );
+    server.diagnostics(&uses_uri, 1);
+    let def = server.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": uses_uri}, "position": {"line": 3, "character": 50}}),
+    );
+    let target = def["uri"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("file://")
+        .to_string();
+    let std_text = std::fs::read_to_string(&target).unwrap();
+    let line = def["range"]["start"]["line"].as_u64().unwrap() as usize;
+    assert!(
+        std_text
+            .lines()
+            .nth(line)
+            .unwrap()
+            .contains("calendar BusinessHoursNY"),
+        "{def}"
+    );
+
+    // A text before the actor is initialised: the quick fix adds `initialize actor`.
+    let early = "journey Early {\n  sms from \"+15005550006\"\n  trigger link \"early\"\n  var phone: Phone\n  step S {\n    page P {\n      input phone: phone \"Mobile\"\n      button \"Go\" {\n        set actor.phone = phone\n        send sms Hi\n      }\n    }\n  }\n  notification Hi sms {\n    text \"hi\"\n  }\n}\n";
+    let early_uri = format!("file://{}", dir.join("early.journey").display());
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": early_uri, "languageId": "journey", "version": 1, "text": early}}),
+    );
+    let d = server.diagnostics(&early_uri, 1);
+    let j0301 = d
+        .iter()
+        .find(|d| d["code"] == "J0301")
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    let fix = server.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": early_uri}, "range": j0301["range"], "context": {"diagnostics": [j0301]}}),
+    );
+    let edit = &fix[0]["edit"]["changes"][&early_uri][0];
+    assert_eq!(edit["newText"], "        initialize actor\n", "{fix}");
+    assert_eq!(edit["range"]["start"]["line"], 9);
+
     let found = server.request("workspace/symbol", json!({"query": "ric"}));
     assert_eq!(found[0]["name"], "Rich", "{found}");
     assert_eq!(found[0]["location"]["uri"], rich_uri.as_str());

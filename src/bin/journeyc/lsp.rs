@@ -300,7 +300,7 @@ fn answer(docs: &Docs, req: Request) -> Response {
                 serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
             completion(docs, &uri, text, offset(text, at))
         }
-        "textDocument/codeAction" => code_actions(&uri, &req.params),
+        "textDocument/codeAction" => code_actions(&uri, text, &req.params),
         "textDocument/semanticTokens/full" => json!({"data": semantic_tokens(text)}),
         "textDocument/references" => {
             let at: lsp::Position =
@@ -394,7 +394,31 @@ fn symbols(tree: &ast::File, text: &str) -> Value {
 
 /// Where the name at `at` is defined in this file: a step, page, notification,
 /// calendar, journey or variable of that name.
+/// A name of a standard module (`std.calendars.BusinessHoursNY`), in the module's text
+/// written where an editor can open it: the embedded modules have no file of their own.
+fn std_definition(dotted: &str) -> Option<Value> {
+    let rest = dotted.strip_prefix("std.")?;
+    let (module, name) = rest.split_once('.')?;
+    let text = journeyc::stdlib::module(&format!("std.{module}"))?;
+    let dir = std::env::temp_dir().join(format!("journeyc-{}-std", env!("CARGO_PKG_VERSION")));
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join(format!("{module}.journey"));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+        std::fs::write(&path, text).ok()?;
+    }
+    let (tree, _) = syntax::parse(FileId(0), text);
+    let span = tree.items.iter().find_map(|i| match i {
+        ast::Item::Calendar(c) if c.name.name == name => Some(c.name.span),
+        ast::Item::Notification(n) if n.name.name == name => Some(n.name.span),
+        _ => None,
+    })?;
+    Some(json!({"uri": uri_of(&path), "range": range(text, span)}))
+}
+
 fn definition(tree: &ast::File, uri: &str, text: &str, at: usize) -> Value {
+    if let Some(found) = std_definition(word_at(text, at)) {
+        return found;
+    }
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let start = text[..at].rfind(|c: char| !word(c)).map_or(0, |i| i + 1);
     let end = at
@@ -865,7 +889,7 @@ fn completion(docs: &Docs, uri: &str, text: &str, at: usize) -> Value {
 
 /// Quick fixes from the diagnostics the editor sends back: a "did you mean" replaces
 /// the name, and a missing import is added at the top.
-fn code_actions(uri: &str, params: &Value) -> Value {
+fn code_actions(uri: &str, text: &str, params: &Value) -> Value {
     let mut actions = Vec::new();
     for d in params["context"]["diagnostics"]
         .as_array()
@@ -873,6 +897,21 @@ fn code_actions(uri: &str, params: &Value) -> Value {
         .flatten()
     {
         let message = d["message"].as_str().unwrap_or_default();
+        // A text sent before the actor is initialised: `initialize actor` just before.
+        if d["code"] == "J0301" {
+            let line = d["range"]["start"]["line"].as_u64().unwrap_or(0);
+            let shown = text.lines().nth(line as usize).unwrap_or_default();
+            let indent = &shown[..shown.len() - shown.trim_start().len()];
+            actions.push(json!({
+                "title": "Add `initialize actor` before this",
+                "kind": "quickfix",
+                "diagnostics": [d],
+                "edit": {"changes": {uri: [{
+                    "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+                    "newText": format!("{indent}initialize actor\n"),
+                }]}},
+            }));
+        }
         if let Some(guess) = message
             .split("did you mean `")
             .nth(1)
