@@ -4,6 +4,7 @@ use pest::iterators::Pair;
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 use super::ast::*;
+use super::braces::Missing;
 use super::grammar::{pest_parse, too_deep, Rule, MAX_NESTING};
 use crate::diagnostic::*;
 
@@ -149,6 +150,10 @@ pub(super) struct Lowerer<'s> {
     file: FileId,
     text: &'s str,
     pub(super) diagnostics: Vec<Diagnostic>,
+    /// The `}` that `braces::repair` wrote into `text`, each reported where it closes.
+    missing: &'s [Missing],
+    /// How many of them closed a block.
+    pub(super) missing_closed: usize,
 }
 
 /// A pair's span, without trailing white space or a comment that trails its last line:
@@ -166,11 +171,14 @@ fn span_of(pair: &Pair<'_, Rule>) -> Span {
 }
 
 impl<'s> Lowerer<'s> {
-    pub(super) fn new(file: FileId, text: &'s str) -> Self {
+    /// `missing` lists the `}` written into a repaired `text`; empty for the original.
+    pub(super) fn new(file: FileId, text: &'s str, missing: &'s [Missing]) -> Self {
         Lowerer {
             file,
             text,
             diagnostics: Vec::new(),
+            missing,
+            missing_closed: 0,
         }
     }
 
@@ -226,6 +234,20 @@ impl<'s> Lowerer<'s> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
+        // `} esle {`: the `if` is read up to the typo, so point at the typo.
+        if let Some((at, typo, meant)) = (word == "if").then(|| misspelt_else(line)).flatten() {
+            let at = span.start + at;
+            let d = Diagnostic::new(
+                INVALID_LINE,
+                self.file,
+                Span::new(at, at + typo.len()),
+                format!("unknown word `{typo}` after an `if` block"),
+                "expected `else` or the end of the line here",
+            )
+            .with_help(format!("did you mean `{meant}`?"));
+            self.diag(d);
+            return;
+        }
         let mut d = Diagnostic::new(
             INVALID_LINE,
             self.file,
@@ -263,18 +285,70 @@ impl<'s> Lowerer<'s> {
     }
 
     fn close(&mut self, pair: Option<Pair<'_, Rule>>, opener: Span, what: &str) {
-        if let Some(p) = pair {
-            if p.as_rule() == Rule::close && p.as_str().is_empty() {
-                let d = Diagnostic::new(
-                    UNCLOSED_BLOCK,
-                    self.file,
-                    opener,
-                    format!("this {what} is never closed"),
-                    "this `{` has no matching `}`",
-                )
-                .with_help("add a `}` after the last line that belongs inside it");
-                self.diag(d);
-            }
+        let Some(p) = pair.filter(|p| p.as_rule() == Rule::close) else {
+            return;
+        };
+        let what = self.block_name(opener, what);
+        if p.as_str().is_empty() {
+            let d = Diagnostic::new(
+                UNCLOSED_BLOCK,
+                self.file,
+                opener,
+                format!("this {what} is never closed"),
+                "this `{` has no matching `}`",
+            )
+            .with_help("add a `}` after the last line that belongs inside it");
+            self.diag(d);
+        } else if let Ok(i) = self
+            .missing
+            .binary_search_by_key(&p.as_span().start(), |m| m.at)
+        {
+            // A `}` the indentation said was missing: the block ends before `m.before`.
+            let m = self.missing[i];
+            self.missing_closed += 1;
+            let rest = &self.text[m.before..];
+            let word = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let word = match word {
+                0 => rest.chars().next().map_or(0, char::len_utf8),
+                n => n,
+            };
+            let next = Span::new(m.before, m.before + word);
+            let d = Diagnostic::new(
+                UNCLOSED_BLOCK,
+                self.file,
+                opener,
+                format!("this {what} is never closed"),
+                "this `{` has no matching `}`",
+            )
+            .with_label(next, format!("the {what} should end before this line"))
+            .with_help(format!(
+                "add a `}}` before line {}, indented like the line that opens the {what}",
+                m.line
+            ));
+            self.diag(d);
+        }
+    }
+
+    /// "block" for an action list, named after the line that opens it where it can be:
+    /// "`button` block", "`else` block", "handler".
+    fn block_name(&self, opener: Span, what: &str) -> String {
+        if what != "block" {
+            return what.to_string();
+        }
+        let line_start = self.text[..opener.start].rfind('\n').map_or(0, |i| i + 1);
+        let line = self.text[line_start..opener.start].trim_start();
+        let line = line.strip_prefix('}').unwrap_or(line).trim_start();
+        let word: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        match word.as_str() {
+            "button" | "if" | "else" | "trigger" => format!("`{word}` block"),
+            "start" => "`start timer` block".to_string(),
+            "on" => "handler".to_string(),
+            _ => what.to_string(),
         }
     }
 
@@ -1068,11 +1142,7 @@ impl<'s> Lowerer<'s> {
             Ok(mut pairs) => {
                 let only = pairs.next().expect("expr_only");
                 let e = only.into_inner().next().expect("expr");
-                let mut sub = Lowerer {
-                    file: self.file,
-                    text: inner,
-                    diagnostics: Vec::new(),
-                };
+                let mut sub = Lowerer::new(self.file, inner, &[]);
                 let mut expr = sub.expr(e);
                 shift(&mut expr, start);
                 self.diagnostics
@@ -1339,6 +1409,42 @@ fn shift(e: &mut Expr, by: usize) {
         ExprKind::Unary(_, x) => shift(x, by),
         ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Null | ExprKind::Duration { .. } => {}
     }
+}
+
+/// In a bad line that starts an `if`, the first word after a block's `}` that looks
+/// like a misspelt `else`: its offset, the word, and what was probably meant. Braces
+/// and strings are counted as the grammar's `bad_line` counts them.
+fn misspelt_else(line: &str) -> Option<(usize, &str, &'static str)> {
+    let bytes = line.as_bytes();
+    let (mut depth, mut in_string, mut i) = (0usize, false, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_string => i += 1,
+            b'"' => in_string = !in_string,
+            b'\n' | b'\r' => in_string = false,
+            b'{' if !in_string => depth += 1,
+            b'}' if !in_string && depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    let rest = &line[i + 1..];
+                    let start = i + 1 + (rest.len() - rest.trim_start_matches([' ', '\t']).len());
+                    let end = line[start..]
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .map_or(line.len(), |n| start + n);
+                    let word = &line[start..end];
+                    if matches!(word, "elseif" | "elsif" | "elif") {
+                        return Some((start, word, "else if"));
+                    }
+                    if did_you_mean(word, ["else"]).is_some() {
+                        return Some((start, word, "else"));
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The offset of an opening quote on the first line of `line` that is never closed.

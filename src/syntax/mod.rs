@@ -2,10 +2,11 @@
 //! build and the syntax diagnostics, and it knows nothing about names or types.
 
 pub mod ast;
+mod braces;
 mod grammar;
 mod lower;
 
-use crate::diagnostic::{Diagnostic, FileId, Span, TOO_COMPLEX};
+use crate::diagnostic::{Diagnostic, FileId, Span, TOO_COMPLEX, UNCLOSED_BLOCK};
 use grammar::{pest_parse, too_deep};
 pub use grammar::{Rule, MAX_NESTING};
 
@@ -58,9 +59,16 @@ fn parse_here(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     }
     match pest_parse(Rule::file, text) {
         Ok(mut pairs) => {
-            let mut lowerer = lower::Lowerer::new(file, text);
+            let mut lowerer = lower::Lowerer::new(file, text, &[]);
             let tree = lowerer.file(pairs.next().expect("the file rule always produces a pair"));
-            (tree, lowerer.diagnostics)
+            let diagnostics = lowerer.diagnostics;
+            drop(pairs);
+            if diagnostics.iter().any(|d| d.code == UNCLOSED_BLOCK) {
+                if let Some(repaired) = reparse(file, text, diagnostics.len()) {
+                    return repaired;
+                }
+            }
+            (tree, diagnostics)
         }
         Err(err) => {
             // The grammar accepts any text, so only a resource limit gets here.
@@ -79,6 +87,20 @@ fn parse_here(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
             (empty, vec![d])
         }
     }
+}
+
+/// A block left open reaches the end of the file, so every line after the gap was read
+/// into the wrong block. Parses again with the `}` that the indentation says are
+/// missing (`braces::repair` keeps every offset), each reported where it belongs. The
+/// second reading is kept only if each written `}` closed a block and it reports no
+/// more than the first, so a file whose indentation misleads keeps its first reading.
+fn reparse(file: FileId, text: &str, reported: usize) -> Option<(ast::File, Vec<Diagnostic>)> {
+    let (repaired, missing) = braces::repair(text)?;
+    let mut pairs = pest_parse(Rule::file, &repaired).ok()?;
+    let mut lowerer = lower::Lowerer::new(file, &repaired, &missing);
+    let tree = lowerer.file(pairs.next()?);
+    (lowerer.missing_closed == missing.len() && lowerer.diagnostics.len() <= reported)
+        .then_some((tree, lowerer.diagnostics))
 }
 
 /// Words for a grammar rule, for the rare message that must name one.
