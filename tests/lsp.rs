@@ -467,6 +467,76 @@ fn an_editor_conversation() {
     assert_eq!(edit["newText"], "        initialize actor\n", "{fix}");
     assert_eq!(edit["range"]["start"]["line"], 9);
 
+    // Timer keys and imports: definitions and references through their strings.
+    let shared = dir.join("shared.journey");
+    std::fs::write(
+        &shared,
+        "calendar Office {\n  time zone \"Europe/London\"\n  open mon-fri 09:00-17:00\n}\n",
+    )
+    .unwrap();
+    let timers = "import \"shared.journey\"\nimport std.calendars\n\njourney Timers {\n  sms from \"+15005550006\"\n  trigger api\n  on session started {\n    start timer \"nudge\" after 1d on shared.Office {\n      send sms Hi\n    }\n  }\n  on reply \"STOP\" {\n    stop timer \"nudge\"\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Hi sms {\n    text \"hi\"\n  }\n}\n";
+    let timers_uri = format!("file://{}", dir.join("timers.journey").display());
+    server.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": timers_uri, "languageId": "journey", "version": 1, "text": timers}}),
+    );
+    let d = server.diagnostics(&timers_uri, 1);
+    assert!(d.iter().all(|d| d["severity"] != 1), "{d:#?}");
+    let at = |needle: &str, skip: usize| {
+        let i = timers.find(needle).unwrap() + skip;
+        let line = timers[..i].matches('\n').count();
+        json!({"line": line, "character": i - timers[..i].rfind('\n').map_or(0, |n| n + 1)})
+    };
+    let def = server.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": timers_uri}, "position": at("stop timer \"nudge", 13)}),
+    );
+    assert_eq!(
+        def["range"]["start"]["line"], 7,
+        "the start timer's key: {def}"
+    );
+    let refs = server.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": timers_uri}, "position": at("stop timer \"nudge", 13), "context": {"includeDeclaration": true}}),
+    );
+    let lines: Vec<u64> = refs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["range"]["start"]["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [7, 12], "{refs}");
+    let def = server.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": timers_uri}, "position": at("shared.journey", 2)}),
+    );
+    assert_eq!(
+        def["uri"],
+        format!("file://{}", shared.canonicalize().unwrap().display()),
+        "{def}"
+    );
+    let def = server.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": timers_uri}, "position": at("shared.Office", 9)}),
+    );
+    assert_eq!(
+        def["uri"],
+        format!("file://{}", shared.canonicalize().unwrap().display()),
+        "{def}"
+    );
+    assert_eq!(
+        def["range"]["start"]["line"], 0,
+        "calendar Office, in the imported file: {def}"
+    );
+    let def = server.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": timers_uri}, "position": at("std.calendars", 6)}),
+    );
+    assert!(
+        def["uri"].as_str().unwrap().ends_with("calendars.journey"),
+        "{def}"
+    );
+
     let found = server.request("workspace/symbol", json!({"query": "ric"}));
     assert_eq!(found[0]["name"], "Rich", "{found}");
     assert_eq!(found[0]["location"]["uri"], rich_uri.as_str());

@@ -305,10 +305,24 @@ fn answer(docs: &Docs, req: Request) -> Response {
         "textDocument/references" => {
             let at: lsp::Position =
                 serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
-            let name = word_at(text, offset(text, at));
+            let here = offset(text, at);
+            let name = word_at(text, here);
+            // A timer key is a string: its uses are the timers started and stopped with it.
+            let key = string_at(text, here).filter(|_| {
+                let line_start = text[..here].rfind('\n').map_or(0, |i| i + 1);
+                text[line_start..]
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .contains("timer \"")
+            });
             let mut found = Vec::new();
             for (u, (t, _)) in sorted(docs) {
-                for span in occurrences(t, name) {
+                let spans = match key {
+                    Some((k, _)) => timer_uses(t, k),
+                    None => occurrences(t, name),
+                };
+                for span in spans {
                     found.push(json!({"uri": u, "range": range(t, span)}));
                 }
             }
@@ -394,6 +408,21 @@ fn symbols(tree: &ast::File, text: &str) -> Value {
 
 /// Where the name at `at` is defined in this file: a step, page, notification,
 /// calendar, journey or variable of that name.
+/// The file of a standard module, as `std_definition` writes it.
+fn std_module_file(dotted: &str) -> Option<Value> {
+    let module = dotted.strip_prefix("std.")?;
+    let text = journeyc::stdlib::module(dotted)?;
+    let dir = std::env::temp_dir().join(format!("journeyc-{}-std", env!("CARGO_PKG_VERSION")));
+    std::fs::create_dir_all(&dir).ok()?;
+    let path = dir.join(format!("{module}.journey"));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+        std::fs::write(&path, text).ok()?;
+    }
+    Some(
+        json!({"uri": uri_of(&path), "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}}),
+    )
+}
+
 /// A name of a standard module (`std.calendars.BusinessHoursNY`), in the module's text
 /// written where an editor can open it: the embedded modules have no file of their own.
 fn std_definition(dotted: &str) -> Option<Value> {
@@ -415,9 +444,119 @@ fn std_definition(dotted: &str) -> Option<Value> {
     Some(json!({"uri": uri_of(&path), "range": range(text, span)}))
 }
 
+/// The string literal around byte `at` on its line, without its quotes, and where it
+/// starts.
+fn string_at(text: &str, at: usize) -> Option<(&str, usize)> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = at + text[at..].find('\n').unwrap_or(text.len() - at);
+    let line = &text[line_start..line_end];
+    let mut open = None;
+    for (i, c) in line.char_indices() {
+        if c == '"' {
+            match open {
+                None => open = Some(i),
+                Some(o) => {
+                    if line_start + o < at && at <= line_start + i {
+                        return Some((&line[o + 1..i], line_start + o + 1));
+                    }
+                    open = None;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Where timer key `key` stands in `text`: each `timer "KEY"` (started, stopped, or
+/// expected by a test).
+fn timer_uses(text: &str, key: &str) -> Vec<Span> {
+    let needle = format!("timer \"{key}\"");
+    text.match_indices(&needle)
+        .map(|(at, _)| {
+            let start = at + "timer \"".len();
+            Span::new(start, start + key.len())
+        })
+        .collect()
+}
+
+/// A timer key's definition: its first `start timer "KEY"`.
+fn timer_definition(uri: &str, text: &str, key: &str) -> Option<Value> {
+    let needle = format!("start timer \"{key}\"");
+    let at = text.find(&needle)? + "start timer \"".len();
+    Some(json!({"uri": uri, "range": range(text, Span::new(at, at + key.len()))}))
+}
+
+/// `ALIAS.NAME` of a file import (`import "shared.journey"` is `shared`, or as its `as`
+/// says): NAME's definition in that file, read from the disk.
+fn imported_definition(tree: &ast::File, uri: &str, dotted: &str) -> Option<Value> {
+    let (alias, name) = dotted.split_once('.')?;
+    let path = tree.items.iter().find_map(|i| match i {
+        ast::Item::Import(ast::Import {
+            target: ast::ImportTarget::File(path),
+            alias: a,
+            ..
+        }) => {
+            let stem = path.value.rsplit('/').next()?.trim_end_matches(".journey");
+            let key = a.as_ref().map_or(stem, |a| a.name.as_str());
+            (key == alias).then(|| path.value.clone())
+        }
+        _ => None,
+    })?;
+    let file = path_of(uri).parent()?.join(&path).canonicalize().ok()?;
+    let other = std::fs::read_to_string(&file).ok()?;
+    let (tree, _) = syntax::parse(FileId(0), &other);
+    let span = tree.items.iter().find_map(|i| match i {
+        ast::Item::Calendar(c) if c.name.name == name => Some(c.name.span),
+        ast::Item::Notification(n) if n.name.name == name => Some(n.name.span),
+        ast::Item::Journey(j) if j.name.name == name => Some(j.name.span),
+        _ => None,
+    })?;
+    Some(json!({"uri": uri_of(&file), "range": range(&other, span)}))
+}
+
+/// The file an `import "PATH"` names, from the importing file's folder.
+fn import_definition(uri: &str, path: &str) -> Option<Value> {
+    let base = path_of(uri);
+    let file = base.parent()?.join(path);
+    let file = file.canonicalize().ok()?;
+    Some(
+        json!({"uri": uri_of(&file), "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}}),
+    )
+}
+
 fn definition(tree: &ast::File, uri: &str, text: &str, at: usize) -> Value {
     if let Some(found) = std_definition(word_at(text, at)) {
         return found;
+    }
+    // In a string: a timer key (of `stop timer`, `start timer` or a test's `timer`), or
+    // the file an import names.
+    if let Some((quoted, _)) = string_at(text, at) {
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line = text[line_start..]
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start();
+        if line.starts_with("import ") {
+            return import_definition(uri, quoted).unwrap_or(Value::Null);
+        }
+        if line.contains("timer \"") {
+            return timer_definition(uri, text, quoted).unwrap_or(Value::Null);
+        }
+        return Value::Null;
+    }
+    // `import std.MODULE`: the module's text.
+    let dotted = word_at(text, at);
+    if let Some(found) = imported_definition(tree, uri, dotted) {
+        return found;
+    }
+    if dotted.starts_with("std.") && dotted.matches('.').count() == 1 {
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        if text[line_start..].trim_start().starts_with("import ") {
+            if let Some(found) = std_module_file(dotted) {
+                return found;
+            }
+        }
     }
     let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let start = text[..at].rfind(|c: char| !word(c)).map_or(0, |i| i + 1);
