@@ -1,7 +1,7 @@
 //! `journeyc lsp`: a language server over standard input and output, with
 //! rust-analyzer's `lsp-server`. Messages are handled one at a time, in the order they
 //! arrive, so edits are applied in order (a pitfall of servers with concurrent
-//! handlers). It serves: full and incremental text sync; diagnostics on open and
+//! handlers); edits that queued up while a check ran are checked once, together. It serves: full and incremental text sync; diagnostics on open and
 //! change, for the edited file and every other open one (an import may have changed
 //! under them), with the same codes, messages, labels, notes and help as `check`;
 //! formatting with `journeyc fmt`'s layout; document symbols; and go to definition for
@@ -101,9 +101,28 @@ pub fn lsp() -> ExitCode {
         return ExitCode::from(2);
     }
     let mut docs = Docs::default();
-    for message in &connection.receiver {
+    // Documents changed and not yet checked: a burst of edits that arrived while the
+    // last check ran is applied in order and checked once, at its end.
+    let mut unchecked: Vec<String> = Vec::new();
+    loop {
+        let message = match connection.receiver.try_recv() {
+            Ok(m) => m,
+            Err(_) => {
+                for uri in unchecked.drain(..) {
+                    publish(&connection, &docs, &uri);
+                }
+                match connection.receiver.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            }
+        };
         match message {
             Message::Request(req) => {
+                // A request sees the diagnostics of the text it was asked about.
+                for uri in unchecked.drain(..) {
+                    publish(&connection, &docs, &uri);
+                }
                 if connection.handle_shutdown(&req).unwrap_or(true) {
                     break;
                 }
@@ -112,7 +131,9 @@ pub fn lsp() -> ExitCode {
             }
             Message::Notification(n) => {
                 if let Some(changed) = note(&mut docs, n) {
-                    publish(&connection, &docs, &changed);
+                    if !unchecked.contains(&changed) {
+                        unchecked.push(changed);
+                    }
                 }
             }
             Message::Response(_) => {}
