@@ -12,12 +12,14 @@
 //! Targets: diagnostics after a keystroke at most 20 ms (p50 and p95 reported); hover
 //! and definition at most 5 ms; `fmt` of examples and std at most 20 ms.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::{Duration, Instant};
+#[path = "../tests/support/lsp_client.rs"]
+mod lsp_client;
 
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use lsp_client::Client;
 use serde_json::{json, Value};
 
 /// A journey of about `lines` lines: steps of pages, each page a heading, an input and
@@ -47,42 +49,6 @@ fn big_journey(lines: usize) -> String {
         "  step S{n} {{\n    page End {{\n      heading \"Done\"\n    }}\n  }}\n}}\n"
     ));
     s
-}
-
-struct Lsp {
-    input: ChildStdin,
-    messages: Receiver<Value>,
-    id: i64,
-}
-
-impl Lsp {
-    fn send(&mut self, v: Value) {
-        let body = v.to_string();
-        write!(self.input, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        self.input.flush().unwrap();
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        self.id += 1;
-        let id = self.id;
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        loop {
-            let m = self.messages.recv_timeout(Duration::from_secs(60)).unwrap();
-            if m["id"] == id {
-                return m;
-            }
-        }
-    }
-
-    fn diagnostics_for(&self, version: i64) -> Vec<Value> {
-        loop {
-            let m = self.messages.recv_timeout(Duration::from_secs(60)).unwrap();
-            if m["method"] == "textDocument/publishDiagnostics" && m["params"]["version"] == version
-            {
-                return m["params"]["diagnostics"].as_array().unwrap().clone();
-            }
-        }
-    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -119,52 +85,13 @@ fn main() {
     }
     check_ms.sort_by(f64::total_cmp);
 
-    let mut child = Command::new(bin)
-        .arg("lsp")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let input = child.stdin.take().unwrap();
-    let mut output = BufReader::new(child.stdout.take().unwrap());
-    let (tx, messages) = channel();
-    std::thread::spawn(move || loop {
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if output.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(n) = line.strip_prefix("Content-Length: ") {
-                length = n.parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        output.read_exact(&mut body).unwrap();
-        if tx
-            .send(serde_json::from_slice::<Value>(&body).unwrap())
-            .is_err()
-        {
-            return;
-        }
-    });
-    let mut lsp = Lsp {
-        input,
-        messages,
-        id: 0,
-    };
+    let mut lsp = Client::start(Path::new(bin));
     lsp.request(
         "initialize",
         json!({"processId": null, "rootUri": null, "capabilities": {}}),
     );
-    lsp.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
-    lsp.send(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {"uri": uri, "languageId": "journey", "version": 1, "text": text}}}));
-    lsp.diagnostics_for(1);
+    lsp.notify("initialized", json!({}));
+    lsp.open(&uri, &text);
 
     // Typing into a heading in the middle of the file, one character at a time.
     let line = text
@@ -180,17 +107,17 @@ fn main() {
             "textDocument": {"uri": uri, "version": version},
             "contentChanges": [{"range": {"start": {"line": line, "character": column + k}, "end": {"line": line, "character": column + k}}, "text": "x"}],
         }}));
-        let d = lsp.diagnostics_for(version);
+        let d = lsp.diagnostics(&uri, version);
         keystroke_ms.push(t.elapsed().as_secs_f64() * 1e3);
         assert!(d.is_empty(), "{d:?}");
     }
     keystroke_ms.sort_by(f64::total_cmp);
 
-    let time = |lsp: &mut Lsp, method: &str, params: Value| {
+    let time = |lsp: &mut Client, method: &str, params: Value| {
         let mut ms = Vec::new();
         for _ in 0..50 {
             let t = Instant::now();
-            let r = lsp.request(method, params.clone());
+            let r = lsp.call(method, params.clone());
             ms.push(t.elapsed().as_secs_f64() * 1e3);
             assert!(r.get("result").is_some() || r.get("error").is_some());
         }
@@ -219,7 +146,7 @@ fn main() {
     );
     lsp.request("shutdown", Value::Null);
     lsp.send(json!({"jsonrpc": "2.0", "method": "exit"}));
-    let _ = child.wait();
+    let _ = lsp.child.wait();
 
     // fmt of the examples and std, as a process.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -19,7 +19,7 @@ use crate::runtime::clock::{Clock, ManualClock};
 use crate::runtime::engine::{Engine, JourneyLink, Reply, Start};
 use crate::runtime::input;
 use crate::runtime::probe::Heard;
-use crate::runtime::session::{SessionState, Status};
+use crate::runtime::session::SessionState;
 use crate::runtime::sqlite::SqliteStore;
 use crate::runtime::store::{MessageStatus, StoreError};
 use crate::runtime::web::{Part, Press, Submitted, View};
@@ -765,7 +765,7 @@ impl Runner {
                     }
                     None => Err(format!(
                         "the journey link shows no page (the session is {})",
-                        status_name(&state, self.clock.now())
+                        state.status_at(self.clock.now())
                     )),
                 }
             }
@@ -841,7 +841,7 @@ impl Runner {
             }
             TestAction::ExpectStatus { status } => {
                 let state = self.session()?;
-                let now = status_name(&state, self.clock.now());
+                let now = state.status_at(self.clock.now());
                 if now == status {
                     Ok(())
                 } else {
@@ -1007,16 +1007,6 @@ fn is_expectation(action: &TestAction) -> bool {
             | TestAction::ExpectStatus { .. }
             | TestAction::ExpectValue { .. }
     )
-}
-
-fn status_name(state: &SessionState, now: DateTime<Utc>) -> &'static str {
-    match state.status {
-        Status::Active if now >= state.expires_at => "expired",
-        Status::Active => "active",
-        Status::Ended => "ended",
-        Status::Expired => "expired",
-        Status::Failed => "failed",
-    }
 }
 
 fn part_text(p: &Part) -> String {

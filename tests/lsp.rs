@@ -3,105 +3,14 @@
 //! text (as `journeyc check` sees it), formatting, document symbols, go to definition,
 //! and shutdown.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "support/lsp_client.rs"]
+mod lsp_client;
+
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::Duration;
+use std::process::Command;
 
+use lsp_client::Client;
 use serde_json::{json, Value};
-
-struct Server {
-    child: Child,
-    input: ChildStdin,
-    messages: Receiver<Value>,
-    next_id: i64,
-}
-
-impl Server {
-    fn start() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_journeyc"))
-            .arg("lsp")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("journeyc lsp starts");
-        let input = child.stdin.take().unwrap();
-        let mut output = BufReader::new(child.stdout.take().unwrap());
-        let (tx, messages) = channel();
-        std::thread::spawn(move || loop {
-            let mut length = None;
-            loop {
-                let mut line = String::new();
-                if output.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                let line = line.trim_end();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(n) = line.strip_prefix("Content-Length: ") {
-                    length = n.parse::<usize>().ok();
-                }
-            }
-            let mut body = vec![0; length.expect("a Content-Length header")];
-            output.read_exact(&mut body).unwrap();
-            if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
-                return;
-            }
-        });
-        Server {
-            child,
-            input,
-            messages,
-            next_id: 1,
-        }
-    }
-
-    fn send(&mut self, message: Value) {
-        let body = message.to_string();
-        write!(self.input, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-        self.input.flush().unwrap();
-    }
-
-    fn notify(&mut self, method: &str, params: Value) {
-        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
-    }
-
-    /// Sends a request and waits for its answer, passing over notifications.
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        loop {
-            let m = self.next();
-            if m["id"] == id {
-                assert!(m.get("error").is_none(), "{method}: {m}");
-                return m["result"].clone();
-            }
-        }
-    }
-
-    fn next(&self) -> Value {
-        self.messages
-            .recv_timeout(Duration::from_secs(30))
-            .expect("journeyc lsp answers")
-    }
-
-    /// The diagnostics published for `uri` at `version`, passing over earlier ones.
-    fn diagnostics(&self, uri: &str, version: i64) -> Vec<Value> {
-        loop {
-            let m = self.next();
-            if m["method"] == "textDocument/publishDiagnostics"
-                && m["params"]["uri"] == uri
-                && m["params"]["version"] == version
-            {
-                return m["params"]["diagnostics"].as_array().unwrap().clone();
-            }
-        }
-    }
-}
 
 const SOURCE: &str = "journey Hello {\n  trigger link \"hello\"\n\n  step Start {\n    page Ask {\n      heading \"Hi\"\n      button \"Next\" {\n        go to page Thanks\n      }\n    }\n    page Thanks {\n      heading \"Bye\"\n    }\n  }\n}\n";
 
@@ -112,7 +21,7 @@ fn an_editor_conversation() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("hello.journey");
     let uri = format!("file://{}", file.display());
-    let mut server = Server::start();
+    let mut server = Client::start(Path::new(env!("CARGO_BIN_EXE_journeyc")));
     let init = server.request(
         "initialize",
         json!({"processId": null, "rootUri": null, "capabilities": {}}),
@@ -125,11 +34,7 @@ fn an_editor_conversation() {
 
     // Open a file with a mistake: the page it goes to is misspelt.
     let broken = SOURCE.replace("go to page Thanks", "go to page Thanx");
-    server.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri, "languageId": "journey", "version": 1, "text": broken}}),
-    );
-    let d = server.diagnostics(&uri, 1);
+    let d = server.open(&uri, &broken);
     assert_eq!(d.len(), 1, "{d:#?}");
     assert_eq!(d[0]["code"], "J0102");
     assert!(
@@ -158,7 +63,7 @@ fn an_editor_conversation() {
     let at = text.find("Thanx").unwrap();
     let column = (at - text[..at].rfind('\n').unwrap() - 1) as u64;
     let mut version = 1;
-    let mut edit = |server: &mut Server, text: &mut String, start: u64, end: u64, new: &str| {
+    let mut edit = |server: &mut Client, text: &mut String, start: u64, end: u64, new: &str| {
         version += 1;
         let from = text.find("go to page ").unwrap() + 11;
         text.replace_range(
@@ -262,15 +167,10 @@ fn an_editor_conversation() {
         .iter()
         .all(|e| e["newText"] == "Done"));
     // A name already used would make two things one: refused.
-    let id = server.next_id;
-    server.next_id += 1;
-    server.send(json!({"jsonrpc": "2.0", "id": id, "method": "textDocument/rename", "params": {"textDocument": {"uri": uri}, "position": {"line": page_line, "character": 10}, "newName": "Ask"}}));
-    let refused = loop {
-        let m = server.next();
-        if m["id"] == id {
-            break m;
-        }
-    };
+    let refused = server.call(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri}, "position": {"line": page_line, "character": 10}, "newName": "Ask"}),
+    );
     assert!(
         refused["error"]["message"]
             .as_str()
@@ -309,15 +209,11 @@ fn an_editor_conversation() {
     // Hover and completion on a richer file.
     let rich_uri = format!("file://{}", dir.join("rich.journey").display());
     let rich = "import std.calendars\n\ncalendar Office {\n  time zone \"Europe/Paris\"\n  open mon-fri 09:00-17:30\n}\n\njourney Rich {\n  sms from \"+15005550006\"\n  trigger schedule \"0 9 * * MON\" in \"America/New_York\" {\n    set actor.phone = \"+14155550100\"\n    initialize actor\n    send sms Cafe\n  }\n  var count: Number = 2\n\n  step One {\n    page P {\n      heading \"{{ UPPERCASE(\"x\") }} {{ count }}\"\n    }\n  }\n\n  notification Cafe sms {\n    text \"Your table’s ready at the café.\"\n    journey link\n  }\n}\n";
-    server.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": rich_uri, "languageId": "journey", "version": 1, "text": rich}}),
-    );
     assert!(server
-        .diagnostics(&rich_uri, 1)
+        .open(&rich_uri, rich)
         .iter()
         .all(|d| d["severity"] != 1));
-    let hover = |server: &mut Server, needle: &str, skip: usize| {
+    let hover = |server: &mut Client, needle: &str, skip: usize| {
         let at = rich.find(needle).unwrap() + skip;
         let line = rich[..at].matches('\n').count();
         let column = at - rich[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -348,7 +244,7 @@ fn an_editor_conversation() {
         s.contains("the next runs") && s.matches("Mon ").count() == 3,
         "{s}"
     );
-    let complete = |server: &mut Server, line: usize, column: usize| {
+    let complete = |server: &mut Client, line: usize, column: usize| {
         let r = server.request(
             "textDocument/completion",
             json!({"textDocument": {"uri": rich_uri}, "position": {"line": line, "character": column}}),
@@ -422,11 +318,7 @@ fn an_editor_conversation() {
     // The standard library is readable through go to definition.
     let uses = "journey Uses {\n  trigger api\n  on session started {\n    start timer \"t\" after 1d on std.calendars.BusinessHoursNY {\n      end session\n    }\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n}\nimport std.calendars\n";
     let uses_uri = format!("file://{}", dir.join("uses.journey").display());
-    server.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uses_uri, "languageId": "journey", "version": 1, "text": uses}}),
-    );
-    server.diagnostics(&uses_uri, 1);
+    server.open(&uses_uri, uses);
     let def = server.request(
         "textDocument/definition",
         json!({"textDocument": {"uri": uses_uri}, "position": {"line": 3, "character": 50}}),
@@ -450,11 +342,7 @@ fn an_editor_conversation() {
     // A text before the actor is initialised: the quick fix adds `initialize actor`.
     let early = "journey Early {\n  sms from \"+15005550006\"\n  trigger link \"early\"\n  var phone: Phone\n  step S {\n    page P {\n      input phone: phone \"Mobile\"\n      button \"Go\" {\n        set actor.phone = phone\n        send sms Hi\n      }\n    }\n  }\n  notification Hi sms {\n    text \"hi\"\n  }\n}\n";
     let early_uri = format!("file://{}", dir.join("early.journey").display());
-    server.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": early_uri, "languageId": "journey", "version": 1, "text": early}}),
-    );
-    let d = server.diagnostics(&early_uri, 1);
+    let d = server.open(&early_uri, early);
     let j0301 = d
         .iter()
         .find(|d| d["code"] == "J0301")
@@ -476,11 +364,7 @@ fn an_editor_conversation() {
     .unwrap();
     let timers = "import \"shared.journey\"\nimport std.calendars\n\njourney Timers {\n  sms from \"+15005550006\"\n  trigger api\n  on session started {\n    start timer \"nudge\" after 1d on shared.Office {\n      send sms Hi\n    }\n  }\n  on reply \"STOP\" {\n    stop timer \"nudge\"\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Hi sms {\n    text \"hi\"\n  }\n}\n";
     let timers_uri = format!("file://{}", dir.join("timers.journey").display());
-    server.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": timers_uri, "languageId": "journey", "version": 1, "text": timers}}),
-    );
-    let d = server.diagnostics(&timers_uri, 1);
+    let d = server.open(&timers_uri, timers);
     assert!(d.iter().all(|d| d["severity"] != 1), "{d:#?}");
     let at = |needle: &str, skip: usize| {
         let i = timers.find(needle).unwrap() + skip;

@@ -174,18 +174,22 @@ fn a_filter_runs_only_the_tests_it_names() {
     assert!(tests[0]["name"].as_str().unwrap().contains("withholds"));
 }
 
+/// Leaves in the test file at `path` only the tests whose name contains `name`.
+fn keep_only(path: &Path, name: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let only = text
+        .split("\ntest ")
+        .filter(|t| !t.starts_with('"') || t.split('\n').next().unwrap().contains(name))
+        .collect::<Vec<_>>()
+        .join("\ntest ");
+    std::fs::write(path, only).unwrap();
+}
+
 #[test]
 fn coverage_names_what_no_test_reached() {
     let dir = examples_copy("coverage");
     // Only the withheld-number call: nothing of the web flow is reached.
-    let path = dir.join("call_deflection.test.journey");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let only = text
-        .split("\ntest ")
-        .filter(|t| !t.starts_with('"') || t.contains("withholds"))
-        .collect::<Vec<_>>()
-        .join("\ntest ");
-    std::fs::write(&path, only).unwrap();
+    keep_only(&dir.join("call_deflection.test.journey"), "withholds");
     let out = journeyc(
         &dir,
         &[
@@ -299,14 +303,7 @@ fn a_folder_without_tests_runs_none_and_says_so() {
 #[test]
 fn the_graph_colours_what_no_test_reached() {
     let dir = examples_copy("graph");
-    let path = dir.join("call_deflection.test.journey");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let only = text
-        .split("\ntest ")
-        .filter(|t| !t.starts_with('"') || t.contains("withholds"))
-        .collect::<Vec<_>>()
-        .join("\ntest ");
-    std::fs::write(&path, only).unwrap();
+    keep_only(&dir.join("call_deflection.test.journey"), "withholds");
     let graph = |dir: &Path, file: &str| {
         let out = journeyc(dir, &["graph", file, "--coverage"]);
         assert_eq!(out.status.code(), Some(0));

@@ -105,6 +105,18 @@ impl SessionState {
         StateEnv { state: self, now }
     }
 
+    /// The status as people read it at `now`: an active session past its expiry is
+    /// `expired` before the store has marked it so.
+    pub fn status_at(&self, now: DateTime<Utc>) -> &'static str {
+        match self.status {
+            Status::Active if now >= self.expires_at => "expired",
+            Status::Active => "active",
+            Status::Ended => "ended",
+            Status::Expired => "expired",
+            Status::Failed => "failed",
+        }
+    }
+
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.status == Status::Active && now < self.expires_at
     }

@@ -19,7 +19,7 @@ use super::calls::blocking;
 use super::http::*;
 use super::webhooks::{inbound_call, inbound_sms};
 use crate::ir;
-use crate::runtime::session::{SessionState, Status};
+use crate::runtime::session::SessionState;
 use crate::runtime::store::{Message, MessageStatus, StoreError, Timer};
 
 /// Longest `clock/advance` in one call: a year.
@@ -317,16 +317,6 @@ fn actor_json(s: &SessionState) -> Json {
     )
 }
 
-fn status_of(s: &SessionState, now: DateTime<Utc>) -> &'static str {
-    match s.status {
-        Status::Active if now >= s.expires_at => "expired",
-        Status::Active => "active",
-        Status::Ended => "ended",
-        Status::Expired => "expired",
-        Status::Failed => "failed",
-    }
-}
-
 /// `GET /_preview/api/sessions`: every session, newest first.
 pub(super) async fn sessions(app: &Arc<App>) -> Resp {
     let read = blocking(app, |e| {
@@ -353,7 +343,7 @@ pub(super) async fn sessions(app: &Arc<App>) -> Resp {
                 "id": s.id,
                 "journey": s.journey,
                 "version": s.version,
-                "status": status_of(s, now),
+                "status": s.status_at(now),
                 "trigger": s.trigger,
                 "actor": actor_json(s),
                 "step": step,
@@ -513,7 +503,7 @@ pub(super) async fn session(app: &Arc<App>, id: &str) -> Resp {
             "session": state,
             "journey": state.journey,
             "version": state.version,
-            "status": status_of(&state, now),
+            "status": state.status_at(now),
             "step": step,
             "page": page,
             "link": state.journey_link,
