@@ -390,24 +390,17 @@ fn an_editor_conversation() {
         .map(|r| r["range"]["start"]["line"].as_u64().unwrap())
         .collect();
     assert_eq!(lines, [7, 12], "{refs}");
+    let shared_uri = format!("file://{}", shared.canonicalize().unwrap().display());
     let def = server.request(
         "textDocument/definition",
         json!({"textDocument": {"uri": timers_uri}, "position": at("shared.journey", 2)}),
     );
-    assert_eq!(
-        def["uri"],
-        format!("file://{}", shared.canonicalize().unwrap().display()),
-        "{def}"
-    );
+    assert_eq!(def["uri"], shared_uri.as_str(), "the imported file: {def}");
     let def = server.request(
         "textDocument/definition",
         json!({"textDocument": {"uri": timers_uri}, "position": at("shared.Office", 9)}),
     );
-    assert_eq!(
-        def["uri"],
-        format!("file://{}", shared.canonicalize().unwrap().display()),
-        "{def}"
-    );
+    assert_eq!(def["uri"], shared_uri.as_str(), "{def}");
     assert_eq!(
         def["range"]["start"]["line"], 0,
         "calendar Office, in the imported file: {def}"

@@ -793,6 +793,15 @@ impl<'s> Lowerer<'s> {
         Test { name, steps, span }
     }
 
+    /// A time and the optional `in "Zone"` after it, as `clock` and `wait until` take.
+    fn time_in_zone<'i>(
+        &mut self,
+        c: &mut impl Iterator<Item = Pair<'i, Rule>>,
+    ) -> (StrLit, Option<StrLit>) {
+        let at = self.string(c.next().expect("time"));
+        (at, self.zone(c.next()))
+    }
+
     /// The optional `in "Zone"` after a time.
     fn zone(&mut self, pair: Option<Pair<'_, Rule>>) -> Option<StrLit> {
         pair.map(|z| self.string(z.into_inner().next().expect("zone")))
@@ -809,11 +818,8 @@ impl<'s> Lowerer<'s> {
         };
         Some(match rule {
             Rule::t_clock => {
-                let at = self.string(c.next().expect("time"));
-                TestStepKind::Clock {
-                    at,
-                    zone: self.zone(c.next()),
-                }
+                let (at, zone) = self.time_in_zone(&mut c);
+                TestStepKind::Clock { at, zone }
             }
             Rule::t_open_link => TestStepKind::OpenLink(self.string(c.next().expect("slug"))),
             Rule::t_open_journey_link => TestStepKind::OpenJourneyLink,
@@ -862,11 +868,8 @@ impl<'s> Lowerer<'s> {
             }
             Rule::t_wait => TestStepKind::Wait(self.expr(c.next().expect("duration"))),
             Rule::t_wait_until => {
-                let at = self.string(c.next().expect("time"));
-                TestStepKind::WaitUntil {
-                    at,
-                    zone: self.zone(c.next()),
-                }
+                let (at, zone) = self.time_in_zone(&mut c);
+                TestStepKind::WaitUntil { at, zone }
             }
             Rule::t_wait_schedule => TestStepKind::WaitSchedule(self.ident(c.next().expect("j"))),
             Rule::t_wait_timer => TestStepKind::WaitTimer(self.string(c.next().expect("key"))),
