@@ -1,5 +1,6 @@
 //! The store conformance suite: every `Store` implementation must pass these, run
-//! against each one (SQLite on a real file here; PostgreSQL joins when it exists).
+//! against each one: SQLite on a file and in memory, and PostgreSQL when
+//! `JOURNEYC_TEST_POSTGRES_URL` names a database (each test in a schema of its own).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,10 +8,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use journeyc::ir;
 use journeyc::runtime::interp::Effect;
+use journeyc::runtime::postgres::PgStore;
 use journeyc::runtime::session::{SessionState, Status};
 use journeyc::runtime::sqlite::SqliteStore;
 use journeyc::runtime::store::{MessageStatus, Store};
 use journeyc::runtime::Value;
+
+#[path = "support/postgres.rs"]
+mod postgres;
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -27,13 +32,17 @@ fn temp_db(name: &str) -> PathBuf {
 
 /// Every implementation under test, fresh.
 fn stores(name: &str) -> Vec<(&'static str, Box<dyn Store>)> {
-    vec![
+    let mut stores: Vec<(&'static str, Box<dyn Store>)> = vec![
         (
             "sqlite file",
             Box::new(SqliteStore::open(&temp_db(name)).unwrap()),
         ),
         ("sqlite memory", Box::new(SqliteStore::in_memory().unwrap())),
-    ]
+    ];
+    if let Some(url) = postgres::fresh_url(name) {
+        stores.push(("postgres", Box::new(PgStore::open(&url).unwrap())));
+    }
+    stores
 }
 
 fn journey() -> ir::Journey {
@@ -537,7 +546,14 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
             .message_status_by_sid("SM1", MessageStatus::Failed, Some("later"))
             .unwrap());
         // A crash leaves two `sending`: at start-up they become `unknown`; the one only
-        // claimed was never handed over, and is pending again.
+        // claimed was never handed over, and is pending again. A shared store recovers
+        // the claims of a replica that stopped, so it is opened anew: another replica.
+        let store = if name == "postgres" {
+            drop(store);
+            Box::new(PgStore::open(&postgres::same_url("claim")).unwrap())
+        } else {
+            store
+        };
         assert_eq!(store.recover_sending().unwrap(), 2, "{name}");
         let three = store.outbox(None).unwrap()[3].id;
         assert_eq!(

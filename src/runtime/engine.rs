@@ -459,6 +459,8 @@ impl Engine {
                 }
             }
         }
+        let wakeup: Arc<super::wakeup::Wakeup> = Arc::default();
+        store.watch(wakeup.clone());
         Ok(Engine(Arc::new(Inner {
             journeys,
             versions,
@@ -466,7 +468,7 @@ impl Engine {
             deployed,
             store,
             clock,
-            wakeup: Arc::default(),
+            wakeup,
             listener: std::sync::OnceLock::new(),
             busy: Lanes::default(),
             probe: std::sync::OnceLock::new(),

@@ -16,6 +16,7 @@ pub mod interp;
 pub mod lanes;
 pub mod links;
 pub mod pending;
+pub mod postgres;
 pub mod probe;
 pub mod queries;
 pub mod rules;

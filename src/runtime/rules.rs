@@ -74,6 +74,43 @@ pub trait Ledger {
     fn delivery(&mut self, sid: &str) -> Result<(), Self::Error>;
 }
 
+/// A session and the effects of its actions, ready for a store to write: serialized by
+/// the thread that asks for the change, so the thread committing a batch does not
+/// serialize everyone's changes in turn.
+pub struct Change {
+    pub state: SessionState,
+    pub phone: Option<String>,
+    pub json: String,
+    pub effects: Vec<Effect>,
+    /// The actions of each `StartTimer` in `effects`, in order, as JSON.
+    pub timer_actions: Vec<String>,
+}
+
+impl Change {
+    pub fn new(state: SessionState, effects: Vec<Effect>) -> Change {
+        let phone = match (state.actor_initialized, state.actor.get("phone")) {
+            (true, Some(super::Value::Phone(p))) => Some(p.clone()),
+            _ => None,
+        };
+        let timer_actions = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::StartTimer { actions, .. } => {
+                    Some(serde_json::to_string(actions).expect("actions serialize"))
+                }
+                _ => None,
+            })
+            .collect();
+        Change {
+            json: serde_json::to_string(&state).expect("session state serializes"),
+            state,
+            phone,
+            effects,
+            timer_actions,
+        }
+    }
+}
+
 /// Applies a change's effects to `ledger`, by the rules above. `timer_actions` holds
 /// each started timer's actions in stored form, in order, serialized before the
 /// transaction so that it does no such work.

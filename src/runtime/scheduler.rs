@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::engine::Engine;
+use super::store::SHARED_RECHECK;
 use super::wakeup::Wakeup;
 
 /// A running scheduler; dropping it (or `stop`) ends its thread.
@@ -34,12 +35,17 @@ impl Scheduler {
                     let next = engine.next_due().ok().flatten();
                     // At least a millisecond, so a timer that keeps coming due "now", or a
                     // store that keeps failing, cannot spin the thread.
-                    let timeout = next.map(|t| {
+                    let mut timeout = next.map(|t| {
                         (t - engine.now())
                             .to_std()
                             .unwrap_or(Duration::ZERO)
                             .max(Duration::from_millis(1))
                     });
+                    // Other replicas' timers ring the bell only as a hint: a lost
+                    // ring delays nothing by more than this.
+                    if engine.store().shared() {
+                        timeout = Some(timeout.map_or(SHARED_RECHECK, |t| t.min(SHARED_RECHECK)));
+                    }
                     if bell.wait(next, timeout) {
                         return;
                     }

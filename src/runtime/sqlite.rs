@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::durable::{self, Durable, Slot};
 use super::interp::Effect;
 use super::pending::PendingTimers;
-use super::rules;
+use super::rules::{self, Change};
 use super::session::{SessionState, Status};
 use super::store::{Message, MessageStatus, Result, Store, StoreError, Timer};
 
@@ -747,42 +747,13 @@ fn session_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionState> {
     Ok(state)
 }
 
-/// A session and the effects of its actions, ready to write: serialized by the thread
-/// that asks for the change, so the thread committing a batch does not serialize
-/// everyone's changes in turn.
-struct Change {
-    state: SessionState,
-    phone: Option<String>,
-    json: String,
-    effects: Vec<Effect>,
-    /// The actions of each `StartTimer` in `effects`, in order, as JSON.
-    timer_actions: Vec<String>,
+/// What the SQLite store does with a prepared change.
+trait Write {
+    fn write(&self, tx: &mut Tx<'_>, now: DateTime<Utc>) -> Result<u64>;
+    fn save(&self, tx: &mut Tx<'_>) -> Result<u64>;
 }
 
-impl Change {
-    fn new(state: SessionState, effects: Vec<Effect>) -> Change {
-        let phone = match (state.actor_initialized, state.actor.get("phone")) {
-            (true, Some(super::Value::Phone(p))) => Some(p.clone()),
-            _ => None,
-        };
-        let timer_actions = effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::StartTimer { actions, .. } => {
-                    Some(serde_json::to_string(actions).expect("actions serialize"))
-                }
-                _ => None,
-            })
-            .collect();
-        Change {
-            json: serde_json::to_string(&state).expect("session state serializes"),
-            state,
-            phone,
-            effects,
-            timer_actions,
-        }
-    }
-
+impl Write for Change {
     /// Saves the session and applies the effects, and adds the session to `touched`;
     /// a conflict, writing nothing, if the session moved on from its revision.
     fn write(&self, tx: &mut Tx<'_>, now: DateTime<Utc>) -> Result<u64> {

@@ -7,9 +7,14 @@ use chrono::{DateTime, Utc};
 use super::durable::Durable;
 use super::interp::Effect;
 use super::session::SessionState;
+use super::wakeup::Wakeup;
 use crate::ir::Action;
 
 pub use super::error::{Result, StoreError};
+
+/// How often a process sharing its store with others looks for what they left it:
+/// timers come due, messages to send, claims of processes that stopped.
+pub const SHARED_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A pending durable timer.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,6 +128,25 @@ pub struct Message {
 /// nothing another event reads has changed. A change whose session moved on in the
 /// meantime writes nothing, effects included, and fails with `StoreError::Conflict`.
 pub trait Store: Send + Sync {
+    /// Whether other processes (replicas) change what this store keeps: then nothing
+    /// a process keeps in memory tells it all that came due, and its scheduler and
+    /// sender look again at least every `SHARED_RECHECK`.
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Rings `wakeup` when another process keeps a timer that comes due, as a hint:
+    /// a store whose processes change it alone never needs to.
+    fn watch(&self, _wakeup: std::sync::Arc<Wakeup>) {}
+    /// Reserves the next send slot of number `from`, at most one every `gap`, in a
+    /// budget every process sharing the store shares: the instant the message may go.
+    /// `None` when the store keeps no such budget, and each process paces its own.
+    fn reserve_send(
+        &self,
+        _from: &str,
+        _gap: std::time::Duration,
+    ) -> Result<Option<DateTime<Utc>>> {
+        Ok(None)
+    }
     /// Keeps a new session; `token_hash` finds it again from its journey link. The
     /// session is then at revision 1, as `state` says once this returns.
     fn create_session(

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use super::app::{install_crypto, App, Stop, TwilioConfig};
 use super::calls::blocking;
-use crate::runtime::store::{Message, MessageStatus};
+use crate::runtime::store::{Message, MessageStatus, SHARED_RECHECK};
 
 /// Messages waiting in one lane at most; more stay pending in the store.
 const LANE_DEPTH: usize = 64;
@@ -31,6 +31,8 @@ const MAX_ATTEMPTS: u32 = 6;
 /// The first retry waits about this long; each next one twice as long.
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// With replicas, how often a sender recovers the claims of replicas that stopped.
+const RECOVER_EVERY: Duration = Duration::from_secs(5);
 
 /// Shared by the lanes.
 struct Ctx {
@@ -60,17 +62,10 @@ pub async fn run(app: Arc<App>, stop: Stop) {
         app: app.clone(),
         stop: stop.clone(),
     });
-    let store_app = app.clone();
-    match blocking(&store_app, |e| e.store().recover_sending()).await {
-        Ok(Ok(n)) if n > 0 => app.log().warn(&format!(
-            "{n} message(s) were being sent when the server stopped; reconciling with Twilio"
-        )),
-        Ok(Err(e)) => app
-            .log()
-            .warn(&format!("recovering the outbox failed: {e}")),
-        _ => {}
-    }
+    recover(&app).await;
     reconcile_unknown(&ctx.app, &ctx.client).await;
+    let shared = app.engine.store().shared();
+    let mut last_recovery = Instant::now();
     let mut lanes: HashMap<String, Lane> = HashMap::new();
     let mut tasks = JoinSet::new();
     let mut stop_rx = stop.clone();
@@ -93,10 +88,23 @@ pub async fn run(app: Arc<App>, stop: Stop) {
                 Err(_) => Vec::new(),
             };
         if claimed.is_empty() {
+            // With replicas, texts queued by another, or left by one that stopped,
+            // ring no bell here: look again every so often.
+            let recheck = tokio::time::sleep(if shared {
+                SHARED_RECHECK
+            } else {
+                Duration::MAX
+            });
             tokio::select! {
                 _ = app.outbox_bell.notified() => continue,
                 _ = stop_rx.changed() => break,
+                _ = recheck => {}
             }
+        }
+        if shared && last_recovery.elapsed() >= RECOVER_EVERY {
+            last_recovery = Instant::now();
+            recover(&app).await;
+            reconcile_unknown(&ctx.app, &ctx.client).await;
         }
         for m in claimed {
             let lane = lanes.entry(m.from.clone()).or_insert_with(|| {
@@ -126,6 +134,19 @@ pub async fn run(app: Arc<App>, stop: Stop) {
     }
 }
 
+/// Recovers what a stopped server (or, with replicas, a stopped replica) was sending.
+async fn recover(app: &Arc<App>) {
+    match blocking(app, |e| e.store().recover_sending()).await {
+        Ok(Ok(n)) if n > 0 => app.log().warn(&format!(
+            "{n} message(s) were being sent when a server stopped; reconciling with Twilio"
+        )),
+        Ok(Err(e)) => app
+            .log()
+            .warn(&format!("recovering the outbox failed: {e}")),
+        _ => {}
+    }
+}
+
 /// One sender number: paced at the configured rate, each message sent by its own task.
 /// Messages to the same person go one after another, in outbox order, so the parts of
 /// a notification arrive in order; different people's messages go side by side.
@@ -142,11 +163,25 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
             continue;
         }
         if let Some(gap) = gap {
+            // Replicas share one budget per number, kept by the store; otherwise
+            // this lane is the number's only sender and paces it alone.
+            let from = m.from.clone();
+            let shared = blocking(&ctx.app, move |e| e.store().reserve_send(&from, gap)).await;
+            let at = match shared {
+                Ok(Ok(Some(slot))) => {
+                    let wait = (slot - chrono::Utc::now()).to_std().unwrap_or_default();
+                    Instant::now() + wait
+                }
+                _ => {
+                    let at = next;
+                    next = Instant::now().max(next) + gap;
+                    at
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep_until(next) => {}
+                _ = tokio::time::sleep_until(at) => {}
                 _ = stop.wait_for(|s| *s) => continue,
             }
-            next = Instant::now().max(next) + gap;
         }
         let Ok(permit) = ctx.in_flight.acquire().await else {
             break;

@@ -11,8 +11,10 @@ use clap::{Args, ValueEnum};
 use journeyc::ir;
 use journeyc::runtime::clock::{Clock, ManualClock, SystemClock};
 use journeyc::runtime::engine::Engine;
+use journeyc::runtime::postgres::PgStore;
 use journeyc::runtime::scheduler::Scheduler;
 use journeyc::runtime::sqlite::SqliteStore;
+use journeyc::runtime::store::Store;
 use journeyc::server::{self, App, Config, TwilioConfig};
 
 #[derive(Args)]
@@ -23,7 +25,9 @@ pub struct RunArgs {
     #[arg(long, env = "JOURNEYC_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Where sessions are kept: `sqlite:PATH` (a file; relative to the working
-    /// folder) or `sqlite::memory:` (nothing kept after exit).
+    /// folder), `sqlite::memory:` (nothing kept after exit), or
+    /// `postgres://USER@HOST:PORT/DB` (shared by several replicas; needs
+    /// JOURNEYC_LINK_KEY).
     #[arg(long, env = "JOURNEYC_DB", default_value = "sqlite:journey.db")]
     db: String,
     /// The address people and Twilio reach this server at, e.g.
@@ -90,22 +94,32 @@ fn twilio_from_env() -> Result<Option<TwilioConfig>, String> {
     }
 }
 
-fn open_store(db: &str) -> Result<SqliteStore, String> {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return Err("PostgreSQL is not supported yet; use --db sqlite:PATH".into());
+fn is_postgres(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+fn open_store(db: &str) -> Result<Box<dyn Store>, String> {
+    if is_postgres(db) {
+        return PgStore::open(db)
+            .map(|s| Box::new(s) as Box<dyn Store>)
+            .map_err(|e| e.to_string());
     }
     let Some(path) = db.strip_prefix("sqlite:") else {
         return Err(format!(
-            "`--db {db}` is not understood; use sqlite:PATH, e.g. sqlite:journey.db"
+            "`--db {}` is not understood; use sqlite:PATH (e.g. sqlite:journey.db) or postgres://USER@HOST:PORT/DB",
+            PgStore::redact_url(db)
         ));
     };
-    if path == ":memory:" {
-        return SqliteStore::in_memory().map_err(|e| e.to_string());
-    }
-    if path.is_empty() {
+    let store = if path == ":memory:" {
+        SqliteStore::in_memory()
+    } else if path.is_empty() {
         return Err("`--db sqlite:` needs a file name, e.g. sqlite:journey.db".into());
-    }
-    SqliteStore::open(std::path::Path::new(path)).map_err(|e| e.to_string())
+    } else {
+        SqliteStore::open(std::path::Path::new(path))
+    };
+    store
+        .map(|s| Box::new(s) as Box<dyn Store>)
+        .map_err(|e| e.to_string())
 }
 
 /// The key journey-link tokens are derived from: `JOURNEYC_LINK_KEY` if set, else the
@@ -119,6 +133,11 @@ fn link_key(db: &str) -> Result<Option<Vec<u8>>, String> {
             return Err("JOURNEYC_LINK_KEY must be at least 32 characters".into());
         }
         return Ok(Some(key.into_bytes()));
+    }
+    // Replicas must derive the same tokens, and a database copy must not open links:
+    // the key comes from the environment, the same on every replica.
+    if is_postgres(db) {
+        return Err("with PostgreSQL, set JOURNEYC_LINK_KEY (32 characters or more, the same on every replica): journey links must open on any replica".into());
     }
     let Some(path) = db.strip_prefix("sqlite:").filter(|p| *p != ":memory:") else {
         return Ok(None);
@@ -195,7 +214,12 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
     }
     let store = match open_store(&args.db) {
         Ok(s) => s,
-        Err(e) => return fail(&format!("cannot open the store `{}`: {e}", args.db)),
+        Err(e) => {
+            return fail(&format!(
+                "cannot open the store `{}`: {e}",
+                PgStore::redact_url(&args.db)
+            ))
+        }
     };
     let link_key = match link_key(&args.db) {
         Ok(k) => k,
@@ -206,7 +230,7 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         Some(m) => Arc::new(m.clone()),
         None => Arc::new(SystemClock),
     };
-    let engine = match Engine::open(journeys, Box::new(store), clock) {
+    let engine = match Engine::open(journeys, store, clock) {
         Ok(e) => Arc::new(e),
         Err(e) => return fail(&format!("cannot deploy the journeys to the store: {e}")),
     };
@@ -244,7 +268,7 @@ pub fn run(args: RunArgs, journeys: Vec<ir::Journey>) -> ExitCode {
         // person types a number, not while they wait.
         let _ =
             tokio::task::spawn_blocking(|| journeyc::literals::parse_phone("(415) 555-0123")).await;
-        banner(&app, local, &args.db);
+        banner(&app, local, &PgStore::redact_url(&args.db));
         for d in app.engine.deployed() {
             if d.upgraded > 0 {
                 app.log().info(&format!(

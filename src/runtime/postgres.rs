@@ -1,0 +1,1647 @@
+//! The PostgreSQL store: one database that several `journeyc run` replicas share, so
+//! that any replica serves any request. The business rules are `rules.rs`'s, as for
+//! SQLite; this file keeps rows.
+//!
+//! - Every session change names the revision it was based on, checked by the row's
+//!   own `UPDATE ... WHERE revision = $n`, so replicas changing one session never
+//!   overwrite each other (the loser gets `StoreError::Conflict` and redoes its event).
+//! - Changes are grouped: each of `LANES` committer threads takes what is queued for
+//!   its sessions (a session always goes to the same lane, so its changes commit in
+//!   order) and commits it as one transaction, rows locked in session order.
+//! - Timers are claimed in batches with `FOR UPDATE SKIP LOCKED` and a short lease, so
+//!   replicas split the due timers; firing checks the timer is still pending in the
+//!   firing's own transaction, so each fires once whatever the leases do. A commit that
+//!   adds timers sends `NOTIFY journeyc_due`; each replica listens on one connection
+//!   and wakes its scheduler, which never relies on it (see `Store::shared`).
+//! - Messages are claimed by one replica's sender; replicas beat in `replicas`, and the
+//!   claims of one that stopped beating are recovered by the others: what was only
+//!   claimed is sent again, what was being sent becomes `unknown`, to be reconciled.
+//!
+//! The `Store` trait is synchronous: each call waits on this thread for its queries,
+//! whose connections a small runtime of the store's own drives.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Wake};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use super::durable::{self, Durable, Slot};
+use super::interp::Effect;
+use super::rules::{self, Change};
+use super::session::{SessionState, Status};
+use super::store::{JourneyVersion, Message, MessageStatus, Result, Store, StoreError, Timer};
+use super::wakeup::Wakeup;
+
+/// The migrations, in order; each runs once, in its own transaction. Never edit a
+/// shipped one: add the next file.
+const MIGRATIONS: &[&str] = &[include_str!("postgres/0001_schema.sql")];
+
+/// The advisory lock replicas take to migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x6a6f_7572_6e65_7963;
+
+/// Committer threads; each has its own queue and connection.
+const LANES: usize = 4;
+/// Changes committed in one transaction at most.
+const BATCH: usize = 512;
+/// Connections in the pool at most.
+const POOL_SIZE: usize = 16;
+/// How long a replica holds the timers it claimed before others may take them.
+const TIMER_LEASE_MS: i64 = 5_000;
+/// How often a replica says it is alive, and how long a silence means it is not.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+const REPLICA_DEAD_MS: i64 = 10_000;
+/// A transaction that PostgreSQL aborted for a deadlock or a serialization failure
+/// is tried this many times in all.
+const TX_ATTEMPTS: u32 = 3;
+
+/// The channel on which commits that add timers announce their earliest due time.
+const DUE_CHANNEL: &str = "journeyc_due";
+
+pub struct PgStore {
+    inner: Arc<Inner>,
+    committers: Vec<std::thread::JoinHandle<()>>,
+    /// The store's runtime, which drives its connections; shut down last.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+struct Inner {
+    rt: tokio::runtime::Handle,
+    pool: Pool,
+    config: tokio_postgres::Config,
+    /// This replica's id in `replicas`, and in the claims it makes.
+    replica: String,
+    lanes: Vec<Lane>,
+    closing: AtomicBool,
+    /// The listener is started once, by the first `watch`.
+    listening: AtomicBool,
+}
+
+/// One committer's queue.
+#[derive(Default)]
+struct Lane {
+    queue: Mutex<Queue>,
+    queued: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Queued>,
+    closing: bool,
+}
+
+/// A change waiting for its committer: the session it changes, what it does, and
+/// where its result goes. It may run twice (see `commit_batch`): only its last run
+/// is kept.
+struct Queued {
+    session: String,
+    job: Job,
+    slot: Arc<Slot>,
+}
+
+type Job = Box<dyn Fn(&mut Tx<'_>) -> Result<i64> + Send>;
+
+/// Runs a future to completion on this thread. The store's queries only talk to
+/// their connection's task over channels, so they need no runtime here, and a caller
+/// on any thread (an async task's included) may wait for them, as it would for SQLite.
+fn wait<F: Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+/// PostgreSQL's error, by kind: the server gone, restarting, out of connections or
+/// aborting for contention is the store's state (`Unavailable`: 503, try again), not
+/// the event's fault.
+fn pg_err(e: tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            let transient = ["08", "53", "57P", "58", "40001", "40P01"]
+                .iter()
+                .any(|p| code.starts_with(p));
+            let message = format!("PostgreSQL: {} ({code})", db.message());
+            if transient {
+                StoreError::Unavailable(message)
+            } else {
+                StoreError::Other(message)
+            }
+        }
+        None if e.is_closed()
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+        {
+            StoreError::Unavailable(format!("PostgreSQL is unreachable: {e}"))
+        }
+        None => StoreError::Other(format!("PostgreSQL: {e}")),
+    }
+}
+
+/// Whether PostgreSQL aborted a transaction for contention, so that running it again
+/// may succeed.
+fn contended(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(m) if m.ends_with("(40001)") || m.ends_with("(40P01)"))
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Wall-clock milliseconds, for leases and heartbeats: they are about processes, not
+/// about the journeys' clock.
+fn wall_ms() -> i64 {
+    millis(Utc::now())
+}
+
+fn status_text(s: Status) -> &'static str {
+    match s {
+        Status::Active => "active",
+        Status::Ended => "ended",
+        Status::Expired => "expired",
+        Status::Failed => "failed",
+    }
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// One connection, used by waiting for each query (see `wait`); statements are
+/// prepared once per connection.
+struct Db<'c> {
+    client: &'c deadpool_postgres::ClientWrapper,
+}
+
+impl Db<'_> {
+    fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64> {
+        wait(async {
+            let st = self.client.prepare_cached(sql).await?;
+            self.client.execute(&st, params).await
+        })
+        .map_err(pg_err)
+    }
+
+    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        wait(async {
+            let st = self.client.prepare_cached(sql).await?;
+            self.client.query(&st, params).await
+        })
+        .map_err(pg_err)
+    }
+
+    fn opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    fn one(&self, sql: &str, params: Params<'_>) -> Result<Row> {
+        self.opt(sql, params)?
+            .ok_or_else(|| StoreError::new(format!("no row from `{sql}`")))
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        wait(self.client.batch_execute(sql)).map_err(pg_err)
+    }
+}
+
+/// A transaction's connection, and the earliest due time of the timers it added,
+/// announced when it commits.
+struct Tx<'c> {
+    db: Db<'c>,
+    earliest_timer: Option<i64>,
+}
+
+impl<'c> std::ops::Deref for Tx<'c> {
+    type Target = Db<'c>;
+    fn deref(&self) -> &Db<'c> {
+        &self.db
+    }
+}
+
+impl Tx<'_> {
+    /// Commits; the replicas listening hear of the timers it added.
+    fn commit(&mut self) -> Result<()> {
+        if let Some(due) = self.earliest_timer.take() {
+            self.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&DUE_CHANNEL, &due.to_string()],
+            )?;
+        }
+        self.batch("COMMIT")
+    }
+}
+
+fn get<T: for<'a> tokio_postgres::types::FromSql<'a>>(row: &Row, i: usize) -> Result<T> {
+    row.try_get(i)
+        .map_err(|e| StoreError::new(format!("PostgreSQL: {e}")))
+}
+
+/// A session from a row of `state, revision, version, id`.
+fn session_from(row: &Row) -> Result<SessionState> {
+    let json: String = get(row, 0)?;
+    let mut state: SessionState = serde_json::from_str(&json).map_err(|e| StoreError::Broken {
+        session: row.try_get(3).unwrap_or_default(),
+        problem: format!("its stored state does not read ({e})"),
+    })?;
+    state.revision = get::<i64>(row, 1)? as u64;
+    state.version = get::<i64>(row, 2)? as u32;
+    Ok(state)
+}
+
+const SESSION: &str = "SELECT state, revision, version, id FROM sessions";
+const TIMER: &str = "id, session_id, key, due, step, skip_if_missed, actions";
+const MESSAGE: &str = "id, session_id, to_number, from_number, body, status, created_at, note, sid";
+
+/// A timer from a row of `TIMER`'s columns.
+fn timer_from(row: &Row) -> Result<Timer> {
+    let actions: String = get(row, 6)?;
+    Ok(Timer {
+        id: get(row, 0)?,
+        session_id: get(row, 1)?,
+        key: get(row, 2)?,
+        due: instant(get(row, 3)?),
+        step: get::<i64>(row, 4)? as usize,
+        skip_if_missed: get(row, 5)?,
+        actions: serde_json::from_str(&actions)
+            .map_err(|e| StoreError::new(format!("a timer's actions do not read: {e}")))?,
+    })
+}
+
+/// A message from a row of `MESSAGE`'s columns.
+fn message_from(row: &Row) -> Result<Message> {
+    let status: String = get(row, 5)?;
+    Ok(Message {
+        id: get(row, 0)?,
+        session_id: get(row, 1)?,
+        to: get(row, 2)?,
+        from: get(row, 3)?,
+        body: get(row, 4)?,
+        status: MessageStatus::parse(&status).unwrap_or(MessageStatus::Unknown),
+        created_at: instant(get(row, 6)?),
+        note: get(row, 7)?,
+        sid: get(row, 8)?,
+    })
+}
+
+fn rows<T>(rows: Vec<Row>, f: impl Fn(&Row) -> Result<T>) -> Result<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+/// The revision check: moves the session's row from the change's revision to the
+/// next with the new state, or keeps its revision when the state is as stored (a
+/// change of effects only). A conflict when the row is at another revision; the row
+/// stays locked until the transaction ends, so nothing moves it meanwhile.
+fn save(tx: &mut Tx<'_>, change: &Change) -> Result<u64> {
+    let s = &change.state;
+    let row = tx.opt(
+        "UPDATE sessions SET status = $2, actor_phone = $3, expires_at = $4, state = $5, version = $7, \
+         revision = CASE WHEN state = $5 AND version = $7 THEN revision ELSE revision + 1 END \
+         WHERE id = $1 AND revision = $6 RETURNING revision",
+        &[
+            &s.id,
+            &status_text(s.status),
+            &change.phone,
+            &millis(s.expires_at),
+            &change.json,
+            &(s.revision as i64),
+            &(s.version as i64),
+        ],
+    )?;
+    match row {
+        Some(row) => Ok(get::<i64>(&row, 0)? as u64),
+        None => Err(StoreError::Conflict {
+            session: s.id.clone(),
+        }),
+    }
+}
+
+/// Saves a change and applies its effects; gives the session's revision after it.
+fn write(tx: &mut Tx<'_>, change: &Change, now: DateTime<Utc>) -> Result<u64> {
+    let revision = save(tx, change)?;
+    apply_effects(tx, change, now)?;
+    Ok(revision)
+}
+
+fn apply_effects(tx: &mut Tx<'_>, change: &Change, now: DateTime<Utc>) -> Result<()> {
+    let mut ledger = Ledger {
+        tx,
+        session: &change.state.id,
+        now,
+    };
+    rules::apply(
+        &mut ledger,
+        &change.state,
+        &change.effects,
+        &change.timer_actions,
+        now,
+    )
+}
+
+/// The store's primitives for the rules: one session's rows at one instant.
+struct Ledger<'t, 'c> {
+    tx: &'t mut Tx<'c>,
+    session: &'t str,
+    now: DateTime<Utc>,
+}
+
+impl rules::Ledger for Ledger<'_, '_> {
+    type Error = StoreError;
+
+    fn opted_out(&mut self, phone: &str) -> Result<bool> {
+        get(
+            &self.tx.one(
+                "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = $1)",
+                &[&phone],
+            )?,
+            0,
+        )
+    }
+
+    fn sent_since(&mut self, to: &str, body_hash: &[u8], since: DateTime<Utc>) -> Result<bool> {
+        get(
+            &self.tx.one(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE to_number = $1 AND body_hash = $2 AND created_at > $3 \
+                 AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown'))",
+                &[&to, &body_hash, &millis(since)],
+            )?,
+            0,
+        )
+    }
+
+    fn queue(&mut self, t: rules::Outgoing<'_>) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at, body_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &self.session,
+                &t.to,
+                &t.from,
+                &t.body,
+                &t.status.as_str(),
+                &t.note,
+                &millis(self.now),
+                &t.body_hash,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn log(&mut self, text: &str) -> Result<()> {
+        log(self.tx, self.session, self.now, text)
+    }
+
+    fn add_timer(
+        &mut self,
+        key: &str,
+        due: DateTime<Utc>,
+        step: usize,
+        skip_if_missed: bool,
+        actions: &str,
+    ) -> Result<()> {
+        let due = millis(due);
+        self.tx.execute(
+            "INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending')",
+            &[
+                &self.session,
+                &key,
+                &due,
+                &(step as i64),
+                &skip_if_missed,
+                &actions,
+            ],
+        )?;
+        self.tx.earliest_timer = Some(self.tx.earliest_timer.map_or(due, |e| e.min(due)));
+        Ok(())
+    }
+
+    fn end_timer(&mut self, key: &str, how: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE timers SET state = $3 WHERE session_id = $1 AND key = $2 AND state = 'pending'",
+            &[&self.session, &key, &how],
+        )?;
+        Ok(())
+    }
+
+    fn cancel_timers(&mut self, before: usize) -> Result<()> {
+        cancel_timers(self.tx, self.session, before)
+    }
+
+    fn rewrite_timer(
+        &mut self,
+        key: &str,
+        step: usize,
+        actions: &[crate::ir::Action],
+    ) -> Result<()> {
+        let actions = serde_json::to_string(actions).expect("actions serialize");
+        self.tx.execute(
+            "UPDATE timers SET step = $3, actions = $4 WHERE session_id = $1 AND key = $2 AND state = 'pending'",
+            &[&self.session, &key, &(step as i64), &actions],
+        )?;
+        Ok(())
+    }
+
+    fn delivery(&mut self, sid: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO deliveries (sid, at) VALUES ($1, $2)",
+            &[&sid, &millis(self.now)],
+        )?;
+        Ok(())
+    }
+}
+
+fn log(tx: &Tx<'_>, session: &str, now: DateTime<Utc>, text: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (session_id, at, text) VALUES ($1, $2, $3)",
+        &[&session, &millis(now), &text],
+    )?;
+    Ok(())
+}
+
+/// Cancels `session`'s pending timers that belong to steps before `before`.
+fn cancel_timers(tx: &Tx<'_>, session: &str, before: usize) -> Result<()> {
+    let before = i64::try_from(before).unwrap_or(i64::MAX);
+    tx.execute(
+        "UPDATE timers SET state = 'cancelled' WHERE session_id = $1 AND state = 'pending' AND step < $2",
+        &[&session, &before],
+    )?;
+    Ok(())
+}
+
+/// Marks session `id` failed, whatever its state and revision, with `problem` in its
+/// log, and cancels its pending timers.
+fn fail_in(tx: &Tx<'_>, id: &str, problem: &str, now: DateTime<Utc>) -> Result<()> {
+    let Some(row) = tx.opt(
+        "SELECT state FROM sessions WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )?
+    else {
+        return Ok(());
+    };
+    // Its state says so too, where it still reads.
+    let mut state: String = get(&row, 0)?;
+    if let Ok(mut json) = serde_json::from_str::<serde_json::Value>(&state) {
+        if let Some(o) = json.as_object_mut() {
+            o.insert("status".into(), "failed".into());
+            state = json.to_string();
+        }
+    }
+    tx.execute(
+        "UPDATE sessions SET status = 'failed', revision = revision + 1, state = $2 WHERE id = $1",
+        &[&id, &state],
+    )?;
+    log(tx, id, now, &format!("session failed: {problem}"))?;
+    cancel_timers(tx, id, usize::MAX)
+}
+
+/// Message `id`'s text without live journey links: it has left the outbox.
+fn redact_body(tx: &Tx<'_>, id: i64) -> Result<()> {
+    if let Some(row) = tx.opt("SELECT body FROM outbox WHERE id = $1", &[&id])? {
+        let body: String = get(&row, 0)?;
+        let redacted = super::links::redact(&body);
+        if redacted != body {
+            tx.execute(
+                "UPDATE outbox SET body = $2 WHERE id = $1",
+                &[&id, &redacted],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+impl Inner {
+    /// A connection from the pool; the pool connects on the store's runtime.
+    fn conn(&self) -> Result<deadpool_postgres::Object> {
+        let pool = self.pool.clone();
+        match wait(self.rt.spawn(async move { pool.get().await })) {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(deadpool_postgres::PoolError::Backend(e))) => Err(pg_err(e)),
+            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
+                "no PostgreSQL connection: {e}"
+            ))),
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "the store's runtime has stopped: {e}"
+            ))),
+        }
+    }
+
+    /// Runs `f` with one connection, outside any transaction.
+    fn with<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        let conn = self.conn()?;
+        f(&Db { client: &conn })
+    }
+
+    /// Runs `f` in a transaction and commits it; a transaction that PostgreSQL aborts
+    /// for a deadlock or a serialization failure runs again, a few times at most.
+    fn transaction<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let conn = self.conn()?;
+        let mut attempt = 1;
+        loop {
+            let mut tx = Tx {
+                db: Db { client: &conn },
+                earliest_timer: None,
+            };
+            tx.batch("BEGIN")?;
+            let result = f(&mut tx).and_then(|v| tx.commit().map(|()| v));
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    // A connection that failed cannot roll back: the server does.
+                    let _ = tx.batch("ROLLBACK");
+                    if attempt < TX_ATTEMPTS && contended(&e) {
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// The committer of lane `i`: commits what is queued, batch after batch, until
+    /// the store closes and nothing is left.
+    fn commit_queued(&self, i: usize) {
+        let lane = &self.lanes[i];
+        loop {
+            let batch: Vec<Queued> = {
+                let mut queue = lane.queue.lock().unwrap_or_else(|e| e.into_inner());
+                while queue.jobs.is_empty() && !queue.closing {
+                    queue = lane.queued.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+                if queue.jobs.is_empty() {
+                    return;
+                }
+                let n = queue.jobs.len().min(BATCH);
+                queue.jobs.drain(..n).collect()
+            };
+            let mut batch = batch;
+            // Rows are locked in one order by every batch of every replica, so batches
+            // never deadlock; a session's changes keep their order (the sort is stable).
+            batch.sort_by(|a, b| a.session.cmp(&b.session));
+            let (jobs, slots): (Vec<Job>, Vec<Arc<Slot>>) =
+                batch.into_iter().map(|q| (q.job, q.slot)).unzip();
+            let results = self.commit_batch(&jobs);
+            durable::deliver_all(slots.into_iter().zip(results).collect());
+        }
+    }
+
+    /// Commits `jobs` in one transaction; a result for each, whatever happens. Changes
+    /// almost never fail, so a batch first runs as one; if one fails, all are undone
+    /// and run again, each in its own savepoint, so that a failure undoes that change
+    /// alone.
+    fn commit_batch(&self, jobs: &[Job]) -> Vec<Result<i64>> {
+        let run = |savepoints: bool| -> Result<Option<Vec<Result<i64>>>> {
+            let mut out = Vec::with_capacity(jobs.len());
+            let mut failed = false;
+            self.transaction(|tx| {
+                out.clear();
+                failed = false;
+                for job in jobs {
+                    if savepoints {
+                        tx.batch("SAVEPOINT job")?;
+                    }
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(tx)))
+                        .unwrap_or_else(|_| {
+                            Err(StoreError::new("a change panicked and was rolled back"))
+                        });
+                    match (result, savepoints) {
+                        (Ok(v), true) => {
+                            tx.batch("RELEASE SAVEPOINT job")?;
+                            out.push(Ok(v));
+                        }
+                        (Ok(v), false) => out.push(Ok(v)),
+                        (Err(e), _) if contended(&e) => return Err(e),
+                        (Err(_), false) => {
+                            failed = true;
+                            return Err(StoreError::new("one change failed"));
+                        }
+                        (Err(e), true) => {
+                            tx.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?;
+                            out.push(Err(e));
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .map(|()| Some(std::mem::take(&mut out)))
+            .or_else(|e| if failed { Ok(None) } else { Err(e) })
+        };
+        let outcome = match run(false) {
+            Ok(Some(results)) => Ok(results),
+            Ok(None) => run(true).map(|r| r.expect("with savepoints every change has a result")),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(results) => results,
+            Err(e) => jobs.iter().map(|_| Err(copy_error(&e))).collect(),
+        }
+    }
+
+    /// Says this replica is alive.
+    async fn beat(pool: &Pool, replica: &str) -> std::result::Result<(), String> {
+        let client = pool.get().await.map_err(|e| e.to_string())?;
+        client
+            .execute(
+                "INSERT INTO replicas (id, seen_at) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET seen_at = $2",
+                &[&replica, &wall_ms()],
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The same error again, for each change of a batch that failed as a whole.
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        other => StoreError::Other(other.to_string()),
+    }
+}
+
+/// Listens for `NOTIFY journeyc_due` on a connection of its own and rings `wakeup`,
+/// reconnecting for as long as the store is open. A (re)connection rings too: what
+/// was announced while no one listened is read again.
+async fn listen(inner: Arc<Inner>, wakeup: Arc<Wakeup>) {
+    let mut backoff = Duration::from_millis(100);
+    while !inner.closing.load(Ordering::Relaxed) {
+        if let Ok((client, mut connection)) = inner.config.connect(NoTls).await {
+            backoff = Duration::from_millis(100);
+            // The client must live while the connection is polled, and its `LISTEN`
+            // only runs while it is.
+            let listening = tokio::spawn(async move {
+                let r = client.batch_execute(&format!("LISTEN {DUE_CHANNEL}")).await;
+                (client, r)
+            });
+            wakeup.ring_for(DateTime::<Utc>::MIN_UTC);
+            loop {
+                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                        let due = n.payload().parse().map(instant);
+                        wakeup.ring_for(due.unwrap_or(DateTime::<Utc>::MIN_UTC));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => break,
+                }
+                if inner.closing.load(Ordering::Relaxed) {
+                    return;
+                }
+            }
+            drop(listening);
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (`postgres://USER@HOST:PORT/DB`), brings its
+    /// schema up to date under an advisory lock (replicas starting together migrate
+    /// once), and starts this replica's committers and heartbeat.
+    pub fn open(url: &str) -> Result<PgStore> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Other(format!(
+                "`{}` is not a PostgreSQL URL: {e}",
+                redact_url(url)
+            ))
+        })?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(StoreError::Other(
+                "sslmode=require is not supported by this build: connect over a private network or a local socket, or use sslmode=disable".into(),
+            ));
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("journeyc");
+        }
+        config.keepalives_idle(Duration::from_secs(10));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("journeyc-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Other(format!("cannot start the store's runtime: {e}")))?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(5)))
+            .create_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StoreError::Other(format!("cannot make a connection pool: {e}")))?;
+        let mut id = [0u8; 9];
+        getrandom::fill(&mut id).map_err(|e| StoreError::new(e.to_string()))?;
+        let replica = id.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let inner = Arc::new(Inner {
+            rt: runtime.handle().clone(),
+            pool,
+            config,
+            replica,
+            lanes: (0..LANES).map(|_| Lane::default()).collect(),
+            closing: AtomicBool::new(false),
+            listening: AtomicBool::new(false),
+        });
+        inner.with(migrate).map_err(|e| match e {
+            StoreError::Unavailable(m) => StoreError::Unavailable(format!(
+                "cannot reach PostgreSQL at `{}`: {m}",
+                redact_url(url)
+            )),
+            other => other,
+        })?;
+        {
+            let pool = inner.pool.clone();
+            let replica = inner.replica.clone();
+            wait(runtime.spawn(async move { Inner::beat(&pool, &replica).await }))
+                .map_err(|e| StoreError::new(e.to_string()))?
+                .map_err(StoreError::Unavailable)?;
+        }
+        let beating = inner.clone();
+        runtime.spawn(async move {
+            while !beating.closing.load(Ordering::Relaxed) {
+                tokio::time::sleep(HEARTBEAT).await;
+                // A failed beat is tried again at the next; a replica silent for long
+                // enough has its claims recovered, which is safe (see `recover_sending`).
+                let _ = Inner::beat(&beating.pool, &beating.replica).await;
+            }
+        });
+        let committers = (0..LANES)
+            .map(|i| {
+                let inner = inner.clone();
+                std::thread::Builder::new()
+                    .name(format!("journeyc-commit-{i}"))
+                    .spawn(move || inner.commit_queued(i))
+                    .map_err(|e| StoreError::new(format!("cannot start a committer: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PgStore {
+            inner,
+            committers,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// This replica's id, as its claims name it.
+    pub fn replica(&self) -> &str {
+        &self.inner.replica
+    }
+
+    /// The schema version of the database: how many migrations have run.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.inner.with(|db| {
+            get(
+                &db.one(
+                    "SELECT COALESCE(MAX(version), 0) FROM journeyc_migrations",
+                    &[],
+                )?,
+                0,
+            )
+        })
+    }
+
+    /// Queues a change of `session` for its lane's committer.
+    fn queue(
+        &self,
+        session: &str,
+        job: impl Fn(&mut Tx<'_>) -> Result<i64> + Send + 'static,
+    ) -> Durable {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        session.hash(&mut h);
+        let lane = &self.inner.lanes[(h.finish() as usize) % LANES];
+        let slot = Arc::new(Slot::default());
+        let first = {
+            let mut queue = lane.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.jobs.push(Queued {
+                session: session.to_string(),
+                job: Box::new(job),
+                slot: slot.clone(),
+            });
+            queue.jobs.len() == 1
+        };
+        // The committer sleeps only when nothing is queued.
+        if first {
+            lane.queued.notify_one();
+        }
+        Durable::waiting(slot)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        self.inner.with(f)
+    }
+
+    fn transaction<T>(&self, f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.inner.transaction(f)
+    }
+}
+
+impl PgStore {
+    /// A URL without its password, for messages and logs; any other text as it is.
+    pub fn redact_url(url: &str) -> String {
+        redact_url(url)
+    }
+}
+
+/// A URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Brings the schema up to date, one replica at a time.
+fn migrate(db: &Db<'_>) -> Result<()> {
+    db.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let migrated = (|| {
+        db.batch(
+            "CREATE TABLE IF NOT EXISTS journeyc_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )?;
+        let version: i64 = get(
+            &db.one(
+                "SELECT COALESCE(MAX(version), 0) FROM journeyc_migrations",
+                &[],
+            )?,
+            0,
+        )?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(StoreError::Other(format!(
+                "the database is from a newer journeyc (schema {version}, this one knows {})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            db.batch("BEGIN")?;
+            let step = db
+                .batch(sql)
+                .and_then(|()| {
+                    db.execute(
+                        "INSERT INTO journeyc_migrations (version) VALUES ($1)",
+                        &[&(i as i64 + 1)],
+                    )
+                })
+                .and_then(|_| db.batch("COMMIT"));
+            if let Err(e) = step {
+                let _ = db.batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+        Ok(())
+    })();
+    let unlocked = db.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    migrated.and(unlocked.map(|_| ()))
+}
+
+impl Drop for PgStore {
+    /// Commits what is queued, says goodbye in `replicas`, and stops the runtime.
+    fn drop(&mut self) {
+        for lane in &self.inner.lanes {
+            lane.queue.lock().unwrap_or_else(|e| e.into_inner()).closing = true;
+            lane.queued.notify_all();
+        }
+        for c in self.committers.drain(..) {
+            let _ = c.join();
+        }
+        self.inner.closing.store(true, Ordering::Relaxed);
+        let replica = self.inner.replica.clone();
+        let _ = self
+            .inner
+            .with(|db| db.execute("DELETE FROM replicas WHERE id = $1", &[&replica]));
+        if let Some(rt) = self.runtime.take() {
+            // Dropping a runtime may not block inside another's task: this does not.
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Store for PgStore {
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn watch(&self, wakeup: Arc<Wakeup>) {
+        if !self.inner.listening.swap(true, Ordering::SeqCst) {
+            self.inner.rt.spawn(listen(self.inner.clone(), wakeup));
+        }
+    }
+
+    fn create_session_queued(
+        &self,
+        state: &SessionState,
+        token_hash: &[u8],
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Durable {
+        let change = Change::new(
+            SessionState {
+                revision: 1,
+                ..state.clone()
+            },
+            effects.to_vec(),
+        );
+        let token_hash = token_hash.to_vec();
+        self.queue(&state.id, move |tx| {
+            let s = &change.state;
+            tx.execute(
+                "INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state, revision, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)",
+                &[
+                    &s.id,
+                    &s.journey,
+                    &token_hash,
+                    &status_text(s.status),
+                    &change.phone,
+                    &millis(s.expires_at),
+                    &change.json,
+                    &(s.version as i64),
+                ],
+            )?;
+            apply_effects(tx, &change, now)?;
+            Ok(1)
+        })
+    }
+
+    fn deploy(
+        &self,
+        journey: &str,
+        fingerprint: &str,
+        format: u32,
+        ir: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, bool)> {
+        self.transaction(|tx| {
+            // Replicas starting together number each journey's versions one at a time.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&format!("journeyc deploy {journey}")],
+            )?;
+            if let Some(row) = tx.opt(
+                "SELECT version FROM journey_versions WHERE journey = $1 AND fingerprint = $2",
+                &[&journey, &fingerprint],
+            )? {
+                return Ok((get::<i64>(&row, 0)? as u32, false));
+            }
+            let v: i64 = get(
+                &tx.one(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM journey_versions WHERE journey = $1",
+                    &[&journey],
+                )?,
+                0,
+            )?;
+            tx.execute(
+                "INSERT INTO journey_versions (journey, version, fingerprint, format, ir, deployed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&journey, &v, &fingerprint, &(format as i64), &ir, &millis(now)],
+            )?;
+            Ok((v as u32, true))
+        })
+    }
+
+    fn journey_versions(&self) -> Result<Vec<JourneyVersion>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    "SELECT journey, version, fingerprint, format, ir, deployed_at FROM journey_versions ORDER BY journey, version",
+                    &[],
+                )?,
+                |r| {
+                    Ok(JourneyVersion {
+                        journey: get(r, 0)?,
+                        version: get::<i64>(r, 1)? as u32,
+                        fingerprint: get(r, 2)?,
+                        format: get::<i64>(r, 3)? as u32,
+                        ir: get(r, 4)?,
+                        deployed_at: instant(get(r, 5)?),
+                    })
+                },
+            )
+        })
+    }
+
+    fn adopt_unversioned(&self, journey: &str, version: u32) -> Result<usize> {
+        self.transaction(|tx| {
+            tx.execute(
+                "UPDATE sessions SET version = $2 WHERE journey = $1 AND version = 0",
+                &[&journey, &(version as i64)],
+            )
+            .map(|n| n as usize)
+        })
+    }
+
+    fn live_sessions_by_version(&self) -> Result<Vec<(String, u32, u64)>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    "SELECT journey, version, COUNT(*) FROM sessions WHERE status = 'active' GROUP BY journey, version ORDER BY journey, version",
+                    &[],
+                )?,
+                |r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u32, get::<i64>(r, 2)? as u64)),
+            )
+        })
+    }
+
+    fn live_session_ids(&self, journey: &str, version: u32) -> Result<Vec<String>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    "SELECT id FROM sessions WHERE journey = $1 AND version = $2 AND status = 'active' ORDER BY seq",
+                    &[&journey, &(version as i64)],
+                )?,
+                |r| get(r, 0),
+            )
+        })
+    }
+
+    fn recent_session_ids(&self, limit: usize) -> Result<Vec<String>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    "SELECT id FROM sessions ORDER BY seq DESC LIMIT $1",
+                    &[&(limit as i64)],
+                )?,
+                |r| get(r, 0),
+            )
+        })
+    }
+
+    fn session_timers(&self, session_id: &str) -> Result<Vec<Timer>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    &format!("SELECT {TIMER} FROM timers WHERE session_id = $1 AND state = 'pending' ORDER BY due, id"),
+                    &[&session_id],
+                )?,
+                timer_from,
+            )
+        })
+    }
+
+    fn fail_session(&self, session_id: &str, problem: &str, now: DateTime<Utc>) -> Result<()> {
+        self.transaction(|tx| fail_in(tx, session_id, problem, now))
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionState>> {
+        self.read(|db| {
+            db.opt(&format!("{SESSION} WHERE id = $1"), &[&id])?
+                .map(|r| session_from(&r))
+                .transpose()
+        })
+    }
+
+    fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
+        self.read(|db| {
+            db.opt(&format!("{SESSION} WHERE token_hash = $1"), &[&token_hash])?
+                .map(|r| session_from(&r))
+                .transpose()
+        })
+    }
+
+    fn active_session_for_phone(
+        &self,
+        journey: &str,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionState>> {
+        self.read(|db| {
+            db.opt(
+                &format!("{SESSION} WHERE journey = $1 AND actor_phone = $2 AND status = 'active' AND expires_at > $3 ORDER BY seq DESC LIMIT 1"),
+                &[&journey, &phone, &millis(now)],
+            )?
+            .map(|r| session_from(&r))
+            .transpose()
+        })
+    }
+
+    fn active_sessions_for_phone(
+        &self,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SessionState>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    &format!("{SESSION} WHERE actor_phone = $1 AND status = 'active' AND expires_at > $2 ORDER BY seq DESC"),
+                    &[&phone, &millis(now)],
+                )?,
+                session_from,
+            )
+        })
+    }
+
+    fn apply_queued(
+        &self,
+        state: &SessionState,
+        effects: &[Effect],
+        now: DateTime<Utc>,
+    ) -> Durable {
+        let change = Change::new(state.clone(), effects.to_vec());
+        self.queue(&state.id, move |tx| {
+            write(tx, &change, now).map(|r| r as i64)
+        })
+    }
+
+    fn fire_timers(
+        &self,
+        fires: Vec<(i64, SessionState, Vec<Effect>)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Option<u64>>>> {
+        let fires: Vec<(i64, Change)> = fires
+            .into_iter()
+            .map(|(id, s, effects)| (id, Change::new(s, effects)))
+            .collect();
+        self.transaction(|tx| {
+            let mut fired = Vec::with_capacity(fires.len());
+            // Sessions whose later firings were based on one that did not happen.
+            let mut broken: Vec<&str> = Vec::new();
+            for (timer_id, change) in &fires {
+                let session = change.state.id.as_str();
+                let conflict = || {
+                    Err(StoreError::Conflict {
+                        session: session.to_string(),
+                    })
+                };
+                if broken.contains(&session) {
+                    fired.push(conflict());
+                    continue;
+                }
+                // Locked until the end: a replica firing it too waits, then finds it
+                // no longer pending.
+                if tx
+                    .opt(
+                        "SELECT 1 FROM timers WHERE id = $1 AND state = 'pending' FOR UPDATE",
+                        &[timer_id],
+                    )?
+                    .is_none()
+                {
+                    broken.push(session);
+                    fired.push(Ok(None));
+                    continue;
+                }
+                let revision = match save(tx, change) {
+                    Ok(r) => r,
+                    Err(StoreError::Conflict { .. }) => {
+                        broken.push(session);
+                        fired.push(conflict());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                // Ended before the effects run: a timer that restarts its own key
+                // replaces nothing but the new one.
+                tx.execute(
+                    "UPDATE timers SET state = 'fired' WHERE id = $1",
+                    &[timer_id],
+                )?;
+                apply_effects(tx, change, now)?;
+                fired.push(Ok(Some(revision)));
+            }
+            Ok(fired)
+        })
+    }
+
+    fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
+        self.transaction(|tx| {
+            let due = tx.query(
+                &format!("{SESSION} WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED"),
+                &[&millis(now), &(limit as i64)],
+            )?;
+            for row in &due {
+                // A row that does not read is failed here, not left to stop every
+                // later expiry.
+                let mut state = match session_from(row) {
+                    Ok(s) => s,
+                    Err(StoreError::Broken { session, problem }) => {
+                        fail_in(tx, &session, &problem, now)?;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                state.status = Status::Expired;
+                // An inactive session's pending timers are cancelled here too.
+                write(
+                    tx,
+                    &Change::new(state, vec![Effect::Log("session expired".into())]),
+                    now,
+                )?;
+            }
+            Ok(due.len())
+        })
+    }
+
+    fn next_expiry(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(|db| {
+            let row = db.one(
+                "SELECT MIN(expires_at) FROM sessions WHERE status = 'active'",
+                &[],
+            )?;
+            Ok(get::<Option<i64>>(&row, 0)?.map(instant))
+        })
+    }
+
+    fn skip_timer(&self, timer_id: i64, reason: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.transaction(|tx| {
+            let Some(row) = tx.opt(
+                "UPDATE timers SET state = 'skipped' WHERE id = $1 AND state = 'pending' RETURNING session_id, key",
+                &[&timer_id],
+            )?
+            else {
+                return Ok(false);
+            };
+            let (session, key): (String, String) = (get(&row, 0)?, get(&row, 1)?);
+            log(tx, &session, now, &format!("timer `{key}` skipped: {reason}"))?;
+            Ok(true)
+        })
+    }
+
+    fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let (me, wall) = (self.inner.replica.as_str(), wall_ms());
+        self.read(|db| {
+            // The earliest timer free to take, and when the earliest lease another
+            // replica holds runs out: until then, its timers are its to fire.
+            let free = db.opt(
+                "SELECT due FROM timers WHERE state = 'pending' AND (lease_until < $1 OR claimed_by = $2) ORDER BY due, id LIMIT 1",
+                &[&wall, &me],
+            )?;
+            let leased = db.one(
+                "SELECT MIN(GREATEST(due, lease_until)) FROM timers WHERE state = 'pending' AND lease_until >= $1 AND claimed_by <> $2",
+                &[&wall, &me],
+            )?;
+            let free: Option<i64> = free.map(|r| get(&r, 0)).transpose()?;
+            let leased: Option<i64> = get(&leased, 0)?;
+            Ok(free.into_iter().chain(leased).min().map(instant))
+        })
+    }
+
+    fn due_timers(&self, until: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>> {
+        let (me, wall) = (self.inner.replica.clone(), wall_ms());
+        let mut timers = self.transaction(|tx| {
+            rows(
+                tx.query(
+                    &format!(
+                        "UPDATE timers SET claimed_by = $3, lease_until = $4 + {TIMER_LEASE_MS} WHERE id IN (\
+                         SELECT id FROM timers WHERE state = 'pending' AND due <= $1 AND (lease_until < $4 OR claimed_by = $3) \
+                         ORDER BY due, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING {TIMER}"
+                    ),
+                    &[&millis(until), &(limit as i64), &me, &wall],
+                )?,
+                timer_from,
+            )
+        })?;
+        timers.sort_by_key(|t| (t.due, t.id));
+        Ok(timers)
+    }
+
+    fn events(&self, session_id: &str) -> Result<Vec<(DateTime<Utc>, String)>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    "SELECT at, text FROM events WHERE session_id = $1 ORDER BY id",
+                    &[&session_id],
+                )?,
+                |r| Ok((instant(get(r, 0)?), get(r, 1)?)),
+            )
+        })
+    }
+
+    fn outbox(&self, session_id: Option<&str>) -> Result<Vec<Message>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    &format!("SELECT {MESSAGE} FROM outbox WHERE $1::TEXT IS NULL OR session_id = $1 ORDER BY id"),
+                    &[&session_id],
+                )?,
+                message_from,
+            )
+        })
+    }
+
+    fn messages_with_status(
+        &self,
+        status: MessageStatus,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        self.read(|db| {
+            rows(
+                db.query(
+                    &format!("SELECT {MESSAGE} FROM outbox WHERE status = $1 AND id > $2 ORDER BY id LIMIT $3"),
+                    &[&status.as_str(), &after, &(limit as i64)],
+                )?,
+                message_from,
+            )
+        })
+    }
+
+    fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
+        self.transaction(|tx| {
+            tx.execute(
+                "UPDATE outbox SET status = $2, note = COALESCE($3, note) WHERE id = $1",
+                &[&id, &status.as_str(), &note],
+            )?;
+            // A text that has left, or will not be sent again, needs its link no more.
+            if status.rank() >= MessageStatus::Sent.rank() {
+                redact_body(tx, id)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn claim_messages(&self, limit: usize, skip_from: &[String]) -> Result<Vec<Message>> {
+        let me = self.inner.replica.as_str();
+        let skip = skip_from.to_vec();
+        let mut claimed = self.read(|db| {
+            rows(
+                db.query(
+                    &format!(
+                        "UPDATE outbox SET status = 'claimed', claimed_by = $3 WHERE id IN (\
+                         SELECT id FROM outbox WHERE status = 'pending' AND NOT (from_number = ANY($2)) \
+                         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING {MESSAGE}"
+                    ),
+                    &[&(limit as i64), &skip, &me],
+                )?,
+                message_from,
+            )
+        })?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    fn start_sending(&self, id: i64) -> Result<bool> {
+        let me = self.inner.replica.as_str();
+        self.read(|db| {
+            db.execute(
+                "UPDATE outbox SET status = 'sending' WHERE id = $1 AND status = 'claimed' AND claimed_by = $2",
+                &[&id, &me],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn release_claimed(&self) -> Result<usize> {
+        let me = self.inner.replica.as_str();
+        self.read(|db| {
+            db.execute(
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE status = 'claimed' AND claimed_by = $1",
+                &[&me],
+            )
+            .map(|n| n as usize)
+        })
+    }
+
+    fn resend_unknown(&self, id: i64, note: &str) -> Result<bool> {
+        self.read(|db| {
+            db.execute(
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL, note = $2 WHERE id = $1 AND status = 'unknown'",
+                &[&id, &note],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    fn message_sent(&self, id: i64, sid: &str) -> Result<()> {
+        self.transaction(|tx| {
+            // A status callback may have raced ahead and recorded a later status.
+            tx.execute(
+                "UPDATE outbox SET sid = $2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END WHERE id = $1",
+                &[&id, &sid],
+            )?;
+            redact_body(tx, id)
+        })
+    }
+
+    fn message_status_by_sid(
+        &self,
+        sid: &str,
+        status: MessageStatus,
+        note: Option<&str>,
+    ) -> Result<bool> {
+        let rank = status.rank() as i64;
+        self.read(|db| {
+            // Callbacks arrive in any order: a status only ever moves forward.
+            db.execute(
+                &format!(
+                    "UPDATE outbox SET status = CASE WHEN {RANK} < $4::BIGINT THEN $2 ELSE status END, \
+                     note = CASE WHEN {RANK} < $4::BIGINT THEN COALESCE($3, note) ELSE note END WHERE sid = $1"
+                ),
+                &[&sid, &status.as_str(), &note, &rank],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    /// The claims of replicas that stopped beating (this one's earlier runs
+    /// included): what was only claimed is pending again; what was being sent
+    /// becomes `unknown`, to be reconciled, never blindly resent.
+    fn recover_sending(&self) -> Result<usize> {
+        let me = self.inner.replica.as_str();
+        let alive_since = wall_ms() - REPLICA_DEAD_MS;
+        self.transaction(|tx| {
+            const GONE: &str = "claimed_by IS DISTINCT FROM $1 AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT id FROM replicas WHERE seen_at > $2))";
+            tx.execute(
+                &format!("UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE status = 'claimed' AND {GONE}"),
+                &[&me, &alive_since],
+            )?;
+            let n = tx.execute(
+                &format!("UPDATE outbox SET status = 'unknown', note = 'the server stopped while sending it' WHERE status = 'sending' AND {GONE}"),
+                &[&me, &alive_since],
+            )?;
+            tx.execute(
+                "DELETE FROM replicas WHERE seen_at < $1",
+                &[&(alive_since - 24 * 3_600_000)],
+            )?;
+            Ok(n as usize)
+        })
+    }
+
+    fn first_delivery(&self, sid: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.read(|db| {
+            db.execute(
+                "INSERT INTO deliveries (sid, at) VALUES ($1, $2) ON CONFLICT (sid) DO NOTHING",
+                &[&sid, &millis(now)],
+            )
+            .map(|n| n > 0)
+        })
+    }
+
+    fn delivery_seen(&self, sid: &str) -> Result<bool> {
+        self.read(|db| {
+            get(
+                &db.one(
+                    "SELECT EXISTS (SELECT 1 FROM deliveries WHERE sid = $1)",
+                    &[&sid],
+                )?,
+                0,
+            )
+        })
+    }
+
+    fn secret(&self, name: &str) -> Result<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|e| StoreError::new(e.to_string()))?;
+        self.read(|db| {
+            db.execute(
+                "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &fresh.as_slice()],
+            )?;
+            get(
+                &db.one("SELECT value FROM secrets WHERE name = $1", &[&name])?,
+                0,
+            )
+        })
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.read(|db| {
+            db.execute(
+                "INSERT INTO health (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = $1",
+                &[&wall_ms()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn opt_out(&self, phone: &str, now: DateTime<Utc>) -> Result<()> {
+        self.read(|db| {
+            db.execute(
+                "INSERT INTO opt_outs (phone, at) VALUES ($1, $2) ON CONFLICT (phone) DO NOTHING",
+                &[&phone, &millis(now)],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn opt_in(&self, phone: &str) -> Result<()> {
+        self.read(|db| {
+            db.execute("DELETE FROM opt_outs WHERE phone = $1", &[&phone])
+                .map(|_| ())
+        })
+    }
+
+    fn is_opted_out(&self, phone: &str) -> Result<bool> {
+        self.read(|db| {
+            get(
+                &db.one(
+                    "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = $1)",
+                    &[&phone],
+                )?,
+                0,
+            )
+        })
+    }
+
+    fn schedule_next(&self, journey: &str, trigger_index: usize) -> Result<Option<DateTime<Utc>>> {
+        self.read(|db| {
+            db.opt(
+                "SELECT next_at FROM schedules WHERE journey = $1 AND trigger_index = $2",
+                &[&journey, &(trigger_index as i64)],
+            )?
+            .map(|r| get::<i64>(&r, 0).map(instant))
+            .transpose()
+        })
+    }
+
+    /// Compare-and-set on the schedule's row: of replicas that read the same instant,
+    /// one moves it on and runs it; the others find it moved.
+    fn claim_schedule(
+        &self,
+        journey: &str,
+        trigger_index: usize,
+        expected: Option<DateTime<Utc>>,
+        next: DateTime<Utc>,
+    ) -> Result<bool> {
+        let index = trigger_index as i64;
+        self.read(|db| {
+            let n = match expected {
+                None => db.execute(
+                    "INSERT INTO schedules (journey, trigger_index, next_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[&journey, &index, &millis(next)],
+                )?,
+                Some(e) => db.execute(
+                    "UPDATE schedules SET next_at = $3 WHERE journey = $1 AND trigger_index = $2 AND next_at = $4",
+                    &[&journey, &index, &millis(next), &millis(e)],
+                )?,
+            };
+            Ok(n == 1)
+        })
+    }
+
+    /// Takes the next send slot of `from` in the budget every replica shares.
+    fn reserve_send(&self, from: &str, gap: Duration) -> Result<Option<DateTime<Utc>>> {
+        let now_us = Utc::now().timestamp_micros();
+        let gap_us = i64::try_from(gap.as_micros()).unwrap_or(i64::MAX);
+        self.read(|db| {
+            let row = db.one(
+                "INSERT INTO send_slots (from_number, next_at_us) VALUES ($1, $2 + $3) \
+                 ON CONFLICT (from_number) DO UPDATE SET next_at_us = GREATEST(send_slots.next_at_us, $2) + $3 \
+                 RETURNING next_at_us - $3",
+                &[&from, &now_us, &gap_us],
+            )?;
+            Ok(DateTime::from_timestamp_micros(get(&row, 0)?))
+        })
+    }
+}
+
+/// A message's status as a number that only grows (`MessageStatus::rank`), in SQL.
+const RANK: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'claimed' THEN 1 WHEN 'sending' THEN 2 WHEN 'unknown' THEN 2 WHEN 'sent' THEN 3 ELSE 4 END)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/j"),
+            "postgres://app:***@db:5432/j"
+        );
+        assert_eq!(redact_url("postgres://app@db/j"), "postgres://app@db/j");
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_with_its_password_hidden() {
+        let err = PgStore::open("postgres://u:pw@host:notaport/db")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("u:***@"), "{err}");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+}

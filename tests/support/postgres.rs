@@ -1,0 +1,70 @@
+//! A fresh PostgreSQL schema per test, in the database `JOURNEYC_TEST_POSTGRES_URL`
+//! names (`.ci/test` makes one per run). Without that variable the PostgreSQL tests
+//! say on the terminal that they were skipped.
+
+use std::io::Write;
+
+/// The variable that names the test database.
+pub const URL_VAR: &str = "JOURNEYC_TEST_POSTGRES_URL";
+
+/// A URL whose connections work in a new, empty schema named after `name`, or `None`
+/// (having said so) when no test database is configured.
+pub fn fresh_url(name: &str) -> Option<String> {
+    let Some(base) = std::env::var(URL_VAR).ok().filter(|u| !u.trim().is_empty()) else {
+        // Written to the terminal itself, past the test harness's capture: a skip
+        // must never look like a pass.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED PostgreSQL part of `{name}`: {URL_VAR} is not set"
+        );
+        return None;
+    };
+    let schema = schema_name(name);
+    psql(
+        &base,
+        &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"),
+    );
+    Some(schema_url(&base, &schema))
+}
+
+/// The URL of `fresh_url(name)`'s schema again, as it is: for a second process or a
+/// store opened anew.
+pub fn same_url(name: &str) -> String {
+    let base = std::env::var(URL_VAR).expect("a test that reopens has a database");
+    let schema = schema_name(name);
+    schema_url(&base, &schema)
+}
+
+fn schema_name(name: &str) -> String {
+    format!(
+        "t_{}",
+        name.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect::<String>()
+    )
+}
+
+fn schema_url(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Runs `sql` on the database at `url`.
+pub fn psql(url: &str, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("{URL_VAR} does not connect: {e}"));
+        let driver = tokio::spawn(conn);
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("`{sql}` failed: {e}"));
+        drop(client);
+        let _ = driver.await;
+    });
+}
