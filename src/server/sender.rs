@@ -20,7 +20,8 @@ use tokio::time::Instant;
 
 use super::app::{install_crypto, App, Stop, TwilioConfig};
 use super::calls::blocking;
-use crate::runtime::store::{Message, MessageStatus, SHARED_RECHECK};
+use crate::runtime::engine::Engine;
+use crate::runtime::store::{Message, MessageStatus, StoreError, SHARED_RECHECK};
 
 /// Messages waiting in one lane at most; more stay pending in the store.
 const LANE_DEPTH: usize = 64;
@@ -31,6 +32,9 @@ const MAX_ATTEMPTS: u32 = 6;
 /// The first retry waits about this long; each next one twice as long.
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How long a sender keeps trying to record a message's outcome in a store that is
+/// unavailable.
+const KEEP_TRYING: Duration = Duration::from_secs(120);
 /// With replicas, how often a sender recovers the claims of replicas that stopped.
 const RECOVER_EVERY: Duration = Duration::from_secs(5);
 
@@ -214,15 +218,37 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
 }
 
 async fn set_status(app: &Arc<App>, id: i64, status: MessageStatus, note: Option<String>) {
-    let r = blocking(app, move |e| {
+    let what = format!("recording message {id} as {}", status.as_str());
+    keep(app, &what, move |e| {
         e.store().set_message_status(id, status, note.as_deref())
     })
     .await;
-    if !matches!(r, Ok(Ok(()))) {
-        app.log().warn(&format!(
-            "recording message {id} as {} failed",
-            status.as_str()
-        ));
+}
+
+/// Runs a store write about a message that was (or was not) handed to Twilio, trying
+/// again while the store is unavailable (a database restarting): what Twilio did must
+/// be kept, or the message would stay `sending`, or `claimed`, for good.
+async fn keep(
+    app: &Arc<App>,
+    what: &str,
+    write: impl Fn(&Engine) -> Result<(), StoreError> + Send + Sync + 'static,
+) {
+    let write = Arc::new(write);
+    let mut wait = Duration::from_millis(100);
+    let deadline = Instant::now() + KEEP_TRYING;
+    loop {
+        let w = write.clone();
+        match blocking(app, move |e| w(e)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(StoreError::Unavailable(_))) if Instant::now() + wait < deadline => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            _ => {
+                app.log().warn(&format!("{what} failed"));
+                return;
+            }
+        }
     }
 }
 
@@ -383,12 +409,8 @@ async fn send(ctx: &Ctx, m: Message) {
         match attempt(ctx, &t, &m).await {
             Attempt::Accepted(sid) => {
                 let id = m.id;
-                let r = blocking(&ctx.app, move |e| e.store().message_sent(id, &sid)).await;
-                if !matches!(r, Ok(Ok(()))) {
-                    ctx.app
-                        .log()
-                        .warn(&format!("recording message {id} as sent failed"));
-                }
+                let what = format!("recording message {id} as sent");
+                keep(&ctx.app, &what, move |e| e.store().message_sent(id, &sid)).await;
                 count(&ctx.app, true);
                 return;
             }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod postgres;
 pub mod webdriver;
 
 use std::collections::{HashMap, VecDeque};
@@ -385,6 +386,16 @@ pub fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `--db` for `Options::db`: a PostgreSQL URL as it is, any other path a SQLite file.
+fn store_arg(db: &Path) -> String {
+    let text = db.to_string_lossy();
+    if text.starts_with("postgres://") {
+        text.into_owned()
+    } else {
+        format!("sqlite:{text}")
+    }
+}
+
 /// A `journeyc run` process and what it printed.
 pub struct Server {
     pub child: Child,
@@ -420,7 +431,7 @@ impl Server {
             .arg(&o.journey)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--db")
-            .arg(format!("sqlite:{}", o.db.display()))
+            .arg(store_arg(&o.db))
             .args(&o.extra)
             .env_remove("TWILIO_ACCOUNT_SID")
             .env_remove("TWILIO_AUTH_TOKEN")
@@ -428,6 +439,15 @@ impl Server {
             .env("JOURNEY_API_TOKEN", API_TOKEN)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Replicas on one PostgreSQL database derive journey links with one key.
+        if store_arg(&o.db).starts_with("postgres://") {
+            cmd.env(
+                "JOURNEYC_LINK_KEY",
+                "test-link-key-shared-by-every-replica-0123",
+            );
+        } else {
+            cmd.env_remove("JOURNEYC_LINK_KEY");
+        }
         if o.preview {
             cmd.arg("--preview");
         }

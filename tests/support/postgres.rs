@@ -2,6 +2,8 @@
 //! names (`.ci/test` makes one per run). Without that variable the PostgreSQL tests
 //! say on the terminal that they were skipped.
 
+#![allow(dead_code)]
+
 use std::io::Write;
 
 /// The variable that names the test database.
@@ -51,20 +53,47 @@ fn schema_url(base: &str, schema: &str) -> String {
 
 /// Runs `sql` on the database at `url`.
 pub fn psql(url: &str, sql: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("{URL_VAR} does not connect: {e}"));
-        let driver = tokio::spawn(conn);
-        client
-            .batch_execute(sql)
-            .await
-            .unwrap_or_else(|e| panic!("`{sql}` failed: {e}"));
-        drop(client);
-        let _ = driver.await;
-    });
+    query(url, sql);
+}
+
+/// The rows `sql` gives on the database at `url`, each column as text (NULL as
+/// "NULL"). It runs on a thread of its own, so async tests may call it too.
+pub fn query(url: &str, sql: &str) -> Vec<Vec<String>> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("{URL_VAR} does not connect: {e}"));
+            let driver = tokio::spawn(conn);
+            let messages = client
+                .simple_query(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("`{sql}` failed: {e}"));
+            drop(client);
+            let _ = driver.await;
+            messages
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                        (0..r.len())
+                            .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// The one number `sql` gives.
+pub fn number(url: &str, sql: &str) -> i64 {
+    query(url, sql)[0][0].parse().unwrap()
 }
