@@ -35,6 +35,9 @@ const AUTH_TOKEN: &str = "bench-auth-token";
 const OUR_NUMBER: &str = "+15005550006";
 const CONNECTIONS: &str = "64";
 
+#[path = "../tests/support/postgres.rs"]
+mod postgres;
+
 fn secs() -> String {
     std::env::var("JOURNEYC_BENCH_SECS").unwrap_or_else(|_| "10".into())
 }
@@ -76,8 +79,12 @@ struct Load {
 }
 
 fn wrk(url: &str, script: Option<&Path>) -> Load {
+    wrk_with(url, script, CONNECTIONS)
+}
+
+fn wrk_with(url: &str, script: Option<&Path>, connections: &str) -> Load {
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", "-c", CONNECTIONS, "-d"])
+    cmd.args(["-t2", "-c", connections, "-d"])
         .arg(format!("{}s", secs()))
         .arg("--latency");
     if let Some(s) = script {
@@ -128,17 +135,25 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts the release `journeyc run` and waits for its banner.
+/// Starts the release `journeyc run` on a SQLite file and waits for its banner.
 fn journeyc(db: &Path, twilio_base: &str, port: u16) -> Child {
+    journeyc_on(&format!("sqlite:{}", db.display()), twilio_base, port)
+}
+
+/// Starts the release `journeyc run` on the store `db` and waits for its banner.
+fn journeyc_on(db: &str, twilio_base: &str, port: u16) -> Child {
     let journey =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/texting_journey_links.journey");
     let mut child = Command::new(env!("CARGO_BIN_EXE_journeyc"))
         .arg("run")
         .arg(journey)
         .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--db")
-        .arg(format!("sqlite:{}", db.display()))
+        .args(["--db", db])
         .args(["--public-url", &format!("http://127.0.0.1:{port}")])
+        .env(
+            "JOURNEYC_LINK_KEY",
+            "bench-link-key-shared-by-every-replica-000",
+        )
         .args(["--sms-rate", "0", "--sms-concurrency", "64"])
         .env("TWILIO_ACCOUNT_SID", ACCOUNT_SID)
         .env("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
@@ -211,13 +226,25 @@ fn sms_script(
     people: usize,
     first_id: usize,
 ) -> std::path::PathBuf {
+    sms_script_from(dir, base, name, people, first_id, "+1415555")
+}
+
+/// `sms_script` with people's numbers starting with `prefix` (followed by 4 digits).
+fn sms_script_from(
+    dir: &Path,
+    base: &str,
+    name: &str,
+    people: usize,
+    first_id: usize,
+    prefix: &str,
+) -> std::path::PathBuf {
     let per_thread = 150_000;
     let requests = dir.join(format!("{name}.txt"));
     {
         let mut f = std::io::BufWriter::new(std::fs::File::create(&requests).unwrap());
         let url = format!("{base}/twilio/sms");
         for i in first_id..first_id + 2 * per_thread {
-            let from = format!("+1415555{:04}", i % people);
+            let from = format!("{prefix}{:04}", i % people);
             let params = vec![
                 ("AccountSid".to_string(), ACCOUNT_SID.to_string()),
                 ("Body".to_string(), format!("hello {i}")),
@@ -399,6 +426,10 @@ fn main() {
     );
     stop(server);
 
+    if let Some(url) = postgres::fresh_url_from("JOURNEYC_BENCH_POSTGRES_URL", "bench_server") {
+        replicas(&rt, &dir, &url, &baseline, &link, &sms);
+    }
+
     // The sender: a prefilled outbox, drained with the rate limit lifted.
     let total: usize = std::env::var("JOURNEYC_BENCH_MESSAGES")
         .ok()
@@ -460,4 +491,85 @@ fn main() {
     assert_eq!(distinct, total, "none lost");
     assert_eq!(accepted, total, "none duplicated");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two replicas on PostgreSQL, each loaded by its own wrk at half the connections, at
+/// once; their sum next to SQLite's single server in this run.
+fn replicas(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    url: &str,
+    baseline: &Load,
+    link: &Load,
+    sms: &Load,
+) {
+    let twilio = rt.block_on(fake_twilio(Counter::default()));
+    let ports = [free_port(), free_port()];
+    let servers: Vec<Child> = ports
+        .iter()
+        .map(|&p| journeyc_on(url, &twilio, p))
+        .collect();
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let location = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client
+            .get(format!("{}/start/start", bases[0]))
+            .send()
+            .await
+            .unwrap();
+        r.headers()["location"].to_str().unwrap().to_string()
+    });
+    let half = (CONNECTIONS.parse::<usize>().unwrap() / 2).to_string();
+    let both = |make: &dyn Fn(usize) -> (String, Option<std::path::PathBuf>)| -> (f64, f64, u64) {
+        let loads: Vec<Load> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|i| {
+                    let (url, script) = make(i);
+                    let half = half.clone();
+                    scope.spawn(move || wrk_with(&url, script.as_deref(), &half))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        (
+            loads.iter().map(|l| l.rps).sum(),
+            loads.iter().map(|l| l.p99_ms).fold(0.0, f64::max),
+            loads.iter().map(|l| l.non_2xx_3xx).sum(),
+        )
+    };
+    println!("  two replicas on PostgreSQL, {half} connections each:");
+    let (rps, p99, bad) = both(&|i| (format!("{}{location}", bases[i]), None));
+    assert_eq!(bad, 0, "every journey-link request succeeded");
+    println!(
+        "  GET /j/{{token}}                 {rps:>9.0} req/s  p99 {p99:>6.2} ms  ({:.0}% of baseline, sqlite {:.0}%; target >= 50%)",
+        100.0 * rps / baseline.rps,
+        100.0 * link.rps / baseline.rps
+    );
+    let scripts: Vec<std::path::PathBuf> = (0..2)
+        .map(|i| {
+            sms_script_from(
+                dir,
+                &bases[i],
+                &format!("replica{i}"),
+                5000,
+                0,
+                ["+1415555", "+1415556"][i],
+            )
+        })
+        .collect();
+    let (rps, p99, bad) = both(&|i| (format!("{}/twilio/sms", bases[i]), Some(scripts[i].clone())));
+    assert_eq!(bad, 0, "every signed webhook was accepted");
+    println!(
+        "  signed POST /twilio/sms        {rps:>9.0} req/s  p99 {p99:>6.2} ms  (sqlite {:.0} req/s; target >= 4,000 req/s)",
+        sms.rps
+    );
+    for s in servers {
+        stop(s);
+    }
 }

@@ -1182,3 +1182,88 @@ fn recent_sessions_are_listed_newest_first_whatever_their_status() {
         assert!(store.recent_session_ids(0).unwrap().is_empty(), "{name}");
     }
 }
+
+#[test]
+fn postgres_replicas_starting_together_migrate_once_and_share_what_is_kept() {
+    let Some(url) = postgres::fresh_url("pg_replicas") else {
+        return;
+    };
+    let opened: Vec<PgStore> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| PgStore::open(&url).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        postgres::number(&url, "SELECT COUNT(*) FROM journeyc_migrations"),
+        opened[0].schema_version().unwrap(),
+        "each migration ran once"
+    );
+    // What one replica keeps, another reads; a schedule's instant goes to one of them.
+    let mut s = new_session(&opened[0], "shared");
+    initialise(&mut s);
+    opened[0]
+        .apply(&mut s, &[timer("a", "2026-03-05T09:00:00Z", 0)], at(NOW))
+        .unwrap();
+    let seen = opened[1].session("shared").unwrap().expect("kept for all");
+    assert_eq!(seen.revision, s.revision);
+    assert_eq!(opened[2].session_timers("shared").unwrap().len(), 1);
+    let next = at("2026-03-05T10:00:00Z");
+    let claimed: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = opened
+            .iter()
+            .map(|store| scope.spawn(move || store.claim_schedule("J", 0, None, next).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(claimed.iter().filter(|c| **c).count(), 1, "{claimed:?}");
+    // A change based on what another replica replaced conflicts.
+    let mut stale = seen.clone();
+    stale.vars[0] = Value::Text("lost".into());
+    let mut other = opened[3].session("shared").unwrap().unwrap();
+    other.vars[0] = Value::Text("one".into());
+    opened[3].apply(&mut other, &[], at(NOW)).unwrap();
+    let err = opened[2].apply(&mut stale, &[], at(NOW)).unwrap_err();
+    assert!(err.is_conflict(), "{err}");
+    drop(opened);
+    // Everything outlives the replicas.
+    let again = PgStore::open(&url).unwrap();
+    assert_eq!(
+        again.session("shared").unwrap().unwrap().vars[0],
+        Value::Text("one".into())
+    );
+    assert_eq!(again.session_timers("shared").unwrap().len(), 1);
+}
+
+#[test]
+fn postgres_refuses_a_database_from_a_newer_version() {
+    let Some(url) = postgres::fresh_url("pg_newer") else {
+        return;
+    };
+    drop(PgStore::open(&url).unwrap());
+    postgres::psql(
+        &url,
+        "INSERT INTO journeyc_migrations (version) VALUES (999)",
+    );
+    let err = PgStore::open(&url).err().expect("refused");
+    assert!(err.to_string().contains("newer journeyc"), "{err}");
+}
+
+#[test]
+fn postgres_that_cannot_be_reached_is_unavailable_with_no_password_shown() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = PgStore::open(&format!("postgres://u:hunter2@127.0.0.1:{port}/db"))
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, journeyc::runtime::store::StoreError::Unavailable(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("u:***@127.0.0.1"), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}

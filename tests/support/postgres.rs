@@ -12,12 +12,17 @@ pub const URL_VAR: &str = "JOURNEYC_TEST_POSTGRES_URL";
 /// A URL whose connections work in a new, empty schema named after `name`, or `None`
 /// (having said so) when no test database is configured.
 pub fn fresh_url(name: &str) -> Option<String> {
-    let Some(base) = std::env::var(URL_VAR).ok().filter(|u| !u.trim().is_empty()) else {
+    fresh_url_from(URL_VAR, name)
+}
+
+/// `fresh_url` in the database the variable `var` names.
+pub fn fresh_url_from(var: &str, name: &str) -> Option<String> {
+    let Some(base) = std::env::var(var).ok().filter(|u| !u.trim().is_empty()) else {
         // Written to the terminal itself, past the test harness's capture: a skip
         // must never look like a pass.
         let _ = writeln!(
             std::io::stderr(),
-            "SKIPPED PostgreSQL part of `{name}`: {URL_VAR} is not set"
+            "SKIPPED PostgreSQL part of `{name}`: {var} is not set"
         );
         return None;
     };
