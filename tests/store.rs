@@ -1267,3 +1267,34 @@ fn postgres_that_cannot_be_reached_is_unavailable_with_no_password_shown() {
     assert!(err.to_string().contains("u:***@127.0.0.1"), "{err}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+#[test]
+fn postgres_with_sslmode_require_connects_over_tls() {
+    let Some(url) = postgres::fresh_url("pg_tls") else {
+        return;
+    };
+    if postgres::query(&url, "SHOW ssl")[0][0] != "on" {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED TLS: the PostgreSQL server has ssl = off"
+        );
+        return;
+    }
+    let store = PgStore::open(&format!(
+        "{url}&sslmode=require&application_name=journeyc_tls"
+    ))
+    .unwrap();
+    new_session(&store, "over-tls");
+    let encrypted = postgres::number(
+        &url,
+        "SELECT COUNT(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND application_name = 'journeyc_tls'",
+    );
+    assert!(encrypted > 0, "the store's connections use TLS");
+    let plain = postgres::number(
+        &url,
+        "SELECT COUNT(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE NOT ssl AND application_name = 'journeyc_tls'",
+    );
+    assert_eq!(plain, 0, "and none goes in clear");
+    assert!(store.session("over-tls").unwrap().is_some());
+}

@@ -74,6 +74,8 @@ struct Inner {
     rt: tokio::runtime::Handle,
     pool: Pool,
     config: tokio_postgres::Config,
+    /// The TLS of `sslmode=require`, for the listener's connection too.
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     /// This replica's id in `replicas`, and in the claims it makes.
     replica: String,
     lanes: Vec<Lane>,
@@ -687,32 +689,118 @@ fn copy_error(e: &StoreError) -> StoreError {
 async fn listen(inner: Arc<Inner>, wakeup: Arc<Wakeup>) {
     let mut backoff = Duration::from_millis(100);
     while !inner.closing.load(Ordering::Relaxed) {
-        if let Ok((client, mut connection)) = inner.config.connect(NoTls).await {
+        let heard = match &inner.tls {
+            Some(tls) => match inner.config.connect(tls.clone()).await {
+                Ok((client, connection)) => hear(&inner, &wakeup, client, connection).await,
+                Err(_) => false,
+            },
+            None => match inner.config.connect(NoTls).await {
+                Ok((client, connection)) => hear(&inner, &wakeup, client, connection).await,
+                Err(_) => false,
+            },
+        };
+        if heard {
             backoff = Duration::from_millis(100);
-            // The client must live while the connection is polled, and its `LISTEN`
-            // only runs while it is.
-            let listening = tokio::spawn(async move {
-                let r = client.batch_execute(&format!("LISTEN {DUE_CHANNEL}")).await;
-                (client, r)
-            });
-            wakeup.ring_for(DateTime::<Utc>::MIN_UTC);
-            loop {
-                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                    Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
-                        let due = n.payload().parse().map(instant);
-                        wakeup.ring_for(due.unwrap_or(DateTime::<Utc>::MIN_UTC));
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => break,
-                }
-                if inner.closing.load(Ordering::Relaxed) {
-                    return;
-                }
-            }
-            drop(listening);
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Listens on one connection until it ends; whether it connected.
+async fn hear<S, T>(
+    inner: &Inner,
+    wakeup: &Wakeup,
+    client: tokio_postgres::Client,
+    mut connection: tokio_postgres::Connection<S, T>,
+) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    // The client must live while the connection is polled, and its `LISTEN` only
+    // runs while it is.
+    let listening = tokio::spawn(async move {
+        let r = client.batch_execute(&format!("LISTEN {DUE_CHANNEL}")).await;
+        (client, r)
+    });
+    wakeup.ring_for(DateTime::<Utc>::MIN_UTC);
+    loop {
+        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                let due = n.payload().parse().map(instant);
+                wakeup.ring_for(due.unwrap_or(DateTime::<Utc>::MIN_UTC));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => break,
+        }
+        if inner.closing.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    drop(listening);
+    true
+}
+
+/// The TLS of `sslmode=require`, as libpq reads it: the connection is encrypted and
+/// the handshake's signatures are checked, but the server's certificate is not
+/// checked against a CA (tokio-postgres parses no `verify-full`).
+fn encrypt_only() -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::new(format!("TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -727,11 +815,15 @@ impl PgStore {
                 redact_url(url)
             ))
         })?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(StoreError::Other(
-                "sslmode=require is not supported by this build: connect over a private network or a local socket, or use sslmode=disable".into(),
-            ));
-        }
+        // TLS only when asked for: `prefer`, the default, stays plain, since a server's
+        // self-signed certificate would otherwise fail a connection that works.
+        let tls = match config.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Require => Some(encrypt_only()?),
+            _ => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                None
+            }
+        };
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
@@ -745,13 +837,13 @@ impl PgStore {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Other(format!("cannot start the store's runtime: {e}")))?;
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match &tls {
+            Some(tls) => Manager::from_config(config.clone(), tls.clone(), manager_config()),
+            None => Manager::from_config(config.clone(), NoTls, manager_config()),
+        };
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -766,6 +858,7 @@ impl PgStore {
             rt: runtime.handle().clone(),
             pool,
             config,
+            tls,
             replica,
             lanes: (0..LANES).map(|_| Lane::default()).collect(),
             closing: AtomicBool::new(false),
