@@ -1199,6 +1199,8 @@ fn postgres_replicas_starting_together_migrate_once_and_share_what_is_kept() {
         opened[0].schema_version().unwrap(),
         "each migration ran once"
     );
+    // Each knows the others are serving (what came due before it started is theirs).
+    assert_eq!(opened[0].live_peers().unwrap(), 3);
     // What one replica keeps, another reads; a schedule's instant goes to one of them.
     let mut s = new_session(&opened[0], "shared");
     initialise(&mut s);
@@ -1228,6 +1230,11 @@ fn postgres_replicas_starting_together_migrate_once_and_share_what_is_kept() {
     drop(opened);
     // Everything outlives the replicas.
     let again = PgStore::open(&url).unwrap();
+    assert_eq!(
+        again.live_peers().unwrap(),
+        0,
+        "stopped replicas say goodbye"
+    );
     assert_eq!(
         again.session("shared").unwrap().unwrap().vars[0],
         Value::Text("one".into())

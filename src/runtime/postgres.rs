@@ -1052,6 +1052,17 @@ impl Store for PgStore {
         true
     }
 
+    fn live_peers(&self) -> Result<usize> {
+        let (me, alive_since) = (self.inner.replica.as_str(), wall_ms() - REPLICA_DEAD_MS);
+        self.read(|db| {
+            let row = db.one(
+                "SELECT COUNT(*) FROM replicas WHERE id <> $1 AND seen_at > $2",
+                &[&me, &alive_since],
+            )?;
+            Ok(get::<i64>(&row, 0)? as usize)
+        })
+    }
+
     fn watch(&self, wakeup: Arc<Wakeup>) {
         if !self.inner.listening.swap(true, Ordering::SeqCst) {
             self.inner.rt.spawn(listen(self.inner.clone(), wakeup));

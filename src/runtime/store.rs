@@ -134,6 +134,11 @@ pub trait Store: Send + Sync {
     fn shared(&self) -> bool {
         false
     }
+    /// How many other processes serve from this store now (replicas that beat
+    /// recently): none for a store one process uses.
+    fn live_peers(&self) -> Result<usize> {
+        Ok(0)
+    }
     /// Rings `wakeup` when another process keeps a timer that comes due, as a hint:
     /// a store whose processes change it alone never needs to.
     fn watch(&self, _wakeup: std::sync::Arc<Wakeup>) {}
