@@ -35,7 +35,9 @@ use super::durable::{self, Durable, Slot};
 use super::interp::Effect;
 use super::rules::{self, Change};
 use super::session::{SessionState, Status};
-use super::store::{JourneyVersion, Message, MessageStatus, Result, Store, StoreError, Timer};
+use super::store::{
+    JourneyVersion, Message, MessageStatus, Result, Store, StoreError, Timer, RANK_SQL,
+};
 use super::wakeup::Wakeup;
 
 /// The migrations, in order; each runs once, in its own transaction. Never edit a
@@ -471,6 +473,37 @@ impl rules::Ledger for Ledger<'_, '_> {
             &[&sid, &millis(self.now)],
         )?;
         Ok(())
+    }
+}
+
+/// The PostgreSQL store's primitives for `rules::fire`.
+struct Firer<'t, 'c>(&'t mut Tx<'c>);
+
+impl rules::Firing for Firer<'_, '_> {
+    type Pending = ();
+
+    /// Locked until the end: a replica firing it too waits, then finds it no longer
+    /// pending.
+    fn pending(&mut self, timer_id: i64) -> Result<Option<()>> {
+        Ok(self
+            .0
+            .opt(
+                "SELECT 1 FROM timers WHERE id = $1 AND state = 'pending' FOR UPDATE",
+                &[&timer_id],
+            )?
+            .map(|_| ()))
+    }
+
+    fn save(&mut self, change: &Change) -> Result<u64> {
+        save(self.0, change)
+    }
+
+    fn fired(&mut self, timer_id: i64, (): (), change: &Change, now: DateTime<Utc>) -> Result<()> {
+        self.0.execute(
+            "UPDATE timers SET state = 'fired' WHERE id = $1",
+            &[&timer_id],
+        )?;
+        apply_effects(self.0, change, now)
     }
 }
 
@@ -1292,54 +1325,7 @@ impl Store for PgStore {
             .into_iter()
             .map(|(id, s, effects)| (id, Change::new(s, effects)))
             .collect();
-        self.transaction(|tx| {
-            let mut fired = Vec::with_capacity(fires.len());
-            // Sessions whose later firings were based on one that did not happen.
-            let mut broken: Vec<&str> = Vec::new();
-            for (timer_id, change) in &fires {
-                let session = change.state.id.as_str();
-                let conflict = || {
-                    Err(StoreError::Conflict {
-                        session: session.to_string(),
-                    })
-                };
-                if broken.contains(&session) {
-                    fired.push(conflict());
-                    continue;
-                }
-                // Locked until the end: a replica firing it too waits, then finds it
-                // no longer pending.
-                if tx
-                    .opt(
-                        "SELECT 1 FROM timers WHERE id = $1 AND state = 'pending' FOR UPDATE",
-                        &[timer_id],
-                    )?
-                    .is_none()
-                {
-                    broken.push(session);
-                    fired.push(Ok(None));
-                    continue;
-                }
-                let revision = match save(tx, change) {
-                    Ok(r) => r,
-                    Err(StoreError::Conflict { .. }) => {
-                        broken.push(session);
-                        fired.push(conflict());
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                // Ended before the effects run: a timer that restarts its own key
-                // replaces nothing but the new one.
-                tx.execute(
-                    "UPDATE timers SET state = 'fired' WHERE id = $1",
-                    &[timer_id],
-                )?;
-                apply_effects(tx, change, now)?;
-                fired.push(Ok(Some(revision)));
-            }
-            Ok(fired)
-        })
+        self.transaction(|tx| rules::fire(&mut Firer(tx), &fires, now))
     }
 
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
@@ -1563,8 +1549,8 @@ impl Store for PgStore {
             // Callbacks arrive in any order: a status only ever moves forward.
             db.execute(
                 &format!(
-                    "UPDATE outbox SET status = CASE WHEN {RANK} < $4::BIGINT THEN $2 ELSE status END, \
-                     note = CASE WHEN {RANK} < $4::BIGINT THEN COALESCE($3, note) ELSE note END WHERE sid = $1"
+                    "UPDATE outbox SET status = CASE WHEN {RANK_SQL} < $4::BIGINT THEN $2 ELSE status END, \
+                     note = CASE WHEN {RANK_SQL} < $4::BIGINT THEN COALESCE($3, note) ELSE note END WHERE sid = $1"
                 ),
                 &[&sid, &status.as_str(), &note, &rank],
             )
@@ -1723,9 +1709,6 @@ impl Store for PgStore {
         })
     }
 }
-
-/// A message's status as a number that only grows (`MessageStatus::rank`), in SQL.
-const RANK: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'claimed' THEN 1 WHEN 'sending' THEN 2 WHEN 'unknown' THEN 2 WHEN 'sent' THEN 3 ELSE 4 END)";
 
 #[cfg(test)]
 mod tests {

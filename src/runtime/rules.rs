@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::interp::Effect;
 use super::session::{SessionState, Status};
-use super::store::MessageStatus;
+use super::store::{MessageStatus, StoreError};
 use crate::ir::Action;
 
 /// The same text to the same number within this many seconds is suppressed.
@@ -109,6 +109,69 @@ impl Change {
             timer_actions,
         }
     }
+}
+
+/// A store's primitives for firing timers, inside one transaction.
+pub trait Firing {
+    /// What the store needs to end a pending timer it found.
+    type Pending;
+    /// Timer `id`, if it is still pending (locked until the transaction ends, where
+    /// other processes could fire it too).
+    fn pending(&mut self, timer_id: i64) -> Result<Option<Self::Pending>, StoreError>;
+    /// The revision check and the session's new state; its revision after.
+    fn save(&mut self, change: &Change) -> Result<u64, StoreError>;
+    /// Ends the timer as fired, then applies the change's effects: ended first, so a
+    /// timer that restarts its own key replaces nothing but the new one.
+    fn fired(
+        &mut self,
+        timer_id: i64,
+        pending: Self::Pending,
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Fires timers in one transaction, each `(timer id, change)` in turn, as
+/// `Store::fire_timers` says: for each, the session's revision after it, `None` when
+/// its timer was no longer pending, or its conflict. Once a firing of a session
+/// conflicts or finds its timer gone, that session's later firings conflict: they
+/// were based on what it did.
+pub fn fire<F: Firing>(
+    store: &mut F,
+    fires: &[(i64, Change)],
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<Option<u64>, StoreError>>, StoreError> {
+    let mut fired = Vec::with_capacity(fires.len());
+    let mut broken: Vec<&str> = Vec::new();
+    for (timer_id, change) in fires {
+        let session = change.state.id.as_str();
+        let conflict = || {
+            Err(StoreError::Conflict {
+                session: session.to_string(),
+            })
+        };
+        if broken.contains(&session) {
+            fired.push(conflict());
+            continue;
+        }
+        let Some(pending) = store.pending(*timer_id)? else {
+            broken.push(session);
+            fired.push(Ok(None));
+            continue;
+        };
+        let revision = match store.save(change) {
+            Ok(revision) => revision,
+            Err(StoreError::Conflict { .. }) => {
+                broken.push(session);
+                fired.push(conflict());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        store.fired(*timer_id, pending, change, now)?;
+        fired.push(Ok(Some(revision)));
+    }
+    Ok(fired)
 }
 
 /// Applies a change's effects to `ledger`, by the rules above. `timer_actions` holds

@@ -14,7 +14,7 @@ use super::interp::Effect;
 use super::pending::PendingTimers;
 use super::rules::{self, Change};
 use super::session::{SessionState, Status};
-use super::store::{Message, MessageStatus, Result, Store, StoreError, Timer};
+use super::store::{Message, MessageStatus, Result, Store, StoreError, Timer, RANK_SQL};
 
 /// Each migration runs once, in order, in its own transaction; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -698,9 +698,6 @@ fn redact_body(c: &Connection, id: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// A message's status as a number that only grows (`MessageStatus::rank`), in SQL.
-const RANK: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'claimed' THEN 1 WHEN 'sending' THEN 2 WHEN 'unknown' THEN 2 WHEN 'sent' THEN 3 ELSE 4 END)";
-
 /// A timer from a row of `id, session_id, key, due, step, skip_if_missed, actions`.
 fn timer_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Timer> {
     let actions: String = r.get(6)?;
@@ -903,6 +900,39 @@ impl rules::Ledger for Ledger<'_, '_> {
         self.tx
             .prepare_cached("INSERT INTO deliveries (sid, at) VALUES (?1, ?2)")?
             .execute(params![sid, millis(self.now)])?;
+        Ok(())
+    }
+}
+
+/// The SQLite store's primitives for `rules::fire`.
+struct Firer<'t, 'a>(&'t mut Tx<'a>);
+
+impl rules::Firing for Firer<'_, '_> {
+    type Pending = (String, String);
+
+    fn pending(&mut self, timer_id: i64) -> Result<Option<(String, String)>> {
+        Ok(pending_timer(self.0, timer_id)?.map(|(s, k, _)| (s, k)))
+    }
+
+    fn save(&mut self, change: &Change) -> Result<u64> {
+        Write::save(change, self.0)
+    }
+
+    fn fired(
+        &mut self,
+        timer_id: i64,
+        (session, key): (String, String),
+        change: &Change,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        end_timer(self.0, timer_id, &session, &key, "fired")?;
+        apply_effects(
+            self.0,
+            &change.state,
+            &change.effects,
+            &change.timer_actions,
+            now,
+        )?;
         Ok(())
     }
 }
@@ -1226,46 +1256,7 @@ impl Store for SqliteStore {
             .map(|(id, s, effects)| (id, Change::new(s, effects)))
             .collect();
         self.write(move |c| {
-            let mut fired = Vec::with_capacity(fires.len());
-            // Sessions whose later firings were based on one that did not happen.
-            let mut broken: Vec<&str> = Vec::new();
-            for (timer_id, change) in &fires {
-                let session = change.state.id.as_str();
-                let conflict = || {
-                    Err(StoreError::Conflict {
-                        session: session.to_string(),
-                    })
-                };
-                if broken.contains(&session) {
-                    fired.push(conflict());
-                    continue;
-                }
-                let Some((s, key, _)) = pending_timer(c, *timer_id)? else {
-                    broken.push(session);
-                    fired.push(Ok(None));
-                    continue;
-                };
-                let revision = match change.save(c) {
-                    Ok(revision) => revision,
-                    Err(StoreError::Conflict { .. }) => {
-                        broken.push(session);
-                        fired.push(conflict());
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                // Ended before the effects run: a timer that restarts its own key
-                // replaces nothing but the new one.
-                end_timer(c, *timer_id, &s, &key, "fired")?;
-                apply_effects(
-                    c,
-                    &change.state,
-                    &change.effects,
-                    &change.timer_actions,
-                    now,
-                )?;
-                fired.push(Ok(Some(revision)));
-            }
+            let fired = rules::fire(&mut Firer(c), &fires, now)?;
             *out.lock().unwrap_or_else(|e| e.into_inner()) = fired;
             Ok::<_, StoreError>(0)
         })?;
@@ -1421,7 +1412,7 @@ impl Store for SqliteStore {
         self.write(move |c| {
             // Callbacks arrive in any order: a status only ever moves forward.
             c.prepare_cached(&format!(
-                "UPDATE outbox SET status = CASE WHEN {RANK} < ?4 THEN ?2 ELSE status END, note = CASE WHEN {RANK} < ?4 THEN COALESCE(?3, note) ELSE note END WHERE sid = ?1"
+                "UPDATE outbox SET status = CASE WHEN {RANK_SQL} < ?4 THEN ?2 ELSE status END, note = CASE WHEN {RANK_SQL} < ?4 THEN COALESCE(?3, note) ELSE note END WHERE sid = ?1"
             ))?
             .execute(params![sid, status.as_str(), note, rank])
             .map(|n| n as i64)

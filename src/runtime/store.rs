@@ -91,6 +91,10 @@ impl MessageStatus {
     }
 }
 
+/// A message's status as a number that only grows (`MessageStatus::rank`), in SQL
+/// that both stores read.
+pub const RANK_SQL: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'claimed' THEN 1 WHEN 'sending' THEN 2 WHEN 'unknown' THEN 2 WHEN 'sent' THEN 3 ELSE 4 END)";
+
 /// A version of a journey, as `journeyc run` deployed it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JourneyVersion {
