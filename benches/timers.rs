@@ -365,7 +365,15 @@ fn schedule(
                 let store = store.clone();
                 tokio::spawn(async move {
                     for k in 0..per_client {
-                        store.apply_queued(&s, &[timer(now, k)], now).await.unwrap();
+                        // No actions: the firing phase fires every one of them.
+                        let t = Effect::StartTimer {
+                            key: format!("t{k}"),
+                            due: now + Duration::days(1) + Duration::seconds(k as i64),
+                            step: 0,
+                            skip_if_missed: false,
+                            actions: vec![],
+                        };
+                        store.apply_queued(&s, &[t], now).await.unwrap();
                     }
                 })
             })

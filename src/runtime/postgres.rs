@@ -193,26 +193,92 @@ fn status_text(s: Status) -> &'static str {
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-/// One connection, used by waiting for each query (see `wait`); statements are
-/// prepared once per connection.
-struct Db<'c> {
-    client: &'c deadpool_postgres::ClientWrapper,
+/// One connection and how to wait for its queries; statements are prepared once per
+/// connection.
+enum Db<'c> {
+    /// A pooled connection, driven by the store's runtime: a query waits on this
+    /// thread (see `wait`) while another thread talks to the server.
+    Pooled(&'c deadpool_postgres::ClientWrapper),
+    /// A committer's own connection, driven on the committer's thread while it waits:
+    /// no thread hop per query, which under load was most of a change's cost.
+    Own(&'c OwnConn),
+}
+
+/// A connection of one committer thread, with the runtime that drives it there.
+struct OwnConn {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    statements: std::cell::RefCell<std::collections::HashMap<String, tokio_postgres::Statement>>,
+}
+
+impl OwnConn {
+    fn connect(inner: &Inner) -> Result<OwnConn> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::new(format!("cannot start a committer's runtime: {e}")))?;
+        let client = rt.block_on(async {
+            match &inner.tls {
+                Some(tls) => {
+                    let (client, connection) = inner.config.connect(tls.clone()).await?;
+                    tokio::spawn(connection);
+                    Ok(client)
+                }
+                None => {
+                    let (client, connection) = inner.config.connect(NoTls).await?;
+                    tokio::spawn(connection);
+                    Ok(client)
+                }
+            }
+        });
+        Ok(OwnConn {
+            rt,
+            client: client.map_err(pg_err)?,
+            statements: Default::default(),
+        })
+    }
+
+    async fn statement(
+        &self,
+        sql: &str,
+    ) -> std::result::Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        if let Some(st) = self.statements.borrow().get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(sql).await?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
 }
 
 impl Db<'_> {
     fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64> {
-        wait(async {
-            let st = self.client.prepare_cached(sql).await?;
-            self.client.execute(&st, params).await
-        })
+        match self {
+            Db::Pooled(c) => wait(async {
+                let st = c.prepare_cached(sql).await?;
+                c.execute(&st, params).await
+            }),
+            Db::Own(own) => own.rt.block_on(async {
+                let st = own.statement(sql).await?;
+                own.client.execute(&st, params).await
+            }),
+        }
         .map_err(pg_err)
     }
 
     fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
-        wait(async {
-            let st = self.client.prepare_cached(sql).await?;
-            self.client.query(&st, params).await
-        })
+        match self {
+            Db::Pooled(c) => wait(async {
+                let st = c.prepare_cached(sql).await?;
+                c.query(&st, params).await
+            }),
+            Db::Own(own) => own.rt.block_on(async {
+                let st = own.statement(sql).await?;
+                own.client.query(&st, params).await
+            }),
+        }
         .map_err(pg_err)
     }
 
@@ -226,7 +292,11 @@ impl Db<'_> {
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        wait(self.client.batch_execute(sql)).map_err(pg_err)
+        match self {
+            Db::Pooled(c) => wait(c.batch_execute(sql)),
+            Db::Own(own) => own.rt.block_on(own.client.batch_execute(sql)),
+        }
+        .map_err(pg_err)
     }
 }
 
@@ -585,40 +655,22 @@ impl Inner {
     /// Runs `f` with one connection, outside any transaction.
     fn with<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
         let conn = self.conn()?;
-        f(&Db { client: &conn })
+        f(&Db::Pooled(&conn))
     }
 
     /// Runs `f` in a transaction and commits it; a transaction that PostgreSQL aborts
     /// for a deadlock or a serialization failure runs again, a few times at most.
-    fn transaction<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    fn transaction<T>(&self, f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let conn = self.conn()?;
-        let mut attempt = 1;
-        loop {
-            let mut tx = Tx {
-                db: Db { client: &conn },
-                earliest_timer: None,
-            };
-            tx.batch("BEGIN")?;
-            let result = f(&mut tx).and_then(|v| tx.commit().map(|()| v));
-            match result {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    // A connection that failed cannot roll back: the server does.
-                    let _ = tx.batch("ROLLBACK");
-                    if attempt < TX_ATTEMPTS && contended(&e) {
-                        attempt += 1;
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
-        }
+        transaction(&Db::Pooled(&conn), f)
     }
 
     /// The committer of lane `i`: commits what is queued, batch after batch, until
     /// the store closes and nothing is left.
     fn commit_queued(&self, i: usize) {
         let lane = &self.lanes[i];
+        // Its own connection, made again after it fails.
+        let mut own: Option<OwnConn> = None;
         loop {
             let batch: Vec<Queued> = {
                 let mut queue = lane.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -637,60 +689,21 @@ impl Inner {
             batch.sort_by(|a, b| a.session.cmp(&b.session));
             let (jobs, slots): (Vec<Job>, Vec<Arc<Slot>>) =
                 batch.into_iter().map(|q| (q.job, q.slot)).unzip();
-            let results = self.commit_batch(&jobs);
-            durable::deliver_all(slots.into_iter().zip(results).collect());
-        }
-    }
-
-    /// Commits `jobs` in one transaction; a result for each, whatever happens. Changes
-    /// almost never fail, so a batch first runs as one; if one fails, all are undone
-    /// and run again, each in its own savepoint, so that a failure undoes that change
-    /// alone.
-    fn commit_batch(&self, jobs: &[Job]) -> Vec<Result<i64>> {
-        let run = |savepoints: bool| -> Result<Option<Vec<Result<i64>>>> {
-            let mut out = Vec::with_capacity(jobs.len());
-            let mut failed = false;
-            self.transaction(|tx| {
-                out.clear();
-                failed = false;
-                for job in jobs {
-                    if savepoints {
-                        tx.batch("SAVEPOINT job")?;
-                    }
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(tx)))
-                        .unwrap_or_else(|_| {
-                            Err(StoreError::new("a change panicked and was rolled back"))
-                        });
-                    match (result, savepoints) {
-                        (Ok(v), true) => {
-                            tx.batch("RELEASE SAVEPOINT job")?;
-                            out.push(Ok(v));
-                        }
-                        (Ok(v), false) => out.push(Ok(v)),
-                        (Err(e), _) if contended(&e) => return Err(e),
-                        (Err(_), false) => {
-                            failed = true;
-                            return Err(StoreError::new("one change failed"));
-                        }
-                        (Err(e), true) => {
-                            tx.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?;
-                            out.push(Err(e));
-                        }
-                    }
+            if own.as_ref().is_none_or(|c| c.client.is_closed()) {
+                own = OwnConn::connect(self)
+                    .map_err(|e| {
+                        let failed: Vec<Result<i64>> =
+                            jobs.iter().map(|_| Err(copy_error(&e))).collect();
+                        durable::deliver_all(slots.iter().cloned().zip(failed).collect());
+                    })
+                    .ok();
+                if own.is_none() {
+                    continue;
                 }
-                Ok(())
-            })
-            .map(|()| Some(std::mem::take(&mut out)))
-            .or_else(|e| if failed { Ok(None) } else { Err(e) })
-        };
-        let outcome = match run(false) {
-            Ok(Some(results)) => Ok(results),
-            Ok(None) => run(true).map(|r| r.expect("with savepoints every change has a result")),
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(results) => results,
-            Err(e) => jobs.iter().map(|_| Err(copy_error(&e))).collect(),
+            }
+            let conn = own.as_ref().expect("connected above");
+            let results = commit_batch(&Db::Own(conn), &jobs);
+            durable::deliver_all(slots.into_iter().zip(results).collect());
         }
     }
 
@@ -705,6 +718,87 @@ impl Inner {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Runs `f` in a transaction on `db` and commits it; a transaction that PostgreSQL
+/// aborts for a deadlock or a serialization failure runs again, a few times at most.
+fn transaction<T>(db: &Db<'_>, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    let mut attempt = 1;
+    loop {
+        let mut tx = Tx {
+            db: match db {
+                Db::Pooled(c) => Db::Pooled(c),
+                Db::Own(o) => Db::Own(o),
+            },
+            earliest_timer: None,
+        };
+        tx.batch("BEGIN")?;
+        let result = f(&mut tx).and_then(|v| tx.commit().map(|()| v));
+        match result {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                // A connection that failed cannot roll back: the server does.
+                let _ = tx.batch("ROLLBACK");
+                if attempt < TX_ATTEMPTS && contended(&e) {
+                    attempt += 1;
+                    continue;
+                }
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Commits `jobs` in one transaction; a result for each, whatever happens. Changes
+/// almost never fail, so a batch first runs as one; if one fails, all are undone
+/// and run again, each in its own savepoint, so that a failure undoes that change
+/// alone.
+fn commit_batch(db: &Db<'_>, jobs: &[Job]) -> Vec<Result<i64>> {
+    let run = |savepoints: bool| -> Result<Option<Vec<Result<i64>>>> {
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut failed = false;
+        transaction(db, |tx| {
+            out.clear();
+            failed = false;
+            for job in jobs {
+                if savepoints {
+                    tx.batch("SAVEPOINT job")?;
+                }
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(tx)))
+                    .unwrap_or_else(|_| {
+                        Err(StoreError::new("a change panicked and was rolled back"))
+                    });
+                match (result, savepoints) {
+                    (Ok(v), true) => {
+                        tx.batch("RELEASE SAVEPOINT job")?;
+                        out.push(Ok(v));
+                    }
+                    (Ok(v), false) => out.push(Ok(v)),
+                    (Err(e), _) if contended(&e) => return Err(e),
+                    (Err(_), false) => {
+                        failed = true;
+                        return Err(StoreError::new("one change failed"));
+                    }
+                    (Err(e), true) => {
+                        tx.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?;
+                        out.push(Err(e));
+                    }
+                }
+            }
+            Ok(())
+        })
+        .map(|()| Some(std::mem::take(&mut out)))
+        .or_else(|e| if failed { Ok(None) } else { Err(e) })
+    };
+    let outcome = match run(false) {
+        Ok(Some(results)) => Ok(results),
+        Ok(None) => run(true).map(|r| r.expect("with savepoints every change has a result")),
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(results) => results,
+        Err(e) => jobs.iter().map(|_| Err(copy_error(&e))).collect(),
     }
 }
 
