@@ -19,21 +19,21 @@ pub(super) struct Missing {
 }
 
 /// One line of the text, as far as braces and indentation go.
-struct Line {
-    start: usize,
+pub(super) struct Line {
+    pub start: usize,
     /// The offset of the line break, or the end of the text.
-    end: usize,
+    pub end: usize,
     /// Leading spaces and tabs.
-    indent: usize,
+    pub indent: usize,
     /// The end of the code, without a trailing comment or white space.
-    code_end: usize,
-    comment: bool,
+    pub code_end: usize,
+    pub comment: bool,
     /// Offsets of the braces outside strings and comments.
-    braces: Vec<usize>,
+    pub braces: Vec<usize>,
 }
 
 impl Line {
-    fn is_code(&self) -> bool {
+    pub(super) fn is_code(&self) -> bool {
         self.code_end > self.start + self.indent
     }
 }
@@ -146,7 +146,7 @@ fn site(text: &str, lines: &[Line], k: usize, n: usize) -> Option<(usize, bool)>
 
 /// The lines of `text`, read for braces outside strings and comments. Strings end at
 /// the end of their line, as in the grammar; `{{ }}` inside a string may hold strings.
-fn lines(text: &str) -> Vec<Line> {
+pub(super) fn lines(text: &str) -> Vec<Line> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;

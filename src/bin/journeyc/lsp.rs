@@ -7,12 +7,13 @@
 //! formatting with `journeyc fmt`'s layout; document symbols; and go to definition for
 //! steps, pages, notifications, calendars, journeys and variables within a file.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use journeyc::syntax::{self, ast};
+use journeyc::syntax::{self, ast, pieces::Pieces};
 use journeyc::{Compiler, Diagnostic, FileId, Loader, Severity, Span};
 use lsp_server::{Connection, Message, Notification, Request, Response};
 use lsp_types as lsp;
@@ -20,14 +21,16 @@ use serde_json::{json, Value};
 
 use crate::render::position;
 
-/// The open documents by URI: their text and version; and what was made of each since
-/// it last changed (its checked IR, its syntax tree), so that a hover or a definition
-/// reads rather than checks again.
+/// The open documents by URI: their text and version; what was made of each since it
+/// last changed (its checked IR, its syntax tree), so that a hover or a definition
+/// reads rather than checks again; and the pieces of each text's last parse, so that
+/// an edit parses only the pieces it touched.
 #[derive(Default)]
-struct Docs(
-    HashMap<String, (String, i32)>,
-    std::cell::RefCell<HashMap<String, Made>>,
-);
+struct Docs {
+    open: HashMap<String, (String, i32)>,
+    made: RefCell<HashMap<String, Made>>,
+    pieces: RefCell<HashMap<String, Pieces>>,
+}
 
 /// What was made of one document's current text.
 #[derive(Default)]
@@ -39,16 +42,26 @@ struct Made {
 impl Docs {
     /// Forgets what was made of `uri`'s text, which changed.
     fn changed(&self, uri: &str) {
-        self.1.borrow_mut().remove(uri);
+        self.made.borrow_mut().remove(uri);
     }
 
     fn tree(&self, uri: &str, text: &str) -> Rc<ast::File> {
-        let mut made = self.1.borrow_mut();
+        let mut made = self.made.borrow_mut();
         let entry = made.entry(uri.to_string()).or_default();
         entry
             .tree
-            .get_or_insert_with(|| Rc::new(syntax::parse(FileId(0), text).0))
+            .get_or_insert_with(|| Rc::new(self.parse(uri, text).0))
             .clone()
+    }
+
+    /// `text` parsed as `syntax::parse` parses it, in pieces: only those the last
+    /// edit of `uri` touched are parsed again.
+    fn parse(&self, uri: &str, text: &str) -> (ast::File, Vec<Diagnostic>) {
+        self.pieces
+            .borrow_mut()
+            .entry(uri.to_string())
+            .or_default()
+            .parse(FileId(0), text)
     }
 }
 
@@ -61,7 +74,7 @@ impl Loader for OpenFirst<'_> {
         let full = base.join(path);
         let name = full.canonicalize().unwrap_or(full.clone());
         let uri = uri_of(&name);
-        if let Some((text, _)) = self.0 .0.get(&uri) {
+        if let Some((text, _)) = self.0.open.get(&uri) {
             return Ok((name.display().to_string(), text.clone()));
         }
         let text = std::fs::read_to_string(&name)
@@ -151,7 +164,7 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
             let p: lsp::DidOpenTextDocumentParams = serde_json::from_value(n.params).ok()?;
             let uri = p.text_document.uri.to_string();
             docs.changed(&uri);
-            docs.0
+            docs.open
                 .insert(uri.clone(), (p.text_document.text, p.text_document.version));
             Some(uri)
         }
@@ -159,7 +172,7 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
             let p: lsp::DidChangeTextDocumentParams = serde_json::from_value(n.params).ok()?;
             let uri = p.text_document.uri.to_string();
             docs.changed(&uri);
-            let (text, version) = docs.0.get_mut(&uri)?;
+            let (text, version) = docs.open.get_mut(&uri)?;
             for change in p.content_changes {
                 match change.range {
                     Some(range) => {
@@ -175,8 +188,10 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
         }
         "textDocument/didClose" => {
             let p: lsp::DidCloseTextDocumentParams = serde_json::from_value(n.params).ok()?;
-            docs.changed(&p.text_document.uri.to_string());
-            docs.0.remove(&p.text_document.uri.to_string());
+            let uri = p.text_document.uri.to_string();
+            docs.changed(&uri);
+            docs.open.remove(&uri);
+            docs.pieces.borrow_mut().remove(&uri);
             None
         }
         _ => None,
@@ -215,23 +230,28 @@ fn range(text: &str, span: Span) -> Value {
 /// Checks `uri` (and, since an import may have changed under them, every other open
 /// document) and publishes their diagnostics, each with the version it was made for.
 fn publish(connection: &Connection, docs: &Docs, changed: &str) {
-    let mut uris: Vec<&String> = docs.0.keys().filter(|u| *u != changed).collect();
+    let mut uris: Vec<&String> = docs.open.keys().filter(|u| *u != changed).collect();
     uris.sort();
     let changed = changed.to_string();
     for uri in std::iter::once(&changed).chain(uris) {
-        let Some((text, version)) = docs.0.get(uri) else {
+        let Some((text, version)) = docs.open.get(uri) else {
             continue;
         };
         let name = path_of(uri).display().to_string();
+        let parsed = docs.parse(uri, text);
         let mut compiler = Compiler::new(OpenFirst(docs));
-        let id = compiler.check_file(&name, text);
+        let id = compiler.check_parsed(&name, text, parsed);
         let (sources, modules, diagnostics) = compiler.into_parts();
         // Kept for hover and completion until the text changes.
         let module = modules
             .into_iter()
             .find(|(i, _)| *i == id)
             .map(|(_, m)| Rc::new(m));
-        docs.1.borrow_mut().entry(uri.clone()).or_default().module = module;
+        docs.made
+            .borrow_mut()
+            .entry(uri.clone())
+            .or_default()
+            .module = module;
         let list: Vec<Value> = diagnostics
             .iter()
             .filter(|d| d.file == id)
@@ -289,7 +309,7 @@ fn answer(docs: &Docs, req: Request) -> Response {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let Some((text, _)) = docs.0.get(&uri) else {
+    let Some((text, _)) = docs.open.get(&uri) else {
         return Response::new_ok(req.id, Value::Null);
     };
     let result = match req.method.as_str() {
@@ -626,7 +646,7 @@ fn definition(tree: &ast::File, uri: &str, text: &str, at: usize) -> Value {
 /// The checked IR of an open document (imports read as `publish` reads them): the one
 /// `publish` made for its text, else made now.
 fn module_of(docs: &Docs, uri: &str, text: &str) -> Rc<journeyc::ir::Module> {
-    if let Some(m) = docs.1.borrow().get(uri).and_then(|m| m.module.clone()) {
+    if let Some(m) = docs.made.borrow().get(uri).and_then(|m| m.module.clone()) {
         return m;
     }
     let mut compiler = Compiler::new(OpenFirst(docs));
@@ -1106,7 +1126,7 @@ fn code_actions(uri: &str, text: &str, params: &Value) -> Value {
 
 /// The open documents, in a stable order.
 fn sorted(docs: &Docs) -> Vec<(&String, &(String, i32))> {
-    let mut all: Vec<_> = docs.0.iter().collect();
+    let mut all: Vec<_> = docs.open.iter().collect();
     all.sort_by(|a, b| a.0.cmp(b.0));
     all
 }
