@@ -1,7 +1,7 @@
 //! `journeyc lsp` as an editor uses it: JSON-RPC over its standard input and output.
 //! Open, a burst of 200 quick incremental edits whose last diagnostics match the final
 //! text (as `journeyc check` sees it), formatting, document symbols, go to definition,
-//! and shutdown.
+//! and shutdown; and references and rename across the workspace's files.
 
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
@@ -423,4 +423,168 @@ fn an_editor_conversation() {
     server.notify("exit", Value::Null);
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+/// References and rename reach the workspace's files that import the file, read from
+/// the disk when they are not open: a calendar used as `shared.Office` and as
+/// `common.Office` (imported under another name, from a folder below), a page named by
+/// an importing file's test. A file that defines its own `Office` without importing is
+/// left alone.
+#[test]
+fn references_and_rename_reach_the_workspace() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("journeyc-lsp-workspace");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let dir = dir.canonicalize().unwrap();
+    let shared = "calendar Office {\n  time zone \"Europe/London\"\n  open mon-fri 09:00-17:00\n}\n\njourney Greeting {\n  trigger link \"hi\"\n\n  step One {\n    page Welcome {\n      heading \"Hello\"\n    }\n  }\n}\n";
+    let uses = "import \"shared.journey\"\n\njourney Nudge {\n  sms from \"+15005550006\"\n  trigger api\n  on session started {\n    start timer \"nudge\" after 1d on shared.Office {\n      send sms Hi\n    }\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Hi sms {\n    text \"hi\"\n  }\n}\n\ntest \"greets\" {\n  open link \"hi\"\n  expect page Welcome\n}\n";
+    let deeper = uses
+        .replace(
+            "import \"shared.journey\"",
+            "import \"../shared.journey\" as common",
+        )
+        .replace("shared.Office", "common.Office")
+        .replace("Nudge", "Later")
+        .replace("+15005550006", "+15005550007")
+        .replace("expect page Welcome", "expect page P");
+    let unrelated = "calendar Office {\n  time zone \"UTC\"\n  open mon-fri 09:00-17:00\n}\n";
+    let files = [
+        ("shared.journey", shared.to_string()),
+        ("uses.journey", uses.to_string()),
+        ("sub/deeper.journey", deeper),
+        ("unrelated.journey", unrelated.to_string()),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let uri = |name: &str| uri_in(&dir, name);
+    let text_of = |u: &str| {
+        files
+            .iter()
+            .find(|(n, _)| uri(n) == u)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("no such file: {u}"))
+    };
+
+    let mut server = Client::start(Path::new(env!("CARGO_BIN_EXE_journeyc")));
+    server.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {},
+               "workspaceFolders": [{"uri": uri(""), "name": "journeys"}]}),
+    );
+    server.notify("initialized", json!({}));
+    server.open(&uri("shared.journey"), shared);
+    let at = |text: &str, needle: &str, skip: usize| {
+        let i = text.find(needle).unwrap() + skip;
+        json!({"line": text[..i].matches('\n').count(), "character": i - text[..i].rfind('\n').map_or(0, |n| n + 1)})
+    };
+    // Each location as (file, line, the text it covers).
+    let located = |found: &Value| -> Vec<(String, u64, String)> {
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let u = l["uri"].as_str().unwrap();
+                let text = text_of(u);
+                let line = l["range"]["start"]["line"].as_u64().unwrap();
+                let shown = text.lines().nth(line as usize).unwrap();
+                let (from, to) = (
+                    l["range"]["start"]["character"].as_u64().unwrap() as usize,
+                    l["range"]["end"]["character"].as_u64().unwrap() as usize,
+                );
+                (
+                    u.trim_start_matches(&uri("")).to_string(),
+                    line,
+                    shown[from..to].to_string(),
+                )
+            })
+            .collect()
+    };
+    let office = vec![
+        ("shared.journey".to_string(), 0, "Office".to_string()),
+        ("sub/deeper.journey".to_string(), 6, "Office".to_string()),
+        ("uses.journey".to_string(), 6, "Office".to_string()),
+    ];
+    let refs = server.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri("shared.journey")}, "position": at(shared, "Office", 2), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(located(&refs), office, "{refs}");
+    let refs = server.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri("shared.journey")}, "position": at(shared, "Welcome", 2), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(
+        located(&refs),
+        [
+            ("shared.journey".to_string(), 9, "Welcome".to_string()),
+            ("uses.journey".to_string(), 22, "Welcome".to_string()),
+        ],
+        "{refs}"
+    );
+
+    // From an importing file, open now: `shared.Office` is the shared file's calendar.
+    server.open(&uri("uses.journey"), uses);
+    let refs = server.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri("uses.journey")}, "position": at(uses, "shared.Office", 9), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(located(&refs), office, "{refs}");
+
+    // Rename edits every file that uses the calendar, and only its name.
+    let edit = server.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri("shared.journey")}, "position": at(shared, "Office", 2), "newName": "Branch"}),
+    );
+    let mut renamed: Vec<(String, String)> = edit["changes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(u, edits)| {
+            let mut text = text_of(u);
+            let mut edits = edits.as_array().unwrap().clone();
+            edits.sort_by_key(|e| std::cmp::Reverse(e["range"]["start"]["line"].as_u64()));
+            for e in edits {
+                let line = e["range"]["start"]["line"].as_u64().unwrap() as usize;
+                let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+                let from = start + e["range"]["start"]["character"].as_u64().unwrap() as usize;
+                let to = start + e["range"]["end"]["character"].as_u64().unwrap() as usize;
+                text.replace_range(from..to, e["newText"].as_str().unwrap());
+            }
+            (u.trim_start_matches(&uri("")).to_string(), text)
+        })
+        .collect();
+    renamed.sort();
+    let mut expected: Vec<(String, String)> = files[..3]
+        .iter()
+        .map(|(n, t)| {
+            let t = t
+                .replace("calendar Office", "calendar Branch")
+                .replace(".Office", ".Branch");
+            (n.to_string(), t)
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(renamed, expected, "{edit}");
+
+    // A name an importer on the disk already uses is refused.
+    let refused = server.call(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri("shared.journey")}, "position": at(shared, "Office", 2), "newName": "Later"}),
+    );
+    let why = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("already a name") && why.contains("sub/deeper.journey"),
+        "{refused}"
+    );
+
+    server.request("shutdown", Value::Null);
+    server.notify("exit", Value::Null);
+    assert!(server.child.wait().unwrap().success());
+}
+
+/// The URI of `name` in `dir`.
+fn uri_in(dir: &Path, name: &str) -> String {
+    format!("file://{}", dir.join(name).display())
 }

@@ -1,11 +1,15 @@
 //! `journeyc lsp`: a language server over standard input and output, with
 //! rust-analyzer's `lsp-server`. Messages are handled one at a time, in the order they
 //! arrive, so edits are applied in order (a pitfall of servers with concurrent
-//! handlers); edits that queued up while a check ran are checked once, together. It serves: full and incremental text sync; diagnostics on open and
-//! change, for the edited file and every other open one (an import may have changed
-//! under them), with the same codes, messages, labels, notes and help as `check`;
-//! formatting with `journeyc fmt`'s layout; document symbols; and go to definition for
-//! steps, pages, notifications, calendars, journeys and variables within a file.
+//! handlers); edits that queued up while a check ran are checked once, together. It
+//! serves: full and incremental text sync; diagnostics on open and change, for the
+//! edited file and every other open one (an import may have changed under them), with
+//! the same codes, messages, labels, notes and help as `check`, each text parsed in
+//! pieces so that an edit parses again only what it touched (`syntax::pieces`);
+//! formatting with `journeyc fmt`'s layout; document symbols; go to definition;
+//! references and rename across the open documents and the workspace's files that
+//! import the file (`workspace.rs`); hover, completion, quick fixes and semantic
+//! tokens.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -20,6 +24,7 @@ use lsp_types as lsp;
 use serde_json::{json, Value};
 
 use crate::render::position;
+use crate::workspace::{self, canonical, path_of, Workspace};
 
 /// The open documents by URI: their text and version; what was made of each since it
 /// last changed (its checked IR, its syntax tree), so that a hover or a definition
@@ -87,10 +92,6 @@ fn uri_of(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
-fn path_of(uri: &str) -> PathBuf {
-    PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri))
-}
-
 pub fn lsp() -> ExitCode {
     let (connection, io) = Connection::stdio();
     let capabilities = json!({
@@ -109,10 +110,13 @@ pub fn lsp() -> ExitCode {
             "full": true,
         },
     });
-    if let Err(e) = connection.initialize(capabilities) {
-        eprintln!("error: the editor did not start the conversation: {e}");
-        return ExitCode::from(2);
-    }
+    let workspace = match connection.initialize(capabilities) {
+        Ok(params) => Workspace::from_initialize(&params),
+        Err(e) => {
+            eprintln!("error: the editor did not start the conversation: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut docs = Docs::default();
     // Documents changed and not yet checked: a burst of edits that arrived while the
     // last check ran is applied in order and checked once, at its end.
@@ -139,7 +143,7 @@ pub fn lsp() -> ExitCode {
                 if connection.handle_shutdown(&req).unwrap_or(true) {
                     break;
                 }
-                let response = answer(&docs, req);
+                let response = answer(&docs, &workspace, req);
                 let _ = connection.sender.send(Message::Response(response));
             }
             Message::Notification(n) => {
@@ -297,7 +301,7 @@ fn diagnostic(d: &Diagnostic, text: &str, sources: &[journeyc::SourceFile]) -> V
     })
 }
 
-fn answer(docs: &Docs, req: Request) -> Response {
+fn answer(docs: &Docs, workspace: &Workspace, req: Request) -> Response {
     if req.method == "workspace/symbol" {
         let query = req.params["query"]
             .as_str()
@@ -358,13 +362,21 @@ fn answer(docs: &Docs, req: Request) -> Response {
                     .contains("timer \"")
             });
             let mut found = Vec::new();
-            for (u, (t, _)) in sorted(docs) {
-                let spans = match key {
-                    Some((k, _)) => timer_uses(t, k),
-                    None => occurrences(t, name),
-                };
-                for span in spans {
-                    found.push(json!({"uri": u, "range": range(t, span)}));
+            match key {
+                Some((k, _)) => {
+                    for (u, (t, _)) in sorted(docs) {
+                        for span in timer_uses(t, k) {
+                            found.push(json!({"uri": u, "range": range(t, span)}));
+                        }
+                    }
+                }
+                None => {
+                    let (file, name) = named(docs, &uri, text, name);
+                    for u in users(docs, workspace, &file) {
+                        for span in uses(&u, name) {
+                            found.push(json!({"uri": u.uri, "range": range(&u.text, span)}));
+                        }
+                    }
                 }
             }
             Value::Array(found)
@@ -372,12 +384,12 @@ fn answer(docs: &Docs, req: Request) -> Response {
         "textDocument/rename" => {
             let at: lsp::Position =
                 serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
-            let name = word_at(text, offset(text, at)).to_string();
+            let (file, name) = named(docs, &uri, text, word_at(text, offset(text, at)));
             let new = req.params["newName"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            match rename(docs, &name, &new) {
+            match rename(&users(docs, workspace, &file), name, &new) {
                 Ok(edit) => edit,
                 Err(why) => {
                     return Response::new_err(
@@ -531,19 +543,9 @@ fn timer_definition(uri: &str, text: &str, key: &str) -> Option<Value> {
 /// says): NAME's definition in that file, read from the disk.
 fn imported_definition(tree: &ast::File, uri: &str, dotted: &str) -> Option<Value> {
     let (alias, name) = dotted.split_once('.')?;
-    let path = tree.items.iter().find_map(|i| match i {
-        ast::Item::Import(ast::Import {
-            target: ast::ImportTarget::File(path),
-            alias: a,
-            ..
-        }) => {
-            let stem = path.value.rsplit('/').next()?.trim_end_matches(".journey");
-            let key = a.as_ref().map_or(stem, |a| a.name.as_str());
-            (key == alias).then(|| path.value.clone())
-        }
-        _ => None,
-    })?;
-    let file = path_of(uri).parent()?.join(&path).canonicalize().ok()?;
+    let (file, _) = workspace::file_imports(&canonical(&path_of(uri)), tree)
+        .into_iter()
+        .find(|(_, a)| a == alias)?;
     let other = std::fs::read_to_string(&file).ok()?;
     let (tree, _) = syntax::parse(FileId(0), &other);
     let span = tree.items.iter().find_map(|i| match i {
@@ -1181,9 +1183,91 @@ fn occurrences(text: &str, name: &str) -> Vec<Span> {
     out
 }
 
-/// Every use of `name` in the open documents, renamed to `new`; refused when `new` is
-/// not a name or is already one in a document that uses `name`.
-fn rename(docs: &Docs, name: &str, new: &str) -> Result<Value, String> {
+/// A document a name may be used in, with the name it imports the name's file under.
+struct Using {
+    uri: String,
+    text: String,
+    alias: Option<String>,
+}
+
+/// The file a name at the cursor belongs to, and the name: `ALIAS.NAME` of a file
+/// import is NAME of that file; any other name is taken as the document's own.
+fn named<'a>(docs: &Docs, uri: &str, text: &str, dotted: &'a str) -> (PathBuf, &'a str) {
+    let here = canonical(&path_of(uri));
+    if let Some((alias, name)) = dotted.rsplit_once('.') {
+        let imported = workspace::file_imports(&here, &docs.tree(uri, text))
+            .into_iter()
+            .find(|(_, a)| a == alias);
+        if let Some((file, _)) = imported {
+            return (file, name);
+        }
+    }
+    (here, dotted)
+}
+
+/// Where a name of `file` may be used: every open document, as before, and the files
+/// of `file`'s family in the workspace (those it imports and those that import it),
+/// from the disk when they are not open. In a stable order.
+fn users(docs: &Docs, workspace: &Workspace, file: &Path) -> Vec<Using> {
+    let open: HashMap<PathBuf, (&String, &String)> = docs
+        .open
+        .iter()
+        .map(|(u, (t, _))| (canonical(&path_of(u)), (u, t)))
+        .collect();
+    let mut out: Vec<Using> = Vec::new();
+    for user in workspace.family(file, &|p| open.get(p).map(|(_, t)| t.to_string())) {
+        let uri = open
+            .get(&user.path)
+            .map_or_else(|| uri_of(&user.path), |(u, _)| u.to_string());
+        out.push(Using {
+            uri,
+            text: user.text,
+            alias: user.alias,
+        });
+    }
+    for (path, (uri, text)) in &open {
+        if !out.iter().any(|u| &u.uri == *uri) {
+            out.push(Using {
+                uri: uri.to_string(),
+                text: text.to_string(),
+                alias: workspace::alias_of(path, text, file),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.uri.cmp(&b.uri));
+    out
+}
+
+/// Where `name` stands in a document: as a name of its own, and as `ALIAS.NAME` where
+/// it imports the name's file as ALIAS.
+fn uses(user: &Using, name: &str) -> Vec<Span> {
+    let mut spans = occurrences(&user.text, name);
+    if let Some(alias) = &user.alias {
+        spans.extend(qualified(&user.text, alias, name));
+        spans.sort_by_key(|s| s.start);
+    }
+    spans
+}
+
+/// Where `ALIAS.NAME` stands in `text`: the spans of NAME.
+fn qualified(text: &str, alias: &str, name: &str) -> Vec<Span> {
+    if name.is_empty() || name.contains('.') {
+        return Vec::new();
+    }
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    occurrences(text, alias)
+        .into_iter()
+        .filter_map(|s| {
+            let after = text[s.end..].strip_prefix('.')?.strip_prefix(name)?;
+            (!after.as_bytes().first().is_some_and(word))
+                .then(|| Span::new(s.end + 1, s.end + 1 + name.len()))
+        })
+        .collect()
+}
+
+/// Every use of `name` in `users`, renamed to `new`; refused when `new` is not a name
+/// or is already one in a document that uses `name`.
+fn rename(users: &[Using], name: &str, new: &str) -> Result<Value, String> {
     let is_name = new
         .chars()
         .next()
@@ -1198,21 +1282,22 @@ fn rename(docs: &Docs, name: &str, new: &str) -> Result<Value, String> {
         return Err("there is no name here to rename".into());
     }
     let mut changes = serde_json::Map::new();
-    for (uri, (text, _)) in sorted(docs) {
-        let spans = occurrences(text, name);
+    for user in users {
+        let spans = uses(user, name);
         if spans.is_empty() {
             continue;
         }
-        if !occurrences(text, new).is_empty() {
+        if !uses(user, new).is_empty() {
             return Err(format!(
-                "`{new}` is already a name in {uri}: renaming would make two things one"
+                "`{new}` is already a name in {}: renaming would make two things one",
+                user.uri
             ));
         }
         let edits: Vec<Value> = spans
             .iter()
-            .map(|s| json!({"range": range(text, *s), "newText": new}))
+            .map(|s| json!({"range": range(&user.text, *s), "newText": new}))
             .collect();
-        changes.insert(uri.clone(), Value::Array(edits));
+        changes.insert(user.uri.clone(), Value::Array(edits));
     }
     Ok(json!({"changes": changes}))
 }
