@@ -19,7 +19,6 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
 
 use super::ast::{self, Item, JourneyItem};
 use super::braces;
@@ -64,8 +63,8 @@ enum Top {
 /// cannot be read alone.
 #[derive(Default)]
 pub struct Pieces {
-    files: HashMap<String, Arc<Option<Parsed>>>,
-    journeys: HashMap<String, Arc<Option<Parsed>>>,
+    files: HashMap<String, Option<Parsed>>,
+    journeys: HashMap<String, Option<Parsed>>,
     whole: bool,
 }
 
@@ -100,11 +99,11 @@ impl Pieces {
         let mut journeys = HashMap::new();
         for top in &tops {
             match top {
-                Top::Items(r) => keep(&self.files, &mut files, Level::File, &text[r.clone()]),
+                Top::Items(r) => keep(&mut self.files, &mut files, Level::File, &text[r.clone()]),
                 Top::Journey { body, .. } => {
                     for r in body {
                         keep(
-                            &self.journeys,
+                            &mut self.journeys,
                             &mut journeys,
                             Level::Journey,
                             &text[r.clone()],
@@ -113,6 +112,7 @@ impl Pieces {
                 }
             }
         }
+        // What the last text had and this one has not is dropped.
         self.files = files;
         self.journeys = journeys;
         match self.assemble(file, text, &tops) {
@@ -150,7 +150,7 @@ impl Pieces {
         for top in tops {
             match top {
                 Top::Items(r) => {
-                    let parsed = self.files.get(&text[r.clone()])?.as_ref().as_ref()?;
+                    let parsed = self.files.get(&text[r.clone()])?.as_ref()?;
                     if !take(parsed, r.start, &mut diagnostics) {
                         return None;
                     }
@@ -168,7 +168,7 @@ impl Pieces {
                 } => {
                     let mut journey_items = Vec::new();
                     for r in body {
-                        let parsed = self.journeys.get(&text[r.clone()])?.as_ref().as_ref()?;
+                        let parsed = self.journeys.get(&text[r.clone()])?.as_ref()?;
                         if !take(parsed, r.start, &mut diagnostics) {
                             return None;
                         }
@@ -193,22 +193,21 @@ impl Pieces {
     }
 }
 
-/// Puts what `piece` gave into `new`: from `old` when it was parsed before, else
-/// parsed now.
+/// Puts what `piece` gave into `new`: moved from `old` when it was parsed before,
+/// else parsed now.
 fn keep(
-    old: &HashMap<String, Arc<Option<Parsed>>>,
-    new: &mut HashMap<String, Arc<Option<Parsed>>>,
+    old: &mut HashMap<String, Option<Parsed>>,
+    new: &mut HashMap<String, Option<Parsed>>,
     level: Level,
     piece: &str,
 ) {
     if new.contains_key(piece) {
         return;
     }
-    let parsed = match old.get(piece) {
-        Some(p) => p.clone(),
-        None => Arc::new(alone(level, piece)),
-    };
-    new.insert(piece.to_string(), parsed);
+    let (key, parsed) = old
+        .remove_entry(piece)
+        .unwrap_or_else(|| (piece.to_string(), alone(level, piece)));
+    new.insert(key, parsed);
 }
 
 /// A piece parsed alone; `None` when it does not read as a whole (pest stopped, or a
