@@ -588,3 +588,103 @@ fn references_and_rename_reach_the_workspace() {
 fn uri_in(dir: &Path, name: &str) -> String {
     format!("file://{}", dir.join(name).display())
 }
+
+/// After each of a run of edits to an example, some that leave a block open or a bad
+/// line's `{` reading on (so the server parses the whole text) and some that do not, the
+/// server's diagnostics are `journeyc check`'s for the same text: codes, ranges and
+/// messages, in order.
+#[test]
+fn diagnostics_after_each_edit_are_checks() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("journeyc-lsp-edits");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("links.journey");
+    let uri = format!("file://{}", file.display());
+    let mut text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/texting_journey_links.journey"),
+    )
+    .unwrap();
+    let mut server = Client::start(Path::new(env!("CARGO_BIN_EXE_journeyc")));
+    server.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
+    server.notify("initialized", json!({}));
+    server.open(&uri, &text);
+    let position = |text: &str, at: usize| {
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        json!({"line": text[..at].matches('\n').count(), "character": text[line_start..at].encode_utf16().count()})
+    };
+    let edits = [
+        ("go to page AskName", "go to page AskNam"),
+        ("send sms Reminder", "send sms Remind"),
+        // Page Thanks left open, then closed again.
+        (
+            "      text \"We'll be in touch.\"\n    }\n",
+            "      text \"We'll be in touch.\"\n",
+        ),
+        (
+            "      text \"We'll be in touch.\"\n",
+            "      text \"We'll be in touch.\"\n    }\n",
+        ),
+        // A bad line whose `{` finds its `}` further down, then gone.
+        (
+            "  var full_name: Text\n",
+            "  var full_name: Text\n  bogus {\n",
+        ),
+        ("  bogus {\n", "  bogus // {\n"),
+        ("  bogus // {\n", ""),
+        (
+            "journey TextingJourneyLinksBySms {",
+            "journey TextingJourneyLinks {",
+        ),
+        ("import std.calendars", "import std.calendar"),
+        ("  step Done {", "  step Done {\n  step Twice {\n  }"),
+        ("go to page AskNam", "go to page AskName"),
+    ];
+    let mut version = 1;
+    for (needle, new) in edits {
+        let at = text.find(needle).unwrap();
+        version += 1;
+        let (start, end) = (position(&text, at), position(&text, at + needle.len()));
+        text.replace_range(at..at + needle.len(), new);
+        server.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version},
+                   "contentChanges": [{"range": {"start": start, "end": end}, "text": new}]}),
+        );
+        let got: Vec<(String, Value, String)> = server
+            .diagnostics(&uri, version)
+            .iter()
+            .map(|d| {
+                let message = d["message"].as_str().unwrap();
+                (
+                    d["code"].as_str().unwrap().to_string(),
+                    d["range"].clone(),
+                    message.lines().next().unwrap().to_string(),
+                )
+            })
+            .collect();
+        std::fs::write(&file, &text).unwrap();
+        let check = Command::new(env!("CARGO_BIN_EXE_journeyc"))
+            .args(["check", "--format", "json", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let expected: Vec<(String, Value, String)> = String::from_utf8(check.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let d: Value = serde_json::from_str(l).unwrap();
+                (
+                    d["code"].as_str().unwrap().to_string(),
+                    d["range"].clone(),
+                    d["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "after `{needle}` became `{new}`:\n{text}");
+    }
+    server.request("shutdown", Value::Null);
+    server.notify("exit", Value::Null);
+    assert!(server.child.wait().unwrap().success());
+}
