@@ -1,7 +1,8 @@
 //! `journeyc lsp` as an editor uses it: JSON-RPC over its standard input and output.
 //! Open, a burst of 200 quick incremental edits whose last diagnostics match the final
 //! text (as `journeyc check` sees it), formatting, document symbols, go to definition,
-//! and shutdown; and references and rename across the workspace's files.
+//! and shutdown; diagnostics after each of a run of edits, as `journeyc check` gives
+//! them; and references and rename across the workspace's files.
 
 #[path = "support/lsp_client.rs"]
 mod lsp_client;

@@ -116,6 +116,10 @@ fn what_reads_past_a_cut_is_parsed_whole() {
     let mut pieces = Pieces::default();
     same(&mut pieces, "case.journey", text);
     assert!(!pieces.parsed_whole());
+    // The same with Windows line breaks.
+    let text = text.replace('\n', "\r\n");
+    same(&mut pieces, "case.journey", &text);
+    assert!(!pieces.parsed_whole());
 }
 
 #[test]

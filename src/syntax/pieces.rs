@@ -315,8 +315,8 @@ fn cut(text: &str) -> Vec<Top> {
     tops
 }
 
-/// The name's place in a line that is `journey NAME {` and nothing else (spaces and
-/// tabs aside).
+/// The name's place in a line that is `journey NAME {` and nothing else (spaces, tabs
+/// and a carriage return aside).
 fn header(line: &str) -> Option<Range<usize>> {
     let rest = line.strip_prefix("journey")?;
     let name_at = line.len() - rest.trim_start_matches([' ', '\t']).len();
@@ -330,7 +330,7 @@ fn header(line: &str) -> Option<Range<usize>> {
     if !(first.is_ascii_alphabetic() || *first == b'_') {
         return None;
     }
-    let after = line[name_at + name_len..].trim_matches([' ', '\t']);
+    let after = line[name_at + name_len..].trim_matches([' ', '\t', '\r']);
     (after == "{").then_some(name_at..name_at + name_len)
 }
 
@@ -384,5 +384,6 @@ mod tests {
         assert_eq!(header("journey A { trigger api"), None);
         assert_eq!(header("journey 1A {"), None);
         assert_eq!(header("journey A"), None);
+        assert_eq!(header("journey A {\r"), Some(8..9));
     }
 }
