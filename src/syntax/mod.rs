@@ -32,7 +32,7 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     })
 }
 
-pub(super) fn parse_here(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
+fn parse_here(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     let empty = ast::File { items: Vec::new() };
     if text.len() > MAX_FILE_BYTES {
         let d = Diagnostic::new(
