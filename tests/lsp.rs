@@ -1,7 +1,8 @@
 //! `journeyc lsp` as an editor uses it: JSON-RPC over its standard input and output.
 //! Open, a burst of 200 quick incremental edits whose last diagnostics match the final
 //! text (as `journeyc check` sees it), formatting, document symbols, go to definition,
-//! and shutdown.
+//! and shutdown; diagnostics after each of a run of edits, as `journeyc check` gives
+//! them; and references and rename across the workspace's files.
 
 #[path = "support/lsp_client.rs"]
 mod lsp_client;
@@ -423,4 +424,268 @@ fn an_editor_conversation() {
     server.notify("exit", Value::Null);
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+/// References and rename reach the workspace's files that import the file, read from
+/// the disk when they are not open: a calendar used as `shared.Office` and as
+/// `common.Office` (imported under another name, from a folder below), a page named by
+/// an importing file's test. A file that defines its own `Office` without importing is
+/// left alone.
+#[test]
+fn references_and_rename_reach_the_workspace() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("journeyc-lsp-workspace");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let dir = dir.canonicalize().unwrap();
+    let shared = "calendar Office {\n  time zone \"Europe/London\"\n  open mon-fri 09:00-17:00\n}\n\njourney Greeting {\n  trigger link \"hi\"\n\n  step One {\n    page Welcome {\n      heading \"Hello\"\n    }\n  }\n}\n";
+    let uses = "import \"shared.journey\"\n\njourney Nudge {\n  sms from \"+15005550006\"\n  trigger api\n  on session started {\n    start timer \"nudge\" after 1d on shared.Office {\n      send sms Hi\n    }\n  }\n  step S {\n    page P {\n      heading \"x\"\n    }\n  }\n  notification Hi sms {\n    text \"hi\"\n  }\n}\n\ntest \"greets\" {\n  open link \"hi\"\n  expect page Welcome\n}\n";
+    let deeper = uses
+        .replace(
+            "import \"shared.journey\"",
+            "import \"../shared.journey\" as common",
+        )
+        .replace("shared.Office", "common.Office")
+        .replace("Nudge", "Later")
+        .replace("+15005550006", "+15005550007")
+        .replace("expect page Welcome", "expect page P");
+    let unrelated = "calendar Office {\n  time zone \"UTC\"\n  open mon-fri 09:00-17:00\n}\n";
+    let files = [
+        ("shared.journey", shared.to_string()),
+        ("uses.journey", uses.to_string()),
+        ("sub/deeper.journey", deeper),
+        ("unrelated.journey", unrelated.to_string()),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let uri = |name: &str| uri_in(&dir, name);
+    let text_of = |u: &str| {
+        files
+            .iter()
+            .find(|(n, _)| uri(n) == u)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("no such file: {u}"))
+    };
+
+    let mut server = Client::start(Path::new(env!("CARGO_BIN_EXE_journeyc")));
+    server.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {},
+               "workspaceFolders": [{"uri": uri(""), "name": "journeys"}]}),
+    );
+    server.notify("initialized", json!({}));
+    server.open(&uri("shared.journey"), shared);
+    let at = |text: &str, needle: &str, skip: usize| {
+        let i = text.find(needle).unwrap() + skip;
+        json!({"line": text[..i].matches('\n').count(), "character": i - text[..i].rfind('\n').map_or(0, |n| n + 1)})
+    };
+    // Each location as (file, line, the text it covers).
+    let located = |found: &Value| -> Vec<(String, u64, String)> {
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                let u = l["uri"].as_str().unwrap();
+                let text = text_of(u);
+                let line = l["range"]["start"]["line"].as_u64().unwrap();
+                let shown = text.lines().nth(line as usize).unwrap();
+                let (from, to) = (
+                    l["range"]["start"]["character"].as_u64().unwrap() as usize,
+                    l["range"]["end"]["character"].as_u64().unwrap() as usize,
+                );
+                (
+                    u.trim_start_matches(&uri("")).to_string(),
+                    line,
+                    shown[from..to].to_string(),
+                )
+            })
+            .collect()
+    };
+    let office = vec![
+        ("shared.journey".to_string(), 0, "Office".to_string()),
+        ("sub/deeper.journey".to_string(), 6, "Office".to_string()),
+        ("uses.journey".to_string(), 6, "Office".to_string()),
+    ];
+    let refs = server.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri("shared.journey")}, "position": at(shared, "Office", 2), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(located(&refs), office, "{refs}");
+    let refs = server.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri("shared.journey")}, "position": at(shared, "Welcome", 2), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(
+        located(&refs),
+        [
+            ("shared.journey".to_string(), 9, "Welcome".to_string()),
+            ("uses.journey".to_string(), 22, "Welcome".to_string()),
+        ],
+        "{refs}"
+    );
+
+    // From an importing file, open now: `shared.Office` is the shared file's calendar.
+    server.open(&uri("uses.journey"), uses);
+    let refs = server.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri("uses.journey")}, "position": at(uses, "shared.Office", 9), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(located(&refs), office, "{refs}");
+
+    // Rename edits every file that uses the calendar, and only its name.
+    let edit = server.request(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri("shared.journey")}, "position": at(shared, "Office", 2), "newName": "Branch"}),
+    );
+    let mut renamed: Vec<(String, String)> = edit["changes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(u, edits)| {
+            let mut text = text_of(u);
+            let mut edits = edits.as_array().unwrap().clone();
+            edits.sort_by_key(|e| std::cmp::Reverse(e["range"]["start"]["line"].as_u64()));
+            for e in edits {
+                let line = e["range"]["start"]["line"].as_u64().unwrap() as usize;
+                let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+                let from = start + e["range"]["start"]["character"].as_u64().unwrap() as usize;
+                let to = start + e["range"]["end"]["character"].as_u64().unwrap() as usize;
+                text.replace_range(from..to, e["newText"].as_str().unwrap());
+            }
+            (u.trim_start_matches(&uri("")).to_string(), text)
+        })
+        .collect();
+    renamed.sort();
+    let mut expected: Vec<(String, String)> = files[..3]
+        .iter()
+        .map(|(n, t)| {
+            let t = t
+                .replace("calendar Office", "calendar Branch")
+                .replace(".Office", ".Branch");
+            (n.to_string(), t)
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(renamed, expected, "{edit}");
+
+    // A name an importer on the disk already uses is refused.
+    let refused = server.call(
+        "textDocument/rename",
+        json!({"textDocument": {"uri": uri("shared.journey")}, "position": at(shared, "Office", 2), "newName": "Later"}),
+    );
+    let why = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("already a name") && why.contains("sub/deeper.journey"),
+        "{refused}"
+    );
+
+    server.request("shutdown", Value::Null);
+    server.notify("exit", Value::Null);
+    assert!(server.child.wait().unwrap().success());
+}
+
+/// The URI of `name` in `dir`.
+fn uri_in(dir: &Path, name: &str) -> String {
+    format!("file://{}", dir.join(name).display())
+}
+
+/// After each of a run of edits to an example, some that leave a block open or a bad
+/// line's `{` reading on (so the server parses the whole text) and some that do not, the
+/// server's diagnostics are `journeyc check`'s for the same text: codes, ranges and
+/// messages, in order.
+#[test]
+fn diagnostics_after_each_edit_are_checks() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("journeyc-lsp-edits");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("links.journey");
+    let uri = format!("file://{}", file.display());
+    let mut text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/texting_journey_links.journey"),
+    )
+    .unwrap();
+    let mut server = Client::start(Path::new(env!("CARGO_BIN_EXE_journeyc")));
+    server.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
+    server.notify("initialized", json!({}));
+    server.open(&uri, &text);
+    let position = |text: &str, at: usize| {
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        json!({"line": text[..at].matches('\n').count(), "character": text[line_start..at].encode_utf16().count()})
+    };
+    let edits = [
+        ("go to page AskName", "go to page AskNam"),
+        ("send sms Reminder", "send sms Remind"),
+        // Page Thanks left open, then closed again.
+        (
+            "      text \"We'll be in touch.\"\n    }\n",
+            "      text \"We'll be in touch.\"\n",
+        ),
+        (
+            "      text \"We'll be in touch.\"\n",
+            "      text \"We'll be in touch.\"\n    }\n",
+        ),
+        // A bad line whose `{` finds its `}` further down, then gone.
+        (
+            "  var full_name: Text\n",
+            "  var full_name: Text\n  bogus {\n",
+        ),
+        ("  bogus {\n", "  bogus // {\n"),
+        ("  bogus // {\n", ""),
+        (
+            "journey TextingJourneyLinksBySms {",
+            "journey TextingJourneyLinks {",
+        ),
+        ("import std.calendars", "import std.calendar"),
+        ("  step Done {", "  step Done {\n  step Twice {\n  }"),
+        ("go to page AskNam", "go to page AskName"),
+    ];
+    let mut version = 1;
+    for (needle, new) in edits {
+        let at = text.find(needle).unwrap();
+        version += 1;
+        let (start, end) = (position(&text, at), position(&text, at + needle.len()));
+        text.replace_range(at..at + needle.len(), new);
+        server.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version},
+                   "contentChanges": [{"range": {"start": start, "end": end}, "text": new}]}),
+        );
+        let got: Vec<(String, Value, String)> = server
+            .diagnostics(&uri, version)
+            .iter()
+            .map(|d| {
+                let message = d["message"].as_str().unwrap();
+                (
+                    d["code"].as_str().unwrap().to_string(),
+                    d["range"].clone(),
+                    message.lines().next().unwrap().to_string(),
+                )
+            })
+            .collect();
+        std::fs::write(&file, &text).unwrap();
+        let check = Command::new(env!("CARGO_BIN_EXE_journeyc"))
+            .args(["check", "--format", "json", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let expected: Vec<(String, Value, String)> = String::from_utf8(check.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let d: Value = serde_json::from_str(l).unwrap();
+                (
+                    d["code"].as_str().unwrap().to_string(),
+                    d["range"].clone(),
+                    d["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected, "after `{needle}` became `{new}`:\n{text}");
+    }
+    server.request("shutdown", Value::Null);
+    server.notify("exit", Value::Null);
+    assert!(server.child.wait().unwrap().success());
 }

@@ -24,8 +24,8 @@ struct Flow<'j> {
     /// it at once), and the state at the end of the chain that moved there.
     step_state: Vec<Option<(bool, bool)>>,
     page_state: Vec<Vec<Option<bool>>>,
-    /// Nodes reached, with the state at the `go to` and at the end of its chain.
-    pending: Vec<(Node, bool, bool)>,
+    /// Whether a `go to` changed a state since `round` last looked.
+    changed: bool,
     /// `send sms` actions reached while the actor may not be initialised.
     uninitialised_sends: Vec<Span>,
     seen: HashSet<Span>,
@@ -59,14 +59,18 @@ impl<'j> Flow<'j> {
     /// after a `go to` still run. A page it leads to is shown when the chain ends, so
     /// with the state at the end; a step's `on enter` runs at the `go to step` itself,
     /// so with the state there, and the step's first page with what either did.
+    /// What a `go to` reaches is met at once, so that a run of pages each going to the
+    /// next settles in one round rather than one round per page: the states only fall,
+    /// so the order of meeting them changes only how soon they settle, not where.
     fn chain(&mut self, actions: &'j [ast::Action], init: bool) -> (bool, bool) {
         let mut targets = Vec::new();
         let (end, through) = self.walk(actions, init, &mut targets);
-        self.pending.extend(
-            targets
-                .into_iter()
-                .map(|(t, at)| (t, at.unwrap_or(end), end)),
-        );
+        for (node, at) in targets {
+            self.changed |= match node {
+                Node::Step(s) => meet_both(&mut self.step_state[s], (at.unwrap_or(end), end)),
+                Node::Page(s, p) => meet(&mut self.page_state[s][p], end),
+            };
+        }
         (end, through)
     }
 
@@ -126,9 +130,10 @@ impl<'j> Flow<'j> {
         (init, through)
     }
 
-    /// One pass over every reached node; true when some state changed.
+    /// One pass over every reached node; true when some state changed since the last
+    /// round.
     fn round(&mut self) -> bool {
-        let mut changed = false;
+        let mut changed = std::mem::take(&mut self.changed);
         for s in 0..self.steps.len() {
             let step = self.steps[s];
             if let Some((at, moved)) = self.step_state[s] {
@@ -161,13 +166,7 @@ impl<'j> Flow<'j> {
                 }
             }
         }
-        for (node, at, end) in std::mem::take(&mut self.pending) {
-            changed |= match node {
-                Node::Step(s) => meet_both(&mut self.step_state[s], (at, end)),
-                Node::Page(s, p) => meet(&mut self.page_state[s][p], end),
-            };
-        }
-        changed
+        changed | std::mem::take(&mut self.changed)
     }
 }
 
@@ -198,7 +197,7 @@ pub(super) fn analyze<'j>(
         steps,
         step_map,
         page_map,
-        pending: Vec::new(),
+        changed: false,
         uninitialised_sends: Vec::new(),
         seen: HashSet::new(),
         report: false,

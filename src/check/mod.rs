@@ -106,6 +106,20 @@ impl<L: Loader> Compiler<L> {
         id
     }
 
+    /// `check_file` with the file already parsed, as `syntax::parse` parses it (the
+    /// language server parses in pieces, reusing what an edit left alone).
+    pub fn check_parsed(
+        &mut self,
+        name: &str,
+        text: &str,
+        parsed: (ast::File, Vec<Diagnostic>),
+    ) -> FileId {
+        if !self.modules.contains_key(name) {
+            self.parsed.insert(name.to_string(), parsed);
+        }
+        self.check_file(name, text)
+    }
+
     /// Records a file whose bytes are not UTF-8 text: one diagnostic at the first byte
     /// that is not, in the text read as well as it can be (each such byte shown as
     /// U+FFFD); nothing else of it is checked, since its text is not what was written.

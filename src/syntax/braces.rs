@@ -19,21 +19,21 @@ pub(super) struct Missing {
 }
 
 /// One line of the text, as far as braces and indentation go.
-struct Line {
-    start: usize,
+pub(super) struct Line {
+    pub start: usize,
     /// The offset of the line break, or the end of the text.
-    end: usize,
+    pub end: usize,
     /// Leading spaces and tabs.
-    indent: usize,
+    pub indent: usize,
     /// The end of the code, without a trailing comment or white space.
-    code_end: usize,
-    comment: bool,
+    pub code_end: usize,
+    pub comment: bool,
     /// Offsets of the braces outside strings and comments.
-    braces: Vec<usize>,
+    pub braces: Vec<usize>,
 }
 
 impl Line {
-    fn is_code(&self) -> bool {
+    pub(super) fn is_code(&self) -> bool {
         self.code_end > self.start + self.indent
     }
 }
@@ -138,15 +138,29 @@ fn site(text: &str, lines: &[Line], k: usize, n: usize) -> Option<(usize, bool)>
         return Some((line.start - 1, false));
     }
     // At the end of the line before an empty line in between, over its line break.
-    (last_code + 1..k)
+    if let Some(found) = (last_code + 1..k)
         .find(|&j| n == 1 && lines[j].start == lines[j].end && !lines[j - 1].comment)
         .map(|j| (lines[j - 1].end, false))
         .filter(|&(at, _)| bytes.get(at) == Some(&b'\n'))
+    {
+        return Some(found);
+    }
+    // After the last code line, over the spaces after its code and its line break,
+    // when only comments at the margin stand in between: a comment then follows the
+    // `}`, as it may.
+    let at = (last.end + 1).checked_sub(n)?;
+    (at >= last.code_end
+        && !last.comment
+        && bytes.get(last.end) == Some(&b'\n')
+        && bytes[at..last.end]
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t')))
+    .then_some((at, false))
 }
 
 /// The lines of `text`, read for braces outside strings and comments. Strings end at
 /// the end of their line, as in the grammar; `{{ }}` inside a string may hold strings.
-fn lines(text: &str) -> Vec<Line> {
+pub(super) fn lines(text: &str) -> Vec<Line> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
@@ -291,6 +305,17 @@ mod tests {
         assert_eq!(
             repaired(text).unwrap(),
             "journey J {\n  step S {\n  }}\njourney K {\n}\n"
+        );
+        // Only a comment at the margin between: the `}` takes the line break before it.
+        let text = "journey J {\n  step S {\n  }\n// K\njourney K {\n}\n";
+        assert_eq!(
+            repaired(text).unwrap(),
+            "journey J {\n  step S {\n  }}// K\njourney K {\n}\n"
+        );
+        let text = "journey J {\n  step S {\n    page P {\n    } \n// K\n// more\njourney K {\n}\n";
+        assert_eq!(
+            repaired(text).unwrap(),
+            "journey J {\n  step S {\n    page P {\n    }}}// K\n// more\njourney K {\n}\n"
         );
     }
 }

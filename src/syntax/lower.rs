@@ -6,6 +6,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 use super::ast::*;
 use super::braces::Missing;
 use super::grammar::{pest_parse, too_deep, Rule, MAX_NESTING};
+use super::shift::Shift;
 use crate::diagnostic::*;
 
 /// Where a bad line stood, and what belongs there.
@@ -154,6 +155,9 @@ pub(super) struct Lowerer<'s> {
     missing: &'s [Missing],
     /// How many of them closed a block.
     pub(super) missing_closed: usize,
+    /// Where each bad line read, as pest matched it: `pieces` checks that one parsed
+    /// alone would match the same in the whole text.
+    pub(super) bad_lines: Vec<(usize, usize)>,
 }
 
 /// A pair's span, without trailing white space or a comment that trails its last line:
@@ -179,6 +183,7 @@ impl<'s> Lowerer<'s> {
             diagnostics: Vec::new(),
             missing,
             missing_closed: 0,
+            bad_lines: Vec::new(),
         }
     }
 
@@ -215,6 +220,8 @@ impl<'s> Lowerer<'s> {
 
     /// Reports a line the grammar could not read, in words that fit where it stood.
     fn bad_line(&mut self, pair: &Pair<'_, Rule>, ctx: Context) {
+        self.bad_lines
+            .push((pair.as_span().start(), pair.as_span().end()));
         let span = span_of(pair);
         let line = pair.as_str();
         let first_line_end = line.find('\n').unwrap_or(line.len());
@@ -398,88 +405,103 @@ impl<'s> Lowerer<'s> {
         let mut items = Vec::new();
         let mut close = None;
         for p in inner {
-            let ps = span_of(&p);
             match p.as_rule() {
-                Rule::sms_from => items.push(JourneyItem::SmsFrom(
-                    self.string(p.into_inner().next().expect("s")),
-                    ps,
-                )),
-                Rule::expires => items.push(JourneyItem::Expires(
-                    self.expr(p.into_inner().next().expect("d")),
-                    ps,
-                )),
-                Rule::link_lands => {
-                    let lands = p.into_inner().next().expect("lands_on");
-                    let v = if lands.as_str().starts_with("last") {
-                        LandsOn::LastPage
-                    } else {
-                        LandsOn::FirstPage
-                    };
-                    items.push(JourneyItem::LinkLands(v, ps));
-                }
-                Rule::existing_session => {
-                    let v = match p.into_inner().next().expect("policy").as_str() {
-                        "keep" => Policy::Keep,
-                        "replace" => Policy::Replace,
-                        _ => Policy::Reject,
-                    };
-                    items.push(JourneyItem::ExistingSession(v, ps));
-                }
-                Rule::new_version => {
-                    let upgrade =
-                        p.into_inner().next().expect("version_policy").as_str() == "upgrade";
-                    items.push(JourneyItem::NewVersion(upgrade, ps));
-                }
-                Rule::time_zone => items.push(JourneyItem::TimeZone(
-                    self.string(p.into_inner().next().expect("zone")),
-                    ps,
-                )),
-                Rule::help_text => items.push(JourneyItem::Help(
-                    self.string(p.into_inner().next().expect("s")),
-                    ps,
-                )),
-                Rule::trigger => items.push(JourneyItem::Trigger(self.trigger(p))),
-                Rule::on_started => items.push(JourneyItem::OnStarted(
-                    self.actions(p.into_inner().next().expect("a")),
-                    ps,
-                )),
-                Rule::on_reply => {
-                    let mut keywords = Vec::new();
-                    let mut actions = None;
-                    for c in p.into_inner() {
-                        match c.as_rule() {
-                            Rule::string => keywords.push(self.string(c)),
-                            _ => actions = Some(self.actions(c)),
-                        }
-                    }
-                    items.push(JourneyItem::OnReply {
-                        keywords,
-                        actions: actions.expect("on reply has actions"),
-                        span: ps,
-                    });
-                }
-                Rule::var_decl => {
-                    let mut c = p.into_inner();
-                    let name = self.ident(c.next().expect("n"));
-                    let ty = self.ident(c.next().expect("t").into_inner().next().expect("i"));
-                    let default = c.next().map(|e| self.expr(e));
-                    items.push(JourneyItem::Var(VarDecl {
-                        name,
-                        ty,
-                        default,
-                        span: ps,
-                    }));
-                }
-                Rule::step => items.push(JourneyItem::Step(self.step(p))),
-                Rule::notification => items.push(JourneyItem::Notification(self.notification(p))),
-                Rule::calendar => items.push(JourneyItem::Calendar(self.calendar(p))),
-                Rule::bad_line => self.bad_line(&p, JOURNEY),
                 Rule::close => close = Some(p),
-                _ => {}
+                _ => self.journey_item(p, &mut items),
             }
         }
         self.close(close, opener, "journey");
         Journey { name, items, span }
+    }
+
+    /// A run of a journey's items parsed on their own (`journey_part`).
+    pub(super) fn journey_part(&mut self, pair: Pair<'_, Rule>) -> Vec<JourneyItem> {
+        let mut items = Vec::new();
+        for p in pair.into_inner() {
+            self.journey_item(p, &mut items);
+        }
+        items
+    }
+
+    /// One item of a journey, or a line that is not one.
+    fn journey_item(&mut self, p: Pair<'_, Rule>, items: &mut Vec<JourneyItem>) {
+        let ps = span_of(&p);
+        match p.as_rule() {
+            Rule::sms_from => items.push(JourneyItem::SmsFrom(
+                self.string(p.into_inner().next().expect("s")),
+                ps,
+            )),
+            Rule::expires => items.push(JourneyItem::Expires(
+                self.expr(p.into_inner().next().expect("d")),
+                ps,
+            )),
+            Rule::link_lands => {
+                let lands = p.into_inner().next().expect("lands_on");
+                let v = if lands.as_str().starts_with("last") {
+                    LandsOn::LastPage
+                } else {
+                    LandsOn::FirstPage
+                };
+                items.push(JourneyItem::LinkLands(v, ps));
+            }
+            Rule::existing_session => {
+                let v = match p.into_inner().next().expect("policy").as_str() {
+                    "keep" => Policy::Keep,
+                    "replace" => Policy::Replace,
+                    _ => Policy::Reject,
+                };
+                items.push(JourneyItem::ExistingSession(v, ps));
+            }
+            Rule::new_version => {
+                let upgrade = p.into_inner().next().expect("version_policy").as_str() == "upgrade";
+                items.push(JourneyItem::NewVersion(upgrade, ps));
+            }
+            Rule::time_zone => items.push(JourneyItem::TimeZone(
+                self.string(p.into_inner().next().expect("zone")),
+                ps,
+            )),
+            Rule::help_text => items.push(JourneyItem::Help(
+                self.string(p.into_inner().next().expect("s")),
+                ps,
+            )),
+            Rule::trigger => items.push(JourneyItem::Trigger(self.trigger(p))),
+            Rule::on_started => items.push(JourneyItem::OnStarted(
+                self.actions(p.into_inner().next().expect("a")),
+                ps,
+            )),
+            Rule::on_reply => {
+                let mut keywords = Vec::new();
+                let mut actions = None;
+                for c in p.into_inner() {
+                    match c.as_rule() {
+                        Rule::string => keywords.push(self.string(c)),
+                        _ => actions = Some(self.actions(c)),
+                    }
+                }
+                items.push(JourneyItem::OnReply {
+                    keywords,
+                    actions: actions.expect("on reply has actions"),
+                    span: ps,
+                });
+            }
+            Rule::var_decl => {
+                let mut c = p.into_inner();
+                let name = self.ident(c.next().expect("n"));
+                let ty = self.ident(c.next().expect("t").into_inner().next().expect("i"));
+                let default = c.next().map(|e| self.expr(e));
+                items.push(JourneyItem::Var(VarDecl {
+                    name,
+                    ty,
+                    default,
+                    span: ps,
+                }));
+            }
+            Rule::step => items.push(JourneyItem::Step(self.step(p))),
+            Rule::notification => items.push(JourneyItem::Notification(self.notification(p))),
+            Rule::calendar => items.push(JourneyItem::Calendar(self.calendar(p))),
+            Rule::bad_line => self.bad_line(&p, JOURNEY),
+            _ => {}
+        }
     }
 
     fn trigger(&mut self, pair: Pair<'_, Rule>) -> Trigger {
@@ -1147,13 +1169,10 @@ impl<'s> Lowerer<'s> {
                 let e = only.into_inner().next().expect("expr");
                 let mut sub = Lowerer::new(self.file, inner, &[]);
                 let mut expr = sub.expr(e);
-                shift(&mut expr, start);
+                expr.shift(start);
                 self.diagnostics
                     .extend(sub.diagnostics.into_iter().map(|mut d| {
-                        for label in std::iter::once(&mut d.primary).chain(d.secondary.iter_mut()) {
-                            label.span =
-                                Span::new(label.span.start + start, label.span.end + start);
-                        }
+                        d.shift(start);
                         d
                     }));
                 Some(expr)
@@ -1377,42 +1396,6 @@ static PRATT: std::sync::LazyLock<PrattParser<Rule>> = std::sync::LazyLock::new(
         .op(Op::prefix(Rule::neg_op))
         .op(Op::postfix(Rule::field_access))
 });
-
-/// Moves every span in an expression parsed from a substring to file offsets.
-fn shift(e: &mut Expr, by: usize) {
-    let mv = |s: &mut Span| *s = Span::new(s.start + by, s.end + by);
-    mv(&mut e.span);
-    match &mut e.kind {
-        ExprKind::Text(s) => {
-            mv(&mut s.span);
-            for p in &mut s.parts {
-                if let TemplatePart::Expr(x) = p {
-                    shift(x, by);
-                }
-            }
-        }
-        ExprKind::List(items) => items.iter_mut().for_each(|x| shift(x, by)),
-        ExprKind::Object(fields) => fields.iter_mut().for_each(|(n, x)| {
-            mv(&mut n.span);
-            shift(x, by)
-        }),
-        ExprKind::Path(path) => path.iter_mut().for_each(|i| mv(&mut i.span)),
-        ExprKind::Field(x, f) => {
-            shift(x, by);
-            mv(&mut f.span)
-        }
-        ExprKind::Call(name, args) => {
-            mv(&mut name.span);
-            args.iter_mut().for_each(|x| shift(x, by))
-        }
-        ExprKind::Binary(_, l, r) => {
-            shift(l, by);
-            shift(r, by)
-        }
-        ExprKind::Unary(_, x) => shift(x, by),
-        ExprKind::Number(_) | ExprKind::Bool(_) | ExprKind::Null | ExprKind::Duration { .. } => {}
-    }
-}
 
 /// In a bad line that starts an `if`, the first word after a block's `}` that looks
 /// like a misspelt `else`: its offset, the word, and what was probably meant. Braces

@@ -5,6 +5,8 @@ pub mod ast;
 mod braces;
 mod grammar;
 mod lower;
+pub mod pieces;
+mod shift;
 
 use crate::diagnostic::{Diagnostic, FileId, Span, TOO_COMPLEX, UNCLOSED_BLOCK};
 use grammar::{pest_parse, too_deep};
@@ -114,7 +116,7 @@ pub fn describe_rule(rule: Rule) -> &'static str {
         Rule::stray_close | Rule::close => "`}`",
         Rule::bad_line | Rule::bad_group => "a line",
         Rule::import | Rule::import_file | Rule::module_path => "an import",
-        Rule::journey | Rule::journey_item => "a journey",
+        Rule::journey | Rule::journey_item | Rule::journey_part => "a journey",
         Rule::setting | Rule::sms_from | Rule::expires | Rule::link_lands | Rule::lands_on => {
             "a journey setting"
         }

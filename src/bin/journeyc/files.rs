@@ -115,7 +115,9 @@ fn collect(paths: &[PathBuf], empty: &mut bool) -> Result<Vec<PathBuf>, String> 
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Adds the `*.journey` files below `dir` to `out`, leaving out hidden folders and
+/// `target`.
+pub fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();

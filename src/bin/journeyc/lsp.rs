@@ -1,33 +1,41 @@
 //! `journeyc lsp`: a language server over standard input and output, with
 //! rust-analyzer's `lsp-server`. Messages are handled one at a time, in the order they
 //! arrive, so edits are applied in order (a pitfall of servers with concurrent
-//! handlers); edits that queued up while a check ran are checked once, together. It serves: full and incremental text sync; diagnostics on open and
-//! change, for the edited file and every other open one (an import may have changed
-//! under them), with the same codes, messages, labels, notes and help as `check`;
-//! formatting with `journeyc fmt`'s layout; document symbols; and go to definition for
-//! steps, pages, notifications, calendars, journeys and variables within a file.
+//! handlers); edits that queued up while a check ran are checked once, together. It
+//! serves: full and incremental text sync; diagnostics on open and change, for the
+//! edited file and every other open one (an import may have changed under them), with
+//! the same codes, messages, labels, notes and help as `check`, each text parsed in
+//! pieces so that an edit parses again only what it touched (`syntax::pieces`);
+//! formatting with `journeyc fmt`'s layout; document symbols; go to definition;
+//! references and rename across the open documents and the workspace's files that
+//! import the file (`workspace.rs`); hover, completion, quick fixes and semantic
+//! tokens.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use journeyc::syntax::{self, ast};
+use journeyc::syntax::{self, ast, pieces::Pieces};
 use journeyc::{Compiler, Diagnostic, FileId, Loader, Severity, Span};
 use lsp_server::{Connection, Message, Notification, Request, Response};
 use lsp_types as lsp;
 use serde_json::{json, Value};
 
 use crate::render::position;
+use crate::workspace::{self, canonical, path_of, Workspace};
 
-/// The open documents by URI: their text and version; and what was made of each since
-/// it last changed (its checked IR, its syntax tree), so that a hover or a definition
-/// reads rather than checks again.
+/// The open documents by URI: their text and version; what was made of each since it
+/// last changed (its checked IR, its syntax tree), so that a hover or a definition
+/// reads rather than checks again; and the pieces of each text's last parse, so that
+/// an edit parses only the pieces it touched.
 #[derive(Default)]
-struct Docs(
-    HashMap<String, (String, i32)>,
-    std::cell::RefCell<HashMap<String, Made>>,
-);
+struct Docs {
+    open: HashMap<String, (String, i32)>,
+    made: RefCell<HashMap<String, Made>>,
+    pieces: RefCell<HashMap<String, Pieces>>,
+}
 
 /// What was made of one document's current text.
 #[derive(Default)]
@@ -39,16 +47,26 @@ struct Made {
 impl Docs {
     /// Forgets what was made of `uri`'s text, which changed.
     fn changed(&self, uri: &str) {
-        self.1.borrow_mut().remove(uri);
+        self.made.borrow_mut().remove(uri);
     }
 
     fn tree(&self, uri: &str, text: &str) -> Rc<ast::File> {
-        let mut made = self.1.borrow_mut();
+        let mut made = self.made.borrow_mut();
         let entry = made.entry(uri.to_string()).or_default();
         entry
             .tree
-            .get_or_insert_with(|| Rc::new(syntax::parse(FileId(0), text).0))
+            .get_or_insert_with(|| Rc::new(self.parse(uri, text).0))
             .clone()
+    }
+
+    /// `text` parsed as `syntax::parse` parses it, in pieces: only those the last
+    /// edit of `uri` touched are parsed again.
+    fn parse(&self, uri: &str, text: &str) -> (ast::File, Vec<Diagnostic>) {
+        self.pieces
+            .borrow_mut()
+            .entry(uri.to_string())
+            .or_default()
+            .parse(FileId(0), text)
     }
 }
 
@@ -61,7 +79,7 @@ impl Loader for OpenFirst<'_> {
         let full = base.join(path);
         let name = full.canonicalize().unwrap_or(full.clone());
         let uri = uri_of(&name);
-        if let Some((text, _)) = self.0 .0.get(&uri) {
+        if let Some((text, _)) = self.0.open.get(&uri) {
             return Ok((name.display().to_string(), text.clone()));
         }
         let text = std::fs::read_to_string(&name)
@@ -72,10 +90,6 @@ impl Loader for OpenFirst<'_> {
 
 fn uri_of(path: &Path) -> String {
     format!("file://{}", path.display())
-}
-
-fn path_of(uri: &str) -> PathBuf {
-    PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri))
 }
 
 pub fn lsp() -> ExitCode {
@@ -96,10 +110,13 @@ pub fn lsp() -> ExitCode {
             "full": true,
         },
     });
-    if let Err(e) = connection.initialize(capabilities) {
-        eprintln!("error: the editor did not start the conversation: {e}");
-        return ExitCode::from(2);
-    }
+    let workspace = match connection.initialize(capabilities) {
+        Ok(params) => Workspace::from_initialize(&params),
+        Err(e) => {
+            eprintln!("error: the editor did not start the conversation: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut docs = Docs::default();
     // Documents changed and not yet checked: a burst of edits that arrived while the
     // last check ran is applied in order and checked once, at its end.
@@ -126,7 +143,7 @@ pub fn lsp() -> ExitCode {
                 if connection.handle_shutdown(&req).unwrap_or(true) {
                     break;
                 }
-                let response = answer(&docs, req);
+                let response = answer(&docs, &workspace, req);
                 let _ = connection.sender.send(Message::Response(response));
             }
             Message::Notification(n) => {
@@ -151,7 +168,7 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
             let p: lsp::DidOpenTextDocumentParams = serde_json::from_value(n.params).ok()?;
             let uri = p.text_document.uri.to_string();
             docs.changed(&uri);
-            docs.0
+            docs.open
                 .insert(uri.clone(), (p.text_document.text, p.text_document.version));
             Some(uri)
         }
@@ -159,7 +176,7 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
             let p: lsp::DidChangeTextDocumentParams = serde_json::from_value(n.params).ok()?;
             let uri = p.text_document.uri.to_string();
             docs.changed(&uri);
-            let (text, version) = docs.0.get_mut(&uri)?;
+            let (text, version) = docs.open.get_mut(&uri)?;
             for change in p.content_changes {
                 match change.range {
                     Some(range) => {
@@ -175,8 +192,10 @@ fn note(docs: &mut Docs, n: Notification) -> Option<String> {
         }
         "textDocument/didClose" => {
             let p: lsp::DidCloseTextDocumentParams = serde_json::from_value(n.params).ok()?;
-            docs.changed(&p.text_document.uri.to_string());
-            docs.0.remove(&p.text_document.uri.to_string());
+            let uri = p.text_document.uri.to_string();
+            docs.changed(&uri);
+            docs.open.remove(&uri);
+            docs.pieces.borrow_mut().remove(&uri);
             None
         }
         _ => None,
@@ -215,23 +234,28 @@ fn range(text: &str, span: Span) -> Value {
 /// Checks `uri` (and, since an import may have changed under them, every other open
 /// document) and publishes their diagnostics, each with the version it was made for.
 fn publish(connection: &Connection, docs: &Docs, changed: &str) {
-    let mut uris: Vec<&String> = docs.0.keys().filter(|u| *u != changed).collect();
+    let mut uris: Vec<&String> = docs.open.keys().filter(|u| *u != changed).collect();
     uris.sort();
     let changed = changed.to_string();
     for uri in std::iter::once(&changed).chain(uris) {
-        let Some((text, version)) = docs.0.get(uri) else {
+        let Some((text, version)) = docs.open.get(uri) else {
             continue;
         };
         let name = path_of(uri).display().to_string();
+        let parsed = docs.parse(uri, text);
         let mut compiler = Compiler::new(OpenFirst(docs));
-        let id = compiler.check_file(&name, text);
+        let id = compiler.check_parsed(&name, text, parsed);
         let (sources, modules, diagnostics) = compiler.into_parts();
         // Kept for hover and completion until the text changes.
         let module = modules
             .into_iter()
             .find(|(i, _)| *i == id)
             .map(|(_, m)| Rc::new(m));
-        docs.1.borrow_mut().entry(uri.clone()).or_default().module = module;
+        docs.made
+            .borrow_mut()
+            .entry(uri.clone())
+            .or_default()
+            .module = module;
         let list: Vec<Value> = diagnostics
             .iter()
             .filter(|d| d.file == id)
@@ -277,7 +301,7 @@ fn diagnostic(d: &Diagnostic, text: &str, sources: &[journeyc::SourceFile]) -> V
     })
 }
 
-fn answer(docs: &Docs, req: Request) -> Response {
+fn answer(docs: &Docs, workspace: &Workspace, req: Request) -> Response {
     if req.method == "workspace/symbol" {
         let query = req.params["query"]
             .as_str()
@@ -289,7 +313,7 @@ fn answer(docs: &Docs, req: Request) -> Response {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let Some((text, _)) = docs.0.get(&uri) else {
+    let Some((text, _)) = docs.open.get(&uri) else {
         return Response::new_ok(req.id, Value::Null);
     };
     let result = match req.method.as_str() {
@@ -338,13 +362,21 @@ fn answer(docs: &Docs, req: Request) -> Response {
                     .contains("timer \"")
             });
             let mut found = Vec::new();
-            for (u, (t, _)) in sorted(docs) {
-                let spans = match key {
-                    Some((k, _)) => timer_uses(t, k),
-                    None => occurrences(t, name),
-                };
-                for span in spans {
-                    found.push(json!({"uri": u, "range": range(t, span)}));
+            match key {
+                Some((k, _)) => {
+                    for (u, (t, _)) in sorted(docs) {
+                        for span in timer_uses(t, k) {
+                            found.push(json!({"uri": u, "range": range(t, span)}));
+                        }
+                    }
+                }
+                None => {
+                    let (file, name) = named(docs, &uri, text, name);
+                    for u in users(docs, workspace, &file) {
+                        for span in uses(&u, name) {
+                            found.push(json!({"uri": u.uri, "range": range(&u.text, span)}));
+                        }
+                    }
                 }
             }
             Value::Array(found)
@@ -352,12 +384,12 @@ fn answer(docs: &Docs, req: Request) -> Response {
         "textDocument/rename" => {
             let at: lsp::Position =
                 serde_json::from_value(req.params["position"].clone()).unwrap_or_default();
-            let name = word_at(text, offset(text, at)).to_string();
+            let (file, name) = named(docs, &uri, text, word_at(text, offset(text, at)));
             let new = req.params["newName"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            match rename(docs, &name, &new) {
+            match rename(&users(docs, workspace, &file), name, &new) {
                 Ok(edit) => edit,
                 Err(why) => {
                     return Response::new_err(
@@ -511,19 +543,9 @@ fn timer_definition(uri: &str, text: &str, key: &str) -> Option<Value> {
 /// says): NAME's definition in that file, read from the disk.
 fn imported_definition(tree: &ast::File, uri: &str, dotted: &str) -> Option<Value> {
     let (alias, name) = dotted.split_once('.')?;
-    let path = tree.items.iter().find_map(|i| match i {
-        ast::Item::Import(ast::Import {
-            target: ast::ImportTarget::File(path),
-            alias: a,
-            ..
-        }) => {
-            let stem = path.value.rsplit('/').next()?.trim_end_matches(".journey");
-            let key = a.as_ref().map_or(stem, |a| a.name.as_str());
-            (key == alias).then(|| path.value.clone())
-        }
-        _ => None,
-    })?;
-    let file = path_of(uri).parent()?.join(&path).canonicalize().ok()?;
+    let (file, _) = workspace::file_imports(&canonical(&path_of(uri)), tree)
+        .into_iter()
+        .find(|(_, a)| a == alias)?;
     let other = std::fs::read_to_string(&file).ok()?;
     let (tree, _) = syntax::parse(FileId(0), &other);
     let span = tree.items.iter().find_map(|i| match i {
@@ -626,7 +648,7 @@ fn definition(tree: &ast::File, uri: &str, text: &str, at: usize) -> Value {
 /// The checked IR of an open document (imports read as `publish` reads them): the one
 /// `publish` made for its text, else made now.
 fn module_of(docs: &Docs, uri: &str, text: &str) -> Rc<journeyc::ir::Module> {
-    if let Some(m) = docs.1.borrow().get(uri).and_then(|m| m.module.clone()) {
+    if let Some(m) = docs.made.borrow().get(uri).and_then(|m| m.module.clone()) {
         return m;
     }
     let mut compiler = Compiler::new(OpenFirst(docs));
@@ -1106,7 +1128,7 @@ fn code_actions(uri: &str, text: &str, params: &Value) -> Value {
 
 /// The open documents, in a stable order.
 fn sorted(docs: &Docs) -> Vec<(&String, &(String, i32))> {
-    let mut all: Vec<_> = docs.0.iter().collect();
+    let mut all: Vec<_> = docs.open.iter().collect();
     all.sort_by(|a, b| a.0.cmp(b.0));
     all
 }
@@ -1161,9 +1183,91 @@ fn occurrences(text: &str, name: &str) -> Vec<Span> {
     out
 }
 
-/// Every use of `name` in the open documents, renamed to `new`; refused when `new` is
-/// not a name or is already one in a document that uses `name`.
-fn rename(docs: &Docs, name: &str, new: &str) -> Result<Value, String> {
+/// A document a name may be used in, with the name it imports the name's file under.
+struct Using {
+    uri: String,
+    text: String,
+    alias: Option<String>,
+}
+
+/// The file a name at the cursor belongs to, and the name: `ALIAS.NAME` of a file
+/// import is NAME of that file; any other name is taken as the document's own.
+fn named<'a>(docs: &Docs, uri: &str, text: &str, dotted: &'a str) -> (PathBuf, &'a str) {
+    let here = canonical(&path_of(uri));
+    if let Some((alias, name)) = dotted.rsplit_once('.') {
+        let imported = workspace::file_imports(&here, &docs.tree(uri, text))
+            .into_iter()
+            .find(|(_, a)| a == alias);
+        if let Some((file, _)) = imported {
+            return (file, name);
+        }
+    }
+    (here, dotted)
+}
+
+/// Where a name of `file` may be used: every open document, as before, and the files
+/// of `file`'s family in the workspace (those it imports and those that import it),
+/// from the disk when they are not open. In a stable order.
+fn users(docs: &Docs, workspace: &Workspace, file: &Path) -> Vec<Using> {
+    let open: HashMap<PathBuf, (&String, &String)> = docs
+        .open
+        .iter()
+        .map(|(u, (t, _))| (canonical(&path_of(u)), (u, t)))
+        .collect();
+    let mut out: Vec<Using> = Vec::new();
+    for user in workspace.family(file, &|p| open.get(p).map(|(_, t)| t.to_string())) {
+        let uri = open
+            .get(&user.path)
+            .map_or_else(|| uri_of(&user.path), |(u, _)| u.to_string());
+        out.push(Using {
+            uri,
+            text: user.text,
+            alias: user.alias,
+        });
+    }
+    for (path, (uri, text)) in &open {
+        if !out.iter().any(|u| &u.uri == *uri) {
+            out.push(Using {
+                uri: uri.to_string(),
+                text: text.to_string(),
+                alias: workspace::alias_of(path, text, file),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.uri.cmp(&b.uri));
+    out
+}
+
+/// Where `name` stands in a document: as a name of its own, and as `ALIAS.NAME` where
+/// it imports the name's file as ALIAS.
+fn uses(user: &Using, name: &str) -> Vec<Span> {
+    let mut spans = occurrences(&user.text, name);
+    if let Some(alias) = &user.alias {
+        spans.extend(qualified(&user.text, alias, name));
+        spans.sort_by_key(|s| s.start);
+    }
+    spans
+}
+
+/// Where `ALIAS.NAME` stands in `text`: the spans of NAME.
+fn qualified(text: &str, alias: &str, name: &str) -> Vec<Span> {
+    if name.is_empty() || name.contains('.') {
+        return Vec::new();
+    }
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    occurrences(text, alias)
+        .into_iter()
+        .filter_map(|s| {
+            let after = text[s.end..].strip_prefix('.')?.strip_prefix(name)?;
+            (!after.as_bytes().first().is_some_and(word))
+                .then(|| Span::new(s.end + 1, s.end + 1 + name.len()))
+        })
+        .collect()
+}
+
+/// Every use of `name` in `users`, renamed to `new`; refused when `new` is not a name
+/// or is already one in a document that uses `name`.
+fn rename(users: &[Using], name: &str, new: &str) -> Result<Value, String> {
     let is_name = new
         .chars()
         .next()
@@ -1178,21 +1282,22 @@ fn rename(docs: &Docs, name: &str, new: &str) -> Result<Value, String> {
         return Err("there is no name here to rename".into());
     }
     let mut changes = serde_json::Map::new();
-    for (uri, (text, _)) in sorted(docs) {
-        let spans = occurrences(text, name);
+    for user in users {
+        let spans = uses(user, name);
         if spans.is_empty() {
             continue;
         }
-        if !occurrences(text, new).is_empty() {
+        if !uses(user, new).is_empty() {
             return Err(format!(
-                "`{new}` is already a name in {uri}: renaming would make two things one"
+                "`{new}` is already a name in {}: renaming would make two things one",
+                user.uri
             ));
         }
         let edits: Vec<Value> = spans
             .iter()
-            .map(|s| json!({"range": range(text, *s), "newText": new}))
+            .map(|s| json!({"range": range(&user.text, *s), "newText": new}))
             .collect();
-        changes.insert(uri.clone(), Value::Array(edits));
+        changes.insert(user.uri.clone(), Value::Array(edits));
     }
     Ok(json!({"changes": changes}))
 }

@@ -8,6 +8,7 @@ mod places;
 mod render;
 mod run;
 mod test;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
