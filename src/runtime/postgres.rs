@@ -1415,11 +1415,30 @@ impl Store for PgStore {
         fires: Vec<(i64, SessionState, Vec<Effect>)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Option<u64>>>> {
-        let fires: Vec<(i64, Change)> = fires
-            .into_iter()
-            .map(|(id, s, effects)| (id, Change::new(s, effects)))
+        // Sessions are locked in one order by every replica's firings (a session's own
+        // firings keep theirs: the sort is stable), so two replicas firing timers of
+        // the same sessions never deadlock; the results go back in the given order.
+        let mut order: Vec<usize> = (0..fires.len()).collect();
+        order.sort_by(|&a, &b| fires[a].1.id.cmp(&fires[b].1.id));
+        let mut fires: Vec<Option<(i64, SessionState, Vec<Effect>)>> =
+            fires.into_iter().map(Some).collect();
+        let sorted: Vec<(i64, Change)> = order
+            .iter()
+            .map(|&i| {
+                let (id, s, effects) = fires[i].take().expect("each once");
+                (id, Change::new(s, effects))
+            })
             .collect();
-        self.transaction(|tx| rules::fire(&mut Firer(tx), &fires, now))
+        let fired = self.transaction(|tx| rules::fire(&mut Firer(tx), &sorted, now))?;
+        let mut results: Vec<Option<Result<Option<u64>>>> =
+            (0..order.len()).map(|_| None).collect();
+        for (i, r) in order.into_iter().zip(fired) {
+            results[i] = Some(r);
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("a result for each"))
+            .collect())
     }
 
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
