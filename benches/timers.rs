@@ -442,7 +442,25 @@ fn lateness(stores: Vec<Box<dyn Store>>, j: &ir::Journey, id: &str) -> Vec<i64> 
     let count = 5_000;
     // Many sessions, so that the replicas share the firing.
     let per = 50;
-    let states = sessions(engines[0].store(), j, id, count / per, Utc::now());
+    // Sessions of the version the engines deployed: made after them, none adopts them.
+    let version = engines[0].deployed()[0].version;
+    let states: Vec<SessionState> = (0..count / per)
+        .map(|i| SessionState {
+            version,
+            ..SessionState::new(format!("{id}{i}"), j, "link", Utc::now())
+        })
+        .collect();
+    for s in &states {
+        engines[0]
+            .store()
+            .create_session_queued(s, s.id.as_bytes(), &[], Utc::now())
+            .wait()
+            .unwrap();
+    }
+    let states: Vec<SessionState> = states
+        .into_iter()
+        .map(|s| SessionState { revision: 1, ..s })
+        .collect();
     for (i, s) in states.iter().enumerate() {
         let effects: Vec<Effect> = (0..per)
             .map(|k| {

@@ -45,6 +45,28 @@ journey Burst {
 }
 "#;
 
+/// Each session sends one text as it starts.
+const HELLO: &str = r#"
+journey Hello {
+  sms from "+15005550006"
+  trigger api
+
+  on session started {
+    send sms Hi
+  }
+
+  step Wait {
+    page Waiting {
+      heading "Waiting"
+    }
+  }
+
+  notification Hi sms {
+    text "Hi"
+  }
+}
+"#;
+
 /// `n` replicas of `journey` on the database at `url`.
 fn replicas(n: usize, journey: &std::path::Path, url: &str, twilio: &FakeTwilio) -> Vec<Server> {
     (0..n)
@@ -53,12 +75,22 @@ fn replicas(n: usize, journey: &std::path::Path, url: &str, twilio: &FakeTwilio)
 }
 
 fn replica(journey: &std::path::Path, url: &str, twilio: &FakeTwilio, preview: bool) -> Server {
+    replica_with(journey, url, twilio, preview, "0")
+}
+
+fn replica_with(
+    journey: &std::path::Path,
+    url: &str,
+    twilio: &FakeTwilio,
+    preview: bool,
+    sms_rate: &str,
+) -> Server {
     Server::start(Options {
         journey: journey.to_path_buf(),
         db: url.into(),
         twilio: Some(twilio),
         preview,
-        extra: vec!["--sms-rate", "0"],
+        extra: vec!["--sms-rate", sms_rate],
     })
 }
 
@@ -473,4 +505,47 @@ async fn postgres_stopped_and_started_under_load_answers_503_and_loses_nothing()
         "nothing but 503 while down: {refused:?}"
     );
     settled(&url, &twilio, &acked).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_send_rate_of_a_number_is_one_budget_for_all_replicas() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(url) = fresh_url("replicas_rate") else {
+        return;
+    };
+    let twilio = FakeTwilio::start().await;
+    let journey = temp_dir("replicas-rate").join("hello.journey");
+    std::fs::write(&journey, HELLO).unwrap();
+    // Five texts a second from our number, whichever replica sends them.
+    let rs: Vec<Server> = (0..2)
+        .map(|_| replica_with(&journey, &url, &twilio, false, "5"))
+        .collect();
+    const N: usize = 20;
+    let client = client();
+    for i in 0..N {
+        // Each replica queues half of them, and its own sender wakes for them.
+        let base = &rs[i % 2].base;
+        let body = json!({"actor": {"phone": phone(i)}});
+        let r = client
+            .post(format!("{base}/api/v1/journeys/Hello/sessions"))
+            .header("authorization", format!("Bearer {API_TOKEN}"))
+            .json_body(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    eventually(30, "every text sent", || twilio.sent().len() >= N).await;
+    let sent = twilio.sent();
+    let first = sent.iter().map(|s| s.at).min().unwrap();
+    let last = sent.iter().map(|s| s.at).max().unwrap();
+    // Twenty texts at five a second span 19 gaps of 200 ms; two replicas pacing
+    // themselves apart would need about half that. A little room for jitter.
+    let span = last - first;
+    assert!(
+        span >= Duration::from_millis(17 * 200),
+        "20 texts went out in {span:?}: faster than 5 a second"
+    );
+    let by = texts_by_phone(&twilio);
+    assert!(by.len() == N && by.values().all(|&n| n == 1), "{by:?}");
 }

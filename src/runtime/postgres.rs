@@ -1054,10 +1054,7 @@ impl PgStore {
         session: &str,
         job: impl Fn(&mut Tx<'_>) -> Result<i64> + Send + 'static,
     ) -> Durable {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        session.hash(&mut h);
-        let lane = &self.inner.lanes[(h.finish() as usize) % LANES];
+        let lane = &self.inner.lanes[lane_of(session)];
         let slot = Arc::new(Slot::default());
         let first = {
             let mut queue = lane.queue.lock().unwrap_or_else(|e| e.into_inner());
@@ -1089,6 +1086,14 @@ impl PgStore {
     pub fn redact_url(url: &str) -> String {
         redact_url(url)
     }
+}
+
+/// The lane of a session's changes: always the same, so they commit in order.
+fn lane_of(session: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    session.hash(&mut h);
+    (h.finish() as usize) % LANES
 }
 
 /// A URL without its password, for messages.
@@ -1415,30 +1420,45 @@ impl Store for PgStore {
         fires: Vec<(i64, SessionState, Vec<Effect>)>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Result<Option<u64>>>> {
-        // Sessions are locked in one order by every replica's firings (a session's own
-        // firings keep theirs: the sort is stable), so two replicas firing timers of
-        // the same sessions never deadlock; the results go back in the given order.
-        let mut order: Vec<usize> = (0..fires.len()).collect();
-        order.sort_by(|&a, &b| fires[a].1.id.cmp(&fires[b].1.id));
-        let mut fires: Vec<Option<(i64, SessionState, Vec<Effect>)>> =
-            fires.into_iter().map(Some).collect();
-        let sorted: Vec<(i64, Change)> = order
-            .iter()
-            .map(|&i| {
-                let (id, s, effects) = fires[i].take().expect("each once");
-                (id, Change::new(s, effects))
-            })
-            .collect();
-        let fired = self.transaction(|tx| rules::fire(&mut Firer(tx), &sorted, now))?;
-        let mut results: Vec<Option<Result<Option<u64>>>> =
-            (0..order.len()).map(|_| None).collect();
-        for (i, r) in order.into_iter().zip(fired) {
-            results[i] = Some(r);
+        // Each session's firings go to its lane, in order, and commit with what else
+        // is queued there (group commit, on the lane's own connection); a lane's
+        // batch locks sessions in one order, so replicas firing timers of the same
+        // sessions never deadlock. Results go back in the order asked.
+        let mut by_lane: Vec<Vec<(usize, i64, Change)>> = (0..LANES).map(|_| Vec::new()).collect();
+        let total = fires.len();
+        for (i, (id, state, effects)) in fires.into_iter().enumerate() {
+            by_lane[lane_of(&state.id)].push((i, id, Change::new(state, effects)));
         }
-        Ok(results
-            .into_iter()
-            .map(|r| r.expect("a result for each"))
-            .collect())
+        let results: Arc<Mutex<Vec<Option<Result<Option<u64>>>>>> =
+            Arc::new(Mutex::new((0..total).map(|_| None).collect()));
+        let mut waiting = Vec::new();
+        for mut fires in by_lane.into_iter().filter(|f| !f.is_empty()) {
+            // A session's firings in order, sessions in one order.
+            fires.sort_by(|a, b| a.2.state.id.cmp(&b.2.state.id));
+            let key = fires[0].2.state.id.clone();
+            let (index, sorted): (Vec<usize>, Vec<(i64, Change)>) =
+                fires.into_iter().map(|(i, id, c)| (i, (id, c))).unzip();
+            let out = results.clone();
+            waiting.push(self.queue(&key, move |tx| {
+                let fired = rules::fire(&mut Firer(tx), &sorted, now)?;
+                let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+                for (&i, r) in index.iter().zip(fired) {
+                    out[i] = Some(r);
+                }
+                Ok(0)
+            }));
+        }
+        for durable in waiting {
+            durable.wait()?;
+        }
+        let mut results = results.lock().unwrap_or_else(|e| e.into_inner());
+        results
+            .iter_mut()
+            .map(|r| {
+                r.take()
+                    .ok_or_else(|| StoreError::new("a firing has no result"))
+            })
+            .collect()
     }
 
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {

@@ -58,6 +58,8 @@ pub struct Sent {
     pub to: String,
     pub from: String,
     pub body: String,
+    /// When the fake accepted it.
+    pub at: std::time::Instant,
 }
 
 /// An answer the fake gives instead of accepting, for the next request to a number.
@@ -292,6 +294,7 @@ impl FakeTwilio {
                 to: to.clone(),
                 from: from.clone(),
                 body: text.clone(),
+                at: std::time::Instant::now(),
             });
         }
         if let Some(callback) = form.get("StatusCallback").cloned() {
