@@ -550,29 +550,44 @@ impl rules::Ledger for Ledger<'_, '_> {
 struct Firer<'t, 'c>(&'t mut Tx<'c>);
 
 impl rules::Firing for Firer<'_, '_> {
-    type Pending = ();
-
-    /// Locked until the end: a replica firing it too waits, then finds it no longer
-    /// pending.
-    fn pending(&mut self, timer_id: i64) -> Result<Option<()>> {
-        Ok(self
-            .0
-            .opt(
-                "SELECT 1 FROM timers WHERE id = $1 AND state = 'pending' FOR UPDATE",
-                &[&timer_id],
-            )?
-            .map(|_| ()))
-    }
-
-    fn save(&mut self, change: &Change) -> Result<u64> {
-        save(self.0, change)
-    }
-
-    fn fired(&mut self, timer_id: i64, (): (), change: &Change, now: DateTime<Utc>) -> Result<()> {
-        self.0.execute(
-            "UPDATE timers SET state = 'fired' WHERE id = $1",
-            &[&timer_id],
+    /// One statement ends the timer and saves the session; the timer's row stays
+    /// locked, so a replica firing it too waits, then finds it no longer pending.
+    fn fire(&mut self, timer_id: i64, change: &Change) -> Result<rules::Fire> {
+        let s = &change.state;
+        let row = self.0.one(
+            "WITH t AS (UPDATE timers SET state = 'fired' WHERE id = $8 AND state = 'pending' RETURNING id), \
+             s AS (UPDATE sessions SET status = $2, actor_phone = $3, expires_at = $4, state = $5, version = $7, \
+             revision = CASE WHEN state = $5 AND version = $7 THEN revision ELSE revision + 1 END \
+             WHERE id = $1 AND revision = $6 AND EXISTS (SELECT 1 FROM t) RETURNING revision) \
+             SELECT EXISTS (SELECT 1 FROM t), (SELECT revision FROM s)",
+            &[
+                &s.id,
+                &status_text(s.status),
+                &change.phone,
+                &millis(s.expires_at),
+                &change.json,
+                &(s.revision as i64),
+                &(s.version as i64),
+                &timer_id,
+            ],
         )?;
+        let pending: bool = get(&row, 0)?;
+        let revision: Option<i64> = get(&row, 1)?;
+        Ok(match (pending, revision) {
+            (false, _) => rules::Fire::Gone,
+            (true, Some(r)) => rules::Fire::Fired(r as u64),
+            (true, None) => {
+                // The session moved on: the timer stays pending, as it was.
+                self.0.execute(
+                    "UPDATE timers SET state = 'pending' WHERE id = $1",
+                    &[&timer_id],
+                )?;
+                rules::Fire::Conflict
+            }
+        })
+    }
+
+    fn effects(&mut self, change: &Change, now: DateTime<Utc>) -> Result<()> {
         apply_effects(self.0, change, now)
     }
 }
@@ -1088,6 +1103,9 @@ impl PgStore {
     }
 }
 
+/// One firing's result, as `Store::fire_timers` gives it.
+type Fired = Result<Option<u64>>;
+
 /// The lane of a session's changes: always the same, so they commit in order.
 fn lane_of(session: &str) -> usize {
     use std::hash::{Hash, Hasher};
@@ -1429,7 +1447,7 @@ impl Store for PgStore {
         for (i, (id, state, effects)) in fires.into_iter().enumerate() {
             by_lane[lane_of(&state.id)].push((i, id, Change::new(state, effects)));
         }
-        let results: Arc<Mutex<Vec<Option<Result<Option<u64>>>>>> =
+        let results: Arc<Mutex<Vec<Option<Fired>>>> =
             Arc::new(Mutex::new((0..total).map(|_| None).collect()));
         let mut waiting = Vec::new();
         for mut fires in by_lane.into_iter().filter(|f| !f.is_empty()) {

@@ -111,24 +111,26 @@ impl Change {
     }
 }
 
+/// What firing one timer did to what is kept.
+pub enum Fire {
+    /// The timer was no longer pending: nothing was written.
+    Gone,
+    /// The session moved on from the change's revision: nothing was written.
+    Conflict,
+    /// The timer is fired and the session saved, at this revision.
+    Fired(u64),
+}
+
 /// A store's primitives for firing timers, inside one transaction.
 pub trait Firing {
-    /// What the store needs to end a pending timer it found.
-    type Pending;
-    /// Timer `id`, if it is still pending (locked until the transaction ends, where
-    /// other processes could fire it too).
-    fn pending(&mut self, timer_id: i64) -> Result<Option<Self::Pending>, StoreError>;
-    /// The revision check and the session's new state; its revision after.
-    fn save(&mut self, change: &Change) -> Result<u64, StoreError>;
-    /// Ends the timer as fired, then applies the change's effects: ended first, so a
-    /// timer that restarts its own key replaces nothing but the new one.
-    fn fired(
-        &mut self,
-        timer_id: i64,
-        pending: Self::Pending,
-        change: &Change,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    /// If timer `id` is still pending and the session still at `change`'s revision,
+    /// ends the timer as fired and saves the session (locking both until the
+    /// transaction ends, where other processes could fire it too); otherwise writes
+    /// nothing. The timer ends before the effects run, so a timer that restarts its
+    /// own key replaces nothing but the new one.
+    fn fire(&mut self, timer_id: i64, change: &Change) -> Result<Fire, StoreError>;
+    /// Applies the change's effects (`apply`).
+    fn effects(&mut self, change: &Change, now: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// Fires timers in one transaction, each `(timer id, change)` in turn, as
@@ -154,22 +156,20 @@ pub fn fire<F: Firing>(
             fired.push(conflict());
             continue;
         }
-        let Some(pending) = store.pending(*timer_id)? else {
-            broken.push(session);
-            fired.push(Ok(None));
-            continue;
-        };
-        let revision = match store.save(change) {
-            Ok(revision) => revision,
-            Err(StoreError::Conflict { .. }) => {
+        match store.fire(*timer_id, change)? {
+            Fire::Gone => {
+                broken.push(session);
+                fired.push(Ok(None));
+            }
+            Fire::Conflict => {
                 broken.push(session);
                 fired.push(conflict());
-                continue;
             }
-            Err(e) => return Err(e),
-        };
-        store.fired(*timer_id, pending, change, now)?;
-        fired.push(Ok(Some(revision)));
+            Fire::Fired(revision) => {
+                store.effects(change, now)?;
+                fired.push(Ok(Some(revision)));
+            }
+        }
     }
     Ok(fired)
 }

@@ -908,24 +908,20 @@ impl rules::Ledger for Ledger<'_, '_> {
 struct Firer<'t, 'a>(&'t mut Tx<'a>);
 
 impl rules::Firing for Firer<'_, '_> {
-    type Pending = (String, String);
-
-    fn pending(&mut self, timer_id: i64) -> Result<Option<(String, String)>> {
-        Ok(pending_timer(self.0, timer_id)?.map(|(s, k, _)| (s, k)))
-    }
-
-    fn save(&mut self, change: &Change) -> Result<u64> {
-        Write::save(change, self.0)
-    }
-
-    fn fired(
-        &mut self,
-        timer_id: i64,
-        (session, key): (String, String),
-        change: &Change,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    fn fire(&mut self, timer_id: i64, change: &Change) -> Result<rules::Fire> {
+        let Some((session, key, _)) = pending_timer(self.0, timer_id)? else {
+            return Ok(rules::Fire::Gone);
+        };
+        let revision = match Write::save(change, self.0) {
+            Ok(revision) => revision,
+            Err(StoreError::Conflict { .. }) => return Ok(rules::Fire::Conflict),
+            Err(e) => return Err(e),
+        };
         end_timer(self.0, timer_id, &session, &key, "fired")?;
+        Ok(rules::Fire::Fired(revision))
+    }
+
+    fn effects(&mut self, change: &Change, now: DateTime<Utc>) -> Result<()> {
         apply_effects(
             self.0,
             &change.state,
