@@ -558,7 +558,8 @@ fn replicas(
                 &bases[i],
                 &format!("replica{i}"),
                 5000,
-                0,
+                // Message ids of their own: the same id twice is one webhook retried.
+                i * 1_000_000,
                 ["+1415555", "+1415556"][i],
             )
         })

@@ -37,6 +37,7 @@ use super::rules::{self, Change};
 use super::session::{SessionState, Status};
 use super::store::{
     JourneyVersion, Message, MessageStatus, Result, Store, StoreError, Timer, RANK_SQL,
+    SHARED_RECHECK,
 };
 use super::wakeup::Wakeup;
 
@@ -315,9 +316,12 @@ impl<'c> std::ops::Deref for Tx<'c> {
 }
 
 impl Tx<'_> {
-    /// Commits; the replicas listening hear of the timers it added.
+    /// Commits; the replicas listening hear of the timers it added that come due
+    /// before they would look anyway. Only those: a `NOTIFY` serializes commits
+    /// across the whole server.
     fn commit(&mut self) -> Result<()> {
-        if let Some(due) = self.earliest_timer.take() {
+        let soon = wall_ms() + SHARED_RECHECK.as_millis() as i64;
+        if let Some(due) = self.earliest_timer.take().filter(|&due| due < soon) {
             self.execute(
                 "SELECT pg_notify($1, $2)",
                 &[&DUE_CHANNEL, &due.to_string()],
@@ -1087,6 +1091,30 @@ impl PgStore {
         Durable::waiting(slot)
     }
 
+    /// Commits a small change with whatever else its lane has queued (one commit for
+    /// many, rather than one each), and waits until it is durable. `key` picks the
+    /// lane; `f` may run twice (see `commit_batch`).
+    fn write(
+        &self,
+        key: &str,
+        f: impl Fn(&mut Tx<'_>) -> Result<()> + Send + 'static,
+    ) -> Result<()> {
+        self.queue(key, move |tx| f(tx).map(|()| 0))
+            .wait()
+            .map(|_| ())
+    }
+
+    /// `write` for a change whose outcome is a count.
+    fn write_counted(
+        &self,
+        key: &str,
+        f: impl Fn(&mut Tx<'_>) -> Result<u64> + Send + 'static,
+    ) -> Result<u64> {
+        self.queue(key, move |tx| f(tx).map(|n| n as i64))
+            .wait()
+            .map(|n| n as u64)
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
         self.inner.with(f)
     }
@@ -1613,7 +1641,9 @@ impl Store for PgStore {
     }
 
     fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
-        self.transaction(|tx| {
+        let note = note.map(str::to_string);
+        self.write(&format!("message {id}"), move |tx| {
+            let note = note.as_deref();
             tx.execute(
                 "UPDATE outbox SET status = $2, note = COALESCE($3, note) WHERE id = $1",
                 &[&id, &status.as_str(), &note],
@@ -1647,14 +1677,14 @@ impl Store for PgStore {
     }
 
     fn start_sending(&self, id: i64) -> Result<bool> {
-        let me = self.inner.replica.as_str();
-        self.read(|db| {
-            db.execute(
+        let me = self.inner.replica.clone();
+        self.write_counted(&format!("message {id}"), move |tx| {
+            tx.execute(
                 "UPDATE outbox SET status = 'sending' WHERE id = $1 AND status = 'claimed' AND claimed_by = $2",
                 &[&id, &me],
             )
-            .map(|n| n == 1)
         })
+        .map(|n| n == 1)
     }
 
     fn release_claimed(&self) -> Result<usize> {
@@ -1679,7 +1709,8 @@ impl Store for PgStore {
     }
 
     fn message_sent(&self, id: i64, sid: &str) -> Result<()> {
-        self.transaction(|tx| {
+        let sid = sid.to_string();
+        self.write(&format!("message {id}"), move |tx| {
             // A status callback may have raced ahead and recorded a later status.
             tx.execute(
                 "UPDATE outbox SET sid = $2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END WHERE id = $1",
@@ -1696,17 +1727,18 @@ impl Store for PgStore {
         note: Option<&str>,
     ) -> Result<bool> {
         let rank = status.rank() as i64;
-        self.read(|db| {
+        let (sid, note) = (sid.to_string(), note.map(str::to_string));
+        self.write_counted(&format!("sid {sid}"), move |tx| {
             // Callbacks arrive in any order: a status only ever moves forward.
-            db.execute(
+            tx.execute(
                 &format!(
                     "UPDATE outbox SET status = CASE WHEN {RANK_SQL} < $4::BIGINT THEN $2 ELSE status END, \
                      note = CASE WHEN {RANK_SQL} < $4::BIGINT THEN COALESCE($3, note) ELSE note END WHERE sid = $1"
                 ),
                 &[&sid, &status.as_str(), &note, &rank],
             )
-            .map(|n| n > 0)
         })
+        .map(|n| n > 0)
     }
 
     /// The claims of replicas that stopped beating (this one's earlier runs
