@@ -194,6 +194,16 @@ fn status_text(s: Status) -> &'static str {
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// A query parameter that a task of the store's runtime can own.
+type Param = Box<dyn ToSql + Send + Sync>;
+
+fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => pg_err(e),
+        e => StoreError::Unavailable(format!("no PostgreSQL connection: {e}")),
+    }
+}
+
 /// One connection and how to wait for its queries; statements are prepared once per
 /// connection.
 enum Db<'c> {
@@ -660,15 +670,32 @@ impl Inner {
     fn conn(&self) -> Result<deadpool_postgres::Object> {
         let pool = self.pool.clone();
         match wait(self.rt.spawn(async move { pool.get().await })) {
-            Ok(Ok(conn)) => Ok(conn),
-            Ok(Err(deadpool_postgres::PoolError::Backend(e))) => Err(pg_err(e)),
-            Ok(Err(e)) => Err(StoreError::Unavailable(format!(
-                "no PostgreSQL connection: {e}"
-            ))),
+            Ok(conn) => conn.map_err(pool_err),
             Err(e) => Err(StoreError::Unavailable(format!(
                 "the store's runtime has stopped: {e}"
             ))),
         }
+    }
+
+    /// One query, run whole on the store's runtime (a connection from the pool, the
+    /// statement, the rows): this thread waits once, where `with` waits for each step.
+    /// For the reads every request makes.
+    fn fetch(&self, sql: String, params: Vec<Param>) -> Result<Vec<Row>> {
+        let pool = self.pool.clone();
+        let task = self.rt.spawn(async move {
+            let conn = pool.get().await.map_err(pool_err)?;
+            let st = conn.prepare_cached(&sql).await.map_err(pg_err)?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            conn.query(&st, &refs).await.map_err(pg_err)
+        });
+        wait(task).unwrap_or_else(|e| {
+            Err(StoreError::Unavailable(format!(
+                "the store's runtime has stopped: {e}"
+            )))
+        })
     }
 
     /// Runs `f` with one connection, outside any transaction.
@@ -1402,19 +1429,19 @@ impl Store for PgStore {
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionState>> {
-        self.read(|db| {
-            db.opt(&format!("{SESSION} WHERE id = $1"), &[&id])?
-                .map(|r| session_from(&r))
-                .transpose()
-        })
+        let rows = self.inner.fetch(
+            format!("{SESSION} WHERE id = $1"),
+            vec![Box::new(id.to_string())],
+        )?;
+        rows.first().map(session_from).transpose()
     }
 
     fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
-        self.read(|db| {
-            db.opt(&format!("{SESSION} WHERE token_hash = $1"), &[&token_hash])?
-                .map(|r| session_from(&r))
-                .transpose()
-        })
+        let rows = self.inner.fetch(
+            format!("{SESSION} WHERE token_hash = $1"),
+            vec![Box::new(token_hash.to_vec())],
+        )?;
+        rows.first().map(session_from).transpose()
     }
 
     fn active_session_for_phone(
