@@ -1305,3 +1305,25 @@ fn postgres_with_sslmode_require_connects_over_tls() {
     assert_eq!(plain, 0, "and none goes in clear");
     assert!(store.session("over-tls").unwrap().is_some());
 }
+
+#[test]
+fn a_shared_store_keeps_one_send_budget_per_number() {
+    for (name, store) in stores("send-budget") {
+        let gap = std::time::Duration::from_millis(200);
+        let slots: Vec<_> = (0..3)
+            .map(|_| store.reserve_send("+15005550006", gap).unwrap())
+            .collect();
+        if !store.shared() {
+            // One process paces its own numbers.
+            assert!(slots.iter().all(Option::is_none), "{name}");
+            continue;
+        }
+        let slots: Vec<DateTime<Utc>> = slots.into_iter().map(Option::unwrap).collect();
+        for pair in slots.windows(2) {
+            assert_eq!(pair[1] - pair[0], Duration::milliseconds(200), "{name}");
+        }
+        // Another number has a budget of its own.
+        let other = store.reserve_send("+15005550007", gap).unwrap().unwrap();
+        assert!(other < slots[1], "{name}");
+    }
+}

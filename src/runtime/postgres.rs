@@ -1910,9 +1910,9 @@ impl Store for PgStore {
         let gap_us = i64::try_from(gap.as_micros()).unwrap_or(i64::MAX);
         self.read(|db| {
             let row = db.one(
-                "INSERT INTO send_slots (from_number, next_at_us) VALUES ($1, $2 + $3) \
-                 ON CONFLICT (from_number) DO UPDATE SET next_at_us = GREATEST(send_slots.next_at_us, $2) + $3 \
-                 RETURNING next_at_us - $3",
+                "INSERT INTO send_slots (from_number, next_at_us) VALUES ($1, $2::BIGINT + $3::BIGINT) \
+                 ON CONFLICT (from_number) DO UPDATE SET next_at_us = GREATEST(send_slots.next_at_us, $2::BIGINT) + $3::BIGINT \
+                 RETURNING next_at_us - $3::BIGINT",
                 &[&from, &now_us, &gap_us],
             )?;
             Ok(DateTime::from_timestamp_micros(get(&row, 0)?))
