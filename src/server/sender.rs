@@ -171,6 +171,12 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
             // this lane is the number's only sender and paces it alone.
             let from = m.from.clone();
             let shared = blocking(&ctx.app, move |e| e.store().reserve_send(&from, gap)).await;
+            if let Ok(Err(e)) = &shared {
+                ctx.app.log().warn(&format!(
+                    "the shared send budget of {} is unavailable ({e}): this server paces it alone",
+                    m.from
+                ));
+            }
             let at = match shared {
                 Ok(Ok(Some(slot))) => {
                     let wait = (slot - chrono::Utc::now()).to_std().unwrap_or_default();
