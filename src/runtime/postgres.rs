@@ -26,7 +26,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Wake};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -36,8 +36,8 @@ use super::interp::Effect;
 use super::rules::{self, Change};
 use super::session::{SessionState, Status};
 use super::store::{
-    JourneyVersion, Message, MessageStatus, Result, Store, StoreError, Timer, RANK_SQL,
-    SHARED_RECHECK,
+    instant, millis, JourneyVersion, Message, MessageStatus, Result, Store, StoreError, Timer,
+    RANK_SQL, SHARED_RECHECK,
 };
 use super::wakeup::Wakeup;
 
@@ -167,29 +167,10 @@ fn contended(e: &StoreError) -> bool {
     matches!(e, StoreError::Unavailable(m) if m.ends_with("(40001)") || m.ends_with("(40P01)"))
 }
 
-fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn instant(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
 /// Wall-clock milliseconds, for leases and heartbeats: they are about processes, not
 /// about the journeys' clock.
 fn wall_ms() -> i64 {
     millis(Utc::now())
-}
-
-fn status_text(s: Status) -> &'static str {
-    match s {
-        Status::Active => "active",
-        Status::Ended => "ended",
-        Status::Expired => "expired",
-        Status::Failed => "failed",
-    }
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -409,7 +390,7 @@ fn save(tx: &mut Tx<'_>, change: &Change) -> Result<u64> {
          WHERE id = $1 AND revision = $6 RETURNING revision",
         &[
             &s.id,
-            &status_text(s.status),
+            &s.status.as_str(),
             &change.phone,
             &millis(s.expires_at),
             &change.json,
@@ -576,7 +557,7 @@ impl rules::Firing for Firer<'_, '_> {
              SELECT EXISTS (SELECT 1 FROM t), (SELECT revision FROM s)",
             &[
                 &s.id,
-                &status_text(s.status),
+                &s.status.as_str(),
                 &change.phone,
                 &millis(s.expires_at),
                 &change.json,
@@ -1298,7 +1279,7 @@ impl Store for PgStore {
                     &s.id,
                     &s.journey,
                     &token_hash,
-                    &status_text(s.status),
+                    &s.status.as_str(),
                     &change.phone,
                     &millis(s.expires_at),
                     &change.json,

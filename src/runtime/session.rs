@@ -19,6 +19,18 @@ pub enum Status {
     Failed,
 }
 
+impl Status {
+    /// The status as the stores keep it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Ended => "ended",
+            Status::Expired => "expired",
+            Status::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionState {
     pub id: String,

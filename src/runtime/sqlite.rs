@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::durable::{self, Durable, Slot};
@@ -14,7 +14,9 @@ use super::interp::Effect;
 use super::pending::PendingTimers;
 use super::rules::{self, Change};
 use super::session::{SessionState, Status};
-use super::store::{Message, MessageStatus, Result, Store, StoreError, Timer, RANK_SQL};
+use super::store::{
+    instant, millis, Message, MessageStatus, Result, Store, StoreError, Timer, RANK_SQL,
+};
 
 /// Each migration runs once, in order, in its own transaction; never edit a shipped one.
 const MIGRATIONS: &[&str] = &[
@@ -410,25 +412,6 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-fn millis(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn instant(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-fn status_text(s: Status) -> &'static str {
-    match s {
-        Status::Active => "active",
-        Status::Ended => "ended",
-        Status::Expired => "expired",
-        Status::Failed => "failed",
-    }
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     ///
@@ -784,7 +767,7 @@ impl Write for Change {
             }),
             Some((_, true)) => Ok(state.revision),
             Some((_, false)) => {
-                tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7 WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, status_text(state.status), self.phone, millis(state.expires_at), self.json, revision, state.version])?;
+                tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7 WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, state.status.as_str(), self.phone, millis(state.expires_at), self.json, revision, state.version])?;
                 Ok(state.revision + 1)
             }
             None => Err(StoreError::Conflict {

@@ -16,6 +16,19 @@ pub use super::error::{Result, StoreError};
 /// timers come due, messages to send, claims of processes that stopped.
 pub const SHARED_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// A time as the stores keep it: milliseconds since 1970, UTC.
+pub fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A kept time read back; one out of range reads as the earliest.
+pub fn instant(ms: i64) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// A pending durable timer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timer {
