@@ -127,6 +127,22 @@ fn wrk_with(url: &str, script: Option<&Path>, connections: &str) -> Load {
     }
 }
 
+/// Opens the starting link at `base`: the journey link it redirects to, as a path.
+fn journey_link(rt: &tokio::runtime::Runtime, base: &str) -> String {
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = client
+            .get(format!("{base}/start/start"))
+            .send()
+            .await
+            .unwrap();
+        r.headers()["location"].to_str().unwrap().to_string()
+    })
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -372,18 +388,7 @@ fn main() {
     let port = free_port();
     let server = journeyc(&dir.join("load.db"), &twilio, port);
     let base = format!("http://127.0.0.1:{port}");
-    let location = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let r = client
-            .get(format!("{base}/start/start"))
-            .send()
-            .await
-            .unwrap();
-        r.headers()["location"].to_str().unwrap().to_string()
-    });
+    let location = journey_link(&rt, &base);
 
     println!(
         "journeyc run under load (wrk -t2 -c{CONNECTIONS} -d{}s, release build)",
@@ -513,18 +518,7 @@ fn replicas(
         .iter()
         .map(|p| format!("http://127.0.0.1:{p}"))
         .collect();
-    let location = rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let r = client
-            .get(format!("{}/start/start", bases[0]))
-            .send()
-            .await
-            .unwrap();
-        r.headers()["location"].to_str().unwrap().to_string()
-    });
+    let location = journey_link(rt, &bases[0]);
     let half = (CONNECTIONS.parse::<usize>().unwrap() / 2).to_string();
     let both = |make: &dyn Fn(usize) -> (String, Option<std::path::PathBuf>)| -> (f64, f64, u64) {
         let loads: Vec<Load> = std::thread::scope(|scope| {

@@ -8,23 +8,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use journeyc::{ir, Compiler, Loader};
+use journeyc::{ir, Compiler};
 use proptest::prelude::*;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "support/corpus.rs"]
+mod corpus;
 
-/// Reads imports beside the importing file.
-struct Files;
-
-impl Loader for Files {
-    fn load(&self, importer: &str, path: &str) -> Result<(String, String), String> {
-        let full = Path::new(importer).parent().unwrap().join(path);
-        let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
-        Ok((full.display().to_string(), text))
-    }
-}
+use corpus::{root, Files};
 
 /// The IR of `text` as the file `name`, or `None` when it has errors. Test spans are
 /// byte offsets, which formatting moves: they are left out.
@@ -47,21 +37,10 @@ fn ir_of(name: &Path, text: &str) -> Option<ir::Module> {
 
 /// Every clean `.journey` file of the folders, with its text.
 fn clean_files() -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    for dir in ["examples", "std", "tests/ui"] {
-        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "journey") {
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(&path) else {
-                continue;
-            };
-            if ir_of(&path, &text).is_some() {
-                out.push((path, text));
-            }
-        }
-    }
+    let out: Vec<(PathBuf, String)> = corpus::journey_files()
+        .into_iter()
+        .filter(|(path, text)| ir_of(path, text).is_some())
+        .collect();
     assert!(out.len() > 20, "enough clean files: {}", out.len());
     out
 }

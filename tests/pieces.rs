@@ -4,44 +4,25 @@
 //! edits of the examples, `std/` and the UI tests, each edit parsed with the pieces kept
 //! from the one before. Texts that read past a cut are parsed whole, and read the same.
 
-use std::path::Path;
 use std::sync::LazyLock;
 
 use journeyc::syntax::{self, pieces::Pieces};
-use journeyc::{Compiler, Diagnostic, FileId, Loader};
+use journeyc::{Compiler, Diagnostic, FileId};
 use proptest::prelude::*;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "support/corpus.rs"]
+mod corpus;
 
-/// Reads imports beside the importing file.
-struct Files;
-
-impl Loader for Files {
-    fn load(&self, importer: &str, path: &str) -> Result<(String, String), String> {
-        let full = Path::new(importer).parent().unwrap().join(path);
-        let text = std::fs::read_to_string(&full).map_err(|e| e.to_string())?;
-        Ok((full.display().to_string(), text))
-    }
-}
+use corpus::Files;
 
 /// Every `.journey` file of the folders, by path, with its text.
 static FILES: LazyLock<Vec<(String, String)>> = LazyLock::new(files);
 
 fn files() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for dir in ["examples", "std", "tests/ui"] {
-        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "journey") {
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    out.push((path.display().to_string(), text));
-                }
-            }
-        }
-    }
-    out.sort();
+    let out: Vec<(String, String)> = corpus::journey_files()
+        .into_iter()
+        .map(|(path, text)| (path.display().to_string(), text))
+        .collect();
     assert!(out.len() > 50, "enough files: {}", out.len());
     out
 }

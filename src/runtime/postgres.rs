@@ -34,7 +34,7 @@ use tokio_postgres::{NoTls, Row};
 use super::durable::{self, Durable, Slot};
 use super::interp::Effect;
 use super::rules::{self, Change};
-use super::session::{SessionState, Status};
+use super::session::SessionState;
 use super::store::{
     instant, millis, JourneyVersion, Message, MessageStatus, Result, Store, StoreError, Timer,
     RANK_SQL, SHARED_RECHECK,
@@ -246,31 +246,46 @@ impl OwnConn {
 }
 
 impl Db<'_> {
-    fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64> {
+    /// Waits for `f` as this connection is driven: on this thread for a committer's,
+    /// by the store's runtime for a pooled one.
+    fn block<T>(&self, f: impl Future<Output = T>) -> T {
         match self {
-            Db::Pooled(c) => wait(async {
-                let st = c.prepare_cached(sql).await?;
-                c.execute(&st, params).await
-            }),
-            Db::Own(own) => own.rt.block_on(async {
-                let st = own.statement(sql).await?;
-                own.client.execute(&st, params).await
-            }),
+            Db::Pooled(_) => wait(f),
+            Db::Own(own) => own.rt.block_on(f),
         }
+    }
+
+    fn client(&self) -> &tokio_postgres::Client {
+        match self {
+            Db::Pooled(c) => c,
+            Db::Own(own) => &own.client,
+        }
+    }
+
+    /// The statement for `sql`, prepared once per connection.
+    async fn statement(
+        &self,
+        sql: &str,
+    ) -> std::result::Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        match self {
+            Db::Pooled(c) => c.prepare_cached(sql).await,
+            Db::Own(own) => own.statement(sql).await,
+        }
+    }
+
+    fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64> {
+        self.block(async {
+            let st = self.statement(sql).await?;
+            self.client().execute(&st, params).await
+        })
         .map_err(pg_err)
     }
 
     fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
-        match self {
-            Db::Pooled(c) => wait(async {
-                let st = c.prepare_cached(sql).await?;
-                c.query(&st, params).await
-            }),
-            Db::Own(own) => own.rt.block_on(async {
-                let st = own.statement(sql).await?;
-                own.client.query(&st, params).await
-            }),
-        }
+        self.block(async {
+            let st = self.statement(sql).await?;
+            self.client().query(&st, params).await
+        })
         .map_err(pg_err)
     }
 
@@ -284,11 +299,7 @@ impl Db<'_> {
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        match self {
-            Db::Pooled(c) => wait(c.batch_execute(sql)),
-            Db::Own(own) => own.rt.block_on(own.client.batch_execute(sql)),
-        }
-        .map_err(pg_err)
+        self.block(self.client().batch_execute(sql)).map_err(pg_err)
     }
 }
 
@@ -541,10 +552,20 @@ impl rules::Ledger for Ledger<'_, '_> {
     }
 }
 
-/// The PostgreSQL store's primitives for `rules::fire`.
-struct Firer<'t, 'c>(&'t mut Tx<'c>);
+/// The PostgreSQL store's primitives for `rules::fire` and `rules::expire`.
+struct RuleTx<'t, 'c>(&'t mut Tx<'c>);
 
-impl rules::Firing for Firer<'_, '_> {
+impl rules::Expiring for RuleTx<'_, '_> {
+    fn fail(&mut self, id: &str, problem: &str, now: DateTime<Utc>) -> Result<()> {
+        fail_in(self.0, id, problem, now)
+    }
+
+    fn write(&mut self, change: &Change, now: DateTime<Utc>) -> Result<()> {
+        write(self.0, change, now).map(|_| ())
+    }
+}
+
+impl rules::Firing for RuleTx<'_, '_> {
     /// One statement ends the timer and saves the session; the timer's row stays
     /// locked, so a replica firing it too waits, then finds it no longer pending.
     fn fire(&mut self, timer_id: i64, change: &Change) -> Result<rules::Fire> {
@@ -1494,7 +1515,7 @@ impl Store for PgStore {
                 fires.into_iter().map(|(i, id, c)| (i, (id, c))).unzip();
             let out = results.clone();
             waiting.push(self.queue(&key, move |tx| {
-                let fired = rules::fire(&mut Firer(tx), &sorted, now)?;
+                let fired = rules::fire(&mut RuleTx(tx), &sorted, now)?;
                 let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
                 for (&i, r) in index.iter().zip(fired) {
                     out[i] = Some(r);
@@ -1517,30 +1538,15 @@ impl Store for PgStore {
 
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
         self.transaction(|tx| {
-            let due = tx.query(
-                &format!("{SESSION} WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED"),
-                &[&millis(now), &(limit as i64)],
-            )?;
-            for row in &due {
-                // A row that does not read is failed here, not left to stop every
-                // later expiry.
-                let mut state = match session_from(row) {
-                    Ok(s) => s,
-                    Err(StoreError::Broken { session, problem }) => {
-                        fail_in(tx, &session, &problem, now)?;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                state.status = Status::Expired;
-                // An inactive session's pending timers are cancelled here too.
-                write(
-                    tx,
-                    &Change::new(state, vec![Effect::Log("session expired".into())]),
-                    now,
-                )?;
-            }
-            Ok(due.len())
+            let due = tx
+                .query(
+                    &format!("{SESSION} WHERE status = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED"),
+                    &[&millis(now), &(limit as i64)],
+                )?
+                .iter()
+                .map(session_from)
+                .collect();
+            rules::expire(&mut RuleTx(tx), due, now)
         })
     }
 

@@ -174,6 +174,40 @@ pub fn fire<F: Firing>(
     Ok(fired)
 }
 
+/// A store's primitives for expiring sessions, inside one transaction.
+pub trait Expiring {
+    /// Fails session `id`, whose row does not read, as `Store::fail_session` does.
+    fn fail(&mut self, id: &str, problem: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Saves a change and applies its effects.
+    fn write(&mut self, change: &Change, now: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// Expires the sessions a store read as due, as `Store::expire_sessions` says: each is
+/// marked expired with an event, which also cancels its pending timers; a row that
+/// does not read is failed here, not left to stop every later expiry. Gives how many
+/// were due.
+pub fn expire<E: Expiring>(
+    store: &mut E,
+    due: Vec<Result<SessionState, StoreError>>,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let n = due.len();
+    for state in due {
+        let mut state = match state {
+            Ok(s) => s,
+            Err(StoreError::Broken { session, problem }) => {
+                store.fail(&session, &problem, now)?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        state.status = Status::Expired;
+        let expired = Change::new(state, vec![Effect::Log("session expired".into())]);
+        store.write(&expired, now)?;
+    }
+    Ok(n)
+}
+
 /// Applies a change's effects to `ledger`, by the rules above. `timer_actions` holds
 /// each started timer's actions in stored form, in order, serialized before the
 /// transaction so that it does no such work.

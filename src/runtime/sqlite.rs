@@ -13,7 +13,7 @@ use super::durable::{self, Durable, Slot};
 use super::interp::Effect;
 use super::pending::PendingTimers;
 use super::rules::{self, Change};
-use super::session::{SessionState, Status};
+use super::session::SessionState;
 use super::store::{
     instant, millis, Message, MessageStatus, Result, Store, StoreError, Timer, RANK_SQL,
 };
@@ -887,10 +887,20 @@ impl rules::Ledger for Ledger<'_, '_> {
     }
 }
 
-/// The SQLite store's primitives for `rules::fire`.
-struct Firer<'t, 'a>(&'t mut Tx<'a>);
+/// The SQLite store's primitives for `rules::fire` and `rules::expire`.
+struct RuleTx<'t, 'a>(&'t mut Tx<'a>);
 
-impl rules::Firing for Firer<'_, '_> {
+impl rules::Expiring for RuleTx<'_, '_> {
+    fn fail(&mut self, id: &str, problem: &str, now: DateTime<Utc>) -> Result<()> {
+        Ok(fail_in(self.0, id, problem, now)?)
+    }
+
+    fn write(&mut self, change: &Change, now: DateTime<Utc>) -> Result<()> {
+        Write::write(change, self.0, now).map(|_| ())
+    }
+}
+
+impl rules::Firing for RuleTx<'_, '_> {
     fn fire(&mut self, timer_id: i64, change: &Change) -> Result<rules::Fire> {
         let Some((session, key, _)) = pending_timer(self.0, timer_id)? else {
             return Ok(rules::Fire::Gone);
@@ -1235,7 +1245,7 @@ impl Store for SqliteStore {
             .map(|(id, s, effects)| (id, Change::new(s, effects)))
             .collect();
         self.write(move |c| {
-            let fired = rules::fire(&mut Firer(c), &fires, now)?;
+            let fired = rules::fire(&mut RuleTx(c), &fires, now)?;
             *out.lock().unwrap_or_else(|e| e.into_inner()) = fired;
             Ok::<_, StoreError>(0)
         })?;
@@ -1245,28 +1255,12 @@ impl Store for SqliteStore {
 
     fn expire_sessions(&self, now: DateTime<Utc>, limit: usize) -> Result<usize> {
         self.write(move |c| {
-            let due: Vec<rusqlite::Result<SessionState>> = c
+            let due: Vec<Result<SessionState>> = c
                 .prepare_cached("SELECT state, revision, version, id FROM sessions WHERE status = 'active' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2")?
                 .query_map(params![millis(now), limit as i64], session_from)?
+                .map(|r| r.map_err(StoreError::from))
                 .collect();
-            let n = due.len() as i64;
-            for state in due {
-                // A row that does not read is failed here, not left to stop every
-                // later expiry.
-                let mut state = match state.map_err(StoreError::from) {
-                    Ok(s) => s,
-                    Err(StoreError::Broken { session, problem }) => {
-                        fail_in(c, &session, &problem, now)?;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                state.status = Status::Expired;
-                // An inactive session's pending timers are cancelled here too.
-                Change::new(state, vec![Effect::Log("session expired".into())])
-                    .write(c, now)?;
-            }
-            Ok::<_, StoreError>(n)
+            rules::expire(&mut RuleTx(c), due, now).map(|n| n as i64)
         })
         .map(|n| n as usize)
     }
@@ -1639,7 +1633,7 @@ mod tests {
             .unwrap()
             .remove(0);
         assert!(store.fire_timer(a.id, &mut s2, &[], now).unwrap());
-        s1.status = Status::Ended;
+        s1.status = crate::runtime::session::Status::Ended;
         store.apply(&mut s1, &[], now).unwrap();
         assert!(pending().is_empty());
         assert!(store.shared.writer.lock().unwrap().timers.is_empty());
