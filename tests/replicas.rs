@@ -447,8 +447,31 @@ async fn postgres_stopped_and_started_under_load_answers_503_and_loses_nothing()
     let stop = Arc::new(AtomicBool::new(false));
     let running = load(bases, stop.clone(), chrono::Duration::seconds(1), 8);
     tokio::time::sleep(Duration::from_secs(2)).await;
+    // A journey link made before, opened while it is down.
+    let started = client()
+        .post(rs[0].url("/api/v1/journeys/Burst/sessions"))
+        .header("authorization", format!("Bearer {API_TOKEN}"))
+        .json_body(
+            &json!({"actor": {"phone": phone(9_998)}, "vars": {"fire_at": Utc::now().to_rfc3339()}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let started: Value = serde_json::from_str(&started).unwrap();
+    let link = started["journey_link"].as_str().unwrap().to_string();
+    let path = &link[link.find("/j/").unwrap()..];
     pg_ctl("stop");
-    // While it is down: the health check and changes say 503, with Retry-After.
+    // While it is down: the health check, changes and pages say 503, with Retry-After.
+    let page = client().get(rs[1].url(path)).send().await.unwrap();
+    assert_eq!(
+        page.status().as_u16(),
+        503,
+        "a page while PostgreSQL is down"
+    );
+    assert!(page.headers().contains_key("retry-after"));
     let stopped = async {
         let health = client().get(rs[0].url("/healthz")).send().await.unwrap();
         let fire_at = Utc::now().to_rfc3339();

@@ -1243,6 +1243,92 @@ fn postgres_replicas_starting_together_migrate_once_and_share_what_is_kept() {
 }
 
 #[test]
+fn postgres_reads_by_token_see_every_change_another_replica_committed_before() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    let Some(url) = postgres::fresh_url("pg_token_reads") else {
+        return;
+    };
+    let reader = Arc::new(PgStore::open(&url).unwrap());
+    let writer = PgStore::open(&url).unwrap();
+    let mut s = new_session(&writer, "t1");
+    initialise(&mut s);
+    let committed = Arc::new(AtomicU64::new(s.revision));
+    let done = AtomicBool::new(false);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let reads = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for i in 0..40 {
+                s.vars[0] = Value::Text(format!("change {i}"));
+                writer.apply(&mut s, &[], at(NOW)).unwrap();
+                committed.store(s.revision, SeqCst);
+            }
+            done.store(true, SeqCst);
+        });
+        // Rounds of 64 reads at once on the other replica, which keeps copies and
+        // reads together: each must see what was committed before it was asked.
+        rt.block_on(async {
+            let mut reads = 0;
+            while !done.load(SeqCst) {
+                let round: Vec<_> = (0..64)
+                    .map(|i| {
+                        let (reader, committed) = (reader.clone(), committed.clone());
+                        tokio::spawn(async move {
+                            let token: &[u8] = if i % 8 == 0 { b"no such token" } else { b"t1" };
+                            let floor = committed.load(SeqCst);
+                            let found = reader.session_by_token_async(token).await.unwrap();
+                            (i, floor, found)
+                        })
+                    })
+                    .collect();
+                for task in round {
+                    let (i, floor, found) = task.await.unwrap();
+                    reads += 1;
+                    let Some(found) = found else {
+                        assert_eq!(i % 8, 0, "the session is found");
+                        continue;
+                    };
+                    assert_ne!(i % 8, 0, "an unknown token finds nothing");
+                    assert!(
+                        found.revision >= floor,
+                        "read revision {} after {floor} was committed",
+                        found.revision
+                    );
+                    if found.revision >= 2 {
+                        let change = format!("change {}", found.revision - 2);
+                        assert_eq!(
+                            found.vars[0],
+                            Value::Text(change),
+                            "state and revision agree"
+                        );
+                    }
+                }
+            }
+            reads
+        })
+    });
+    assert!(reads >= 64, "{reads} reads");
+    // The last change is read, whole, by the replica that did not make it, waiting on
+    // a thread, and in a task of a runtime started after the first one shut down.
+    let last = reader.session_by_token(b"t1").unwrap().unwrap();
+    assert_eq!(last.revision, s.revision);
+    assert_eq!(last.vars[0], Value::Text("change 39".into()));
+    drop(rt);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let again = rt
+        .block_on(reader.session_by_token_async(b"t1"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, last);
+}
+
+#[test]
 fn postgres_refuses_a_database_from_a_newer_version() {
     let Some(url) = postgres::fresh_url("pg_newer") else {
         return;

@@ -3,7 +3,7 @@
 //! using each other.
 
 /// Why the store failed; the engine reports it and the change did not happen.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum StoreError {
     /// The session changed since the revision this change was based on, so the change
     /// was not written: read the session again and redo the event on what is there.

@@ -36,10 +36,12 @@ use super::interp::Effect;
 use super::rules::{self, Change};
 use super::session::SessionState;
 use super::store::{
-    instant, millis, JourneyVersion, Message, MessageStatus, Result, Store, StoreError, Timer,
-    RANK_SQL, SHARED_RECHECK,
+    self, instant, millis, JourneyVersion, Message, MessageStatus, Result, Store, StoreError,
+    Timer, RANK_SQL, SHARED_RECHECK,
 };
 use super::wakeup::Wakeup;
+
+mod reads;
 
 /// The migrations, in order; each runs once, in its own transaction. Never edit a
 /// shipped one: add the next file.
@@ -85,6 +87,8 @@ struct Inner {
     closing: AtomicBool,
     /// The listener is started once, by the first `watch`.
     listening: AtomicBool,
+    /// Sessions by journey-link token, read together (see `reads`).
+    reads: reads::TokenReads,
 }
 
 /// One committer's queue.
@@ -196,6 +200,25 @@ enum Db<'c> {
     Own(&'c OwnConn),
 }
 
+/// A connection of its own, driven by a task on the runtime this is awaited on.
+async fn connect(
+    config: &tokio_postgres::Config,
+    tls: &Option<tokio_postgres_rustls::MakeRustlsConnect>,
+) -> std::result::Result<tokio_postgres::Client, tokio_postgres::Error> {
+    match tls {
+        Some(tls) => {
+            let (client, connection) = config.connect(tls.clone()).await?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
+        None => {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(connection);
+            Ok(client)
+        }
+    }
+}
+
 /// A connection of one committer thread, with the runtime that drives it there.
 struct OwnConn {
     rt: tokio::runtime::Runtime,
@@ -209,20 +232,7 @@ impl OwnConn {
             .enable_all()
             .build()
             .map_err(|e| StoreError::new(format!("cannot start a committer's runtime: {e}")))?;
-        let client = rt.block_on(async {
-            match &inner.tls {
-                Some(tls) => {
-                    let (client, connection) = inner.config.connect(tls.clone()).await?;
-                    tokio::spawn(connection);
-                    Ok(client)
-                }
-                None => {
-                    let (client, connection) = inner.config.connect(NoTls).await?;
-                    tokio::spawn(connection);
-                    Ok(client)
-                }
-            }
-        });
+        let client = rt.block_on(connect(&inner.config, &inner.tls));
         Ok(OwnConn {
             rt,
             client: client.map_err(pg_err)?,
@@ -1029,6 +1039,7 @@ impl PgStore {
         let mut id = [0u8; 9];
         getrandom::fill(&mut id).map_err(|e| StoreError::new(e.to_string()))?;
         let replica = id.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let reads = reads::TokenReads::new(config.clone(), tls.clone());
         let inner = Arc::new(Inner {
             rt: runtime.handle().clone(),
             pool,
@@ -1038,6 +1049,7 @@ impl PgStore {
             lanes: (0..LANES).map(|_| Lane::default()).collect(),
             closing: AtomicBool::new(false),
             listening: AtomicBool::new(false),
+            reads,
         });
         inner.with(migrate).map_err(|e| match e {
             StoreError::Unavailable(m) => StoreError::Unavailable(format!(
@@ -1444,6 +1456,10 @@ impl Store for PgStore {
             vec![Box::new(token_hash.to_vec())],
         )?;
         rows.first().map(session_from).transpose()
+    }
+
+    fn session_by_token_async(&self, token_hash: &[u8]) -> store::Read<Option<SessionState>> {
+        Box::pin(self.inner.reads.read(token_hash))
     }
 
     fn active_session_for_phone(

@@ -18,6 +18,12 @@ impl Engine {
             .map(|s| self.with_link(s)))
     }
 
+    /// `session_by_token` for an async task: it holds no thread while the store reads.
+    pub async fn session_by_token_async(&self, token_hash: &[u8]) -> Result<Option<SessionState>> {
+        let found = self.store().session_by_token_async(token_hash).await?;
+        Ok(found.map(|s| self.with_link(s)))
+    }
+
     /// Whether a webhook delivery with this provider id was kept.
     pub fn delivery_seen(&self, sid: &str) -> Result<bool> {
         self.store().delivery_seen(sid)

@@ -12,6 +12,9 @@ use crate::ir::Action;
 
 pub use super::error::{Result, StoreError};
 
+/// A read an async caller awaits (see `Store::session_by_token_async`).
+pub type Read<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send>>;
+
 /// How often a process sharing its store with others looks for what they left it:
 /// timers come due, messages to send, claims of processes that stopped.
 pub const SHARED_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
@@ -231,6 +234,12 @@ pub trait Store: Send + Sync {
     fn fail_session(&self, session_id: &str, problem: &str, now: DateTime<Utc>) -> Result<()>;
     fn session(&self, id: &str) -> Result<Option<SessionState>>;
     fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<SessionState>>;
+    /// `session_by_token` for a caller in an async task. A store whose reads take
+    /// microseconds answers at once, as here; one across a network answers without
+    /// holding the caller's thread while the query is out.
+    fn session_by_token_async(&self, token_hash: &[u8]) -> Read<Option<SessionState>> {
+        Box::pin(std::future::ready(self.session_by_token(token_hash)))
+    }
     /// The active, unexpired session of a journey whose initialised actor has `phone`.
     fn active_session_for_phone(
         &self,

@@ -93,14 +93,20 @@ pub(super) async fn session_for(app: &Arc<App>, token: &str) -> Result<SessionSt
         return Err(not_found_page());
     }
     let hash = token_hash(token);
-    // A read by an indexed key on a read connection takes microseconds and never waits
-    // for a commit, so it runs here rather than hopping to the blocking pool.
+    // Not on the blocking pool: SQLite's read takes microseconds on a read connection
+    // and never waits for a commit, and PostgreSQL's holds no thread while it is out.
     let now = app.engine.now();
-    match app.engine.session_by_token(&hash).map(|s| (s, now)) {
+    match app
+        .engine
+        .session_by_token_async(&hash)
+        .await
+        .map(|s| (s, now))
+    {
         Ok((None, _)) => Err(not_found_page()),
         Ok((Some(s), now)) if !s.is_active(now) => Err(gone_page()),
         Ok((Some(s), _)) => Ok(s),
         Err(StoreError::Broken { session, problem }) => Err(broken(app, session, problem).await),
+        Err(e @ StoreError::Unavailable(_)) => Err(failed(app, "opening a journey link", &e)),
         Err(e) => Err(server_error(app, &format!("reading a session failed: {e}"))),
     }
 }
