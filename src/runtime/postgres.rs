@@ -313,33 +313,150 @@ impl Db<'_> {
     }
 }
 
-/// A transaction's connection, and the earliest due time of the timers it added,
-/// announced when it commits.
+/// A transaction's connection, the earliest due time of the timers it added
+/// (announced when it commits), and its writes not sent yet.
+///
+/// A write whose answer nothing needs is deferred (`defer`) and sent with the next
+/// statement that needs one, all in one round trip: a change is a few round trips,
+/// not one per row. *Invariant: every statement that answers (a read, a checked
+/// update, `COMMIT`) is sent after the deferred writes, so it sees them, and a
+/// deferred write's failure fails the transaction before it commits.*
 struct Tx<'c> {
     db: Db<'c>,
     earliest_timer: Option<i64>,
+    later: std::cell::RefCell<Vec<Later>>,
 }
 
-impl<'c> std::ops::Deref for Tx<'c> {
-    type Target = Db<'c>;
-    fn deref(&self) -> &Db<'c> {
-        &self.db
+/// A statement to send with the next one that needs an answer.
+enum Later {
+    /// A transaction statement, by the simple protocol.
+    Simple(&'static str),
+    /// A prepared write and its parameters.
+    Write(&'static str, Vec<Param>),
+}
+
+impl<'c> Tx<'c> {
+    fn begin(db: &Db<'c>) -> Tx<'c> {
+        Tx {
+            db: match db {
+                Db::Pooled(c) => Db::Pooled(c),
+                Db::Own(o) => Db::Own(o),
+            },
+            earliest_timer: None,
+            later: std::cell::RefCell::new(vec![Later::Simple("BEGIN")]),
+        }
     }
-}
 
-impl Tx<'_> {
+    /// Queues a write, sent with the next statement that needs an answer.
+    fn defer(&self, sql: &'static str, params: Vec<Param>) {
+        self.later.borrow_mut().push(Later::Write(sql, params));
+    }
+
+    /// Forgets the deferred writes: the transaction, or the savepoint they belong
+    /// to, is being rolled back.
+    fn discard(&self) {
+        self.later
+            .borrow_mut()
+            .retain(|l| matches!(l, Later::Simple("BEGIN")));
+    }
+
+    /// Sends the deferred writes, then `last` if any, all at once; the first error
+    /// in their order, or `last`'s answer.
+    fn send<T>(
+        &self,
+        last: impl Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    ) -> Result<T> {
+        let later = std::mem::take(&mut *self.later.borrow_mut());
+        if later.is_empty() {
+            return self.db.block(last).map_err(pg_err);
+        }
+        let db = &self.db;
+        // Prepared first: a write that waited for its statement would go after `last`.
+        let mut ready = Vec::with_capacity(later.len());
+        for l in &later {
+            ready.push(match l {
+                Later::Simple(sql) => (None, *sql, &[][..]),
+                Later::Write(sql, params) => (
+                    Some(db.block(db.statement(sql)).map_err(pg_err)?),
+                    *sql,
+                    &params[..],
+                ),
+            });
+        }
+        let sent = ready.iter().map(|(st, sql, params)| async move {
+            match st {
+                Some(st) => {
+                    let refs: Vec<&(dyn ToSql + Sync)> = params
+                        .iter()
+                        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                        .collect();
+                    db.client().execute(st, &refs).await.map(|_| ())
+                }
+                None => db.client().batch_execute(sql).await,
+            }
+        });
+        // Joined, so that every request is written before any answer is awaited.
+        let (done, answer) = db.block(futures_util::future::join(
+            futures_util::future::join_all(sent),
+            last,
+        ));
+        done.into_iter()
+            .collect::<std::result::Result<Vec<()>, _>>()
+            .map_err(pg_err)?;
+        answer.map_err(pg_err)
+    }
+
+    /// Sends what is deferred, and waits for it.
+    fn flush(&self) -> Result<()> {
+        self.send(async { Ok(()) })
+    }
+
+    fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64> {
+        self.send(async {
+            let st = self.db.statement(sql).await?;
+            self.db.client().execute(&st, params).await
+        })
+    }
+
+    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        self.send(async {
+            let st = self.db.statement(sql).await?;
+            self.db.client().query(&st, params).await
+        })
+    }
+
+    fn opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    fn one(&self, sql: &str, params: Params<'_>) -> Result<Row> {
+        self.opt(sql, params)?
+            .ok_or_else(|| StoreError::new(format!("no row from `{sql}`")))
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        self.send(self.db.client().batch_execute(sql))
+    }
+
     /// Commits; the replicas listening hear of the timers it added that come due
     /// before they would look anyway. Only those: a `NOTIFY` serializes commits
     /// across the whole server.
     fn commit(&mut self) -> Result<()> {
         let soon = wall_ms() + SHARED_RECHECK.as_millis() as i64;
         if let Some(due) = self.earliest_timer.take().filter(|&due| due < soon) {
-            self.execute(
+            self.defer(
                 "SELECT pg_notify($1, $2)",
-                &[&DUE_CHANNEL, &due.to_string()],
-            )?;
+                vec![Box::new(DUE_CHANNEL), Box::new(due.to_string())],
+            );
         }
         self.batch("COMMIT")
+    }
+
+    /// Rolls back, whatever was deferred. A connection that failed cannot roll back:
+    /// the server does.
+    fn rollback(&self) {
+        self.later.borrow_mut().clear();
+        let _ = self.db.batch("ROLLBACK");
     }
 }
 
@@ -480,21 +597,31 @@ impl rules::Ledger for Ledger<'_, '_> {
         )
     }
 
+    fn checks(&mut self, to: &str, body_hash: &[u8], since: DateTime<Utc>) -> Result<(bool, bool)> {
+        let row = self.tx.one(
+            "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = $1), \
+             EXISTS (SELECT 1 FROM outbox WHERE to_number = $1 AND body_hash = $2 AND created_at > $3 \
+             AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown'))",
+            &[&to, &body_hash, &millis(since)],
+        )?;
+        Ok((get(&row, 0)?, get(&row, 1)?))
+    }
+
     fn queue(&mut self, t: rules::Outgoing<'_>) -> Result<()> {
-        self.tx.execute(
+        self.tx.defer(
             "INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at, body_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &self.session,
-                &t.to,
-                &t.from,
-                &t.body,
-                &t.status.as_str(),
-                &t.note,
-                &millis(self.now),
-                &t.body_hash,
+            vec![
+                Box::new(self.session.to_string()),
+                Box::new(t.to.to_string()),
+                Box::new(t.from.to_string()),
+                Box::new(t.body.to_string()),
+                Box::new(t.status.as_str()),
+                Box::new(t.note.map(str::to_string)),
+                Box::new(millis(self.now)),
+                Box::new(t.body_hash.to_vec()),
             ],
-        )?;
+        );
         Ok(())
     }
 
@@ -511,27 +638,31 @@ impl rules::Ledger for Ledger<'_, '_> {
         actions: &str,
     ) -> Result<()> {
         let due = millis(due);
-        self.tx.execute(
+        self.tx.defer(
             "INSERT INTO timers (session_id, key, due, step, skip_if_missed, actions, state) \
              VALUES ($1, $2, $3, $4, $5, $6, 'pending')",
-            &[
-                &self.session,
-                &key,
-                &due,
-                &(step as i64),
-                &skip_if_missed,
-                &actions,
+            vec![
+                Box::new(self.session.to_string()),
+                Box::new(key.to_string()),
+                Box::new(due),
+                Box::new(step as i64),
+                Box::new(skip_if_missed),
+                Box::new(actions.to_string()),
             ],
-        )?;
+        );
         self.tx.earliest_timer = Some(self.tx.earliest_timer.map_or(due, |e| e.min(due)));
         Ok(())
     }
 
     fn end_timer(&mut self, key: &str, how: &str) -> Result<()> {
-        self.tx.execute(
+        self.tx.defer(
             "UPDATE timers SET state = $3 WHERE session_id = $1 AND key = $2 AND state = 'pending'",
-            &[&self.session, &key, &how],
-        )?;
+            vec![
+                Box::new(self.session.to_string()),
+                Box::new(key.to_string()),
+                Box::new(how.to_string()),
+            ],
+        );
         Ok(())
     }
 
@@ -546,18 +677,23 @@ impl rules::Ledger for Ledger<'_, '_> {
         actions: &[crate::ir::Action],
     ) -> Result<()> {
         let actions = serde_json::to_string(actions).expect("actions serialize");
-        self.tx.execute(
+        self.tx.defer(
             "UPDATE timers SET step = $3, actions = $4 WHERE session_id = $1 AND key = $2 AND state = 'pending'",
-            &[&self.session, &key, &(step as i64), &actions],
-        )?;
+            vec![
+                Box::new(self.session.to_string()),
+                Box::new(key.to_string()),
+                Box::new(step as i64),
+                Box::new(actions),
+            ],
+        );
         Ok(())
     }
 
     fn delivery(&mut self, sid: &str) -> Result<()> {
-        self.tx.execute(
+        self.tx.defer(
             "INSERT INTO deliveries (sid, at) VALUES ($1, $2)",
-            &[&sid, &millis(self.now)],
-        )?;
+            vec![Box::new(sid.to_string()), Box::new(millis(self.now))],
+        );
         Ok(())
     }
 }
@@ -619,20 +755,24 @@ impl rules::Firing for RuleTx<'_, '_> {
 }
 
 fn log(tx: &Tx<'_>, session: &str, now: DateTime<Utc>, text: &str) -> Result<()> {
-    tx.execute(
+    tx.defer(
         "INSERT INTO events (session_id, at, text) VALUES ($1, $2, $3)",
-        &[&session, &millis(now), &text],
-    )?;
+        vec![
+            Box::new(session.to_string()),
+            Box::new(millis(now)),
+            Box::new(text.to_string()),
+        ],
+    );
     Ok(())
 }
 
 /// Cancels `session`'s pending timers that belong to steps before `before`.
 fn cancel_timers(tx: &Tx<'_>, session: &str, before: usize) -> Result<()> {
     let before = i64::try_from(before).unwrap_or(i64::MAX);
-    tx.execute(
+    tx.defer(
         "UPDATE timers SET state = 'cancelled' WHERE session_id = $1 AND state = 'pending' AND step < $2",
-        &[&session, &before],
-    )?;
+        vec![Box::new(session.to_string()), Box::new(before)],
+    );
     Ok(())
 }
 
@@ -784,20 +924,12 @@ impl Inner {
 fn transaction<T>(db: &Db<'_>, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
     let mut attempt = 1;
     loop {
-        let mut tx = Tx {
-            db: match db {
-                Db::Pooled(c) => Db::Pooled(c),
-                Db::Own(o) => Db::Own(o),
-            },
-            earliest_timer: None,
-        };
-        tx.batch("BEGIN")?;
+        let mut tx = Tx::begin(db);
         let result = f(&mut tx).and_then(|v| tx.commit().map(|()| v));
         match result {
             Ok(v) => return Ok(v),
             Err(e) => {
-                // A connection that failed cannot roll back: the server does.
-                let _ = tx.batch("ROLLBACK");
+                tx.rollback();
                 if attempt < TX_ATTEMPTS && contended(&e) {
                     attempt += 1;
                     continue;
@@ -823,10 +955,21 @@ fn commit_batch(db: &Db<'_>, jobs: &[Job]) -> Vec<Result<i64>> {
                 if savepoints {
                     tx.batch("SAVEPOINT job")?;
                 }
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(tx)))
-                    .unwrap_or_else(|_| {
-                        Err(StoreError::new("a change panicked and was rolled back"))
-                    });
+                // With savepoints, a change's deferred writes are sent before its
+                // savepoint is released, so their failure is its own.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    job(tx).and_then(|v| {
+                        if savepoints {
+                            tx.flush().map(|()| v)
+                        } else {
+                            Ok(v)
+                        }
+                    })
+                }))
+                .unwrap_or_else(|_| Err(StoreError::new("a change panicked and was rolled back")));
+                if result.is_err() {
+                    tx.discard();
+                }
                 match (result, savepoints) {
                     (Ok(v), true) => {
                         tx.batch("RELEASE SAVEPOINT job")?;
@@ -842,6 +985,17 @@ fn commit_batch(db: &Db<'_>, jobs: &[Job]) -> Vec<Result<i64>> {
                         tx.batch("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")?;
                         out.push(Err(e));
                     }
+                }
+            }
+            // Without savepoints, the changes' last writes go now: if one fails, they
+            // run again, each in its own savepoint.
+            if !savepoints {
+                if let Err(e) = tx.flush() {
+                    if contended(&e) {
+                        return Err(e);
+                    }
+                    failed = true;
+                    return Err(StoreError::new("one change failed"));
                 }
             }
             Ok(())
@@ -1305,20 +1459,20 @@ impl Store for PgStore {
         let token_hash = token_hash.to_vec();
         self.queue(&state.id, move |tx| {
             let s = &change.state;
-            tx.execute(
+            tx.defer(
                 "INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state, revision, version) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)",
-                &[
-                    &s.id,
-                    &s.journey,
-                    &token_hash,
-                    &s.status.as_str(),
-                    &change.phone,
-                    &millis(s.expires_at),
-                    &change.json,
-                    &(s.version as i64),
+                vec![
+                    Box::new(s.id.clone()),
+                    Box::new(s.journey.clone()),
+                    Box::new(token_hash.clone()),
+                    Box::new(s.status.as_str()),
+                    Box::new(change.phone.clone()),
+                    Box::new(millis(s.expires_at)),
+                    Box::new(change.json.clone()),
+                    Box::new(s.version as i64),
                 ],
-            )?;
+            );
             apply_effects(tx, &change, now)?;
             Ok(1)
         })

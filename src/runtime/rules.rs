@@ -48,6 +48,16 @@ pub trait Ledger {
         body_hash: &[u8],
         since: DateTime<Utc>,
     ) -> Result<bool, Self::Error>;
+    /// `opted_out(to)` and `sent_since(to, body_hash, since)` together: a store that
+    /// can answers both in one read.
+    fn checks(
+        &mut self,
+        to: &str,
+        body_hash: &[u8],
+        since: DateTime<Utc>,
+    ) -> Result<(bool, bool), Self::Error> {
+        Ok((self.opted_out(to)?, self.sent_since(to, body_hash, since)?))
+    }
     fn queue(&mut self, text: Outgoing<'_>) -> Result<(), Self::Error>;
     fn log(&mut self, text: &str) -> Result<(), Self::Error>;
     /// Keeps a new pending timer; `actions` is its actions' stored form.
@@ -259,12 +269,10 @@ fn sms<L: Ledger>(
     now: DateTime<Utc>,
 ) -> Result<(), L::Error> {
     let hash = body_hash(body);
-    let note = if ledger.opted_out(to)? {
-        Some("the number opted out")
-    } else if ledger.sent_since(to, &hash, now - Duration::seconds(DUPLICATE_WINDOW_SECS))? {
-        Some("the same text went to this number within 30 minutes")
-    } else {
-        None
+    let note = match ledger.checks(to, &hash, now - Duration::seconds(DUPLICATE_WINDOW_SECS))? {
+        (true, _) => Some("the number opted out"),
+        (false, true) => Some("the same text went to this number within 30 minutes"),
+        (false, false) => None,
     };
     let redacted;
     let (body, status) = match note {
