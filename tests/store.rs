@@ -644,6 +644,41 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
 }
 
 #[test]
+fn a_text_that_left_or_failed_keeps_no_journey_link_token() {
+    const LINK: &str = "https://x.example/j/AAAAAAAAAAAAAAAAAAAAAAAA";
+    for (name, store) in stores("redact") {
+        let mut s = new_session(&*store, "s1");
+        initialise(&mut s);
+        let texts = [
+            sms(&format!("Sent: {LINK}")),
+            sms(&format!("Failed: {LINK}")),
+            sms(&format!("Waiting: {LINK}")),
+        ];
+        store.apply(&mut s, &texts, at(NOW)).unwrap();
+        let ids: Vec<i64> = store.outbox(None).unwrap().iter().map(|m| m.id).collect();
+        store.message_sent(ids[0], "SM1").unwrap();
+        store
+            .set_message_status(ids[1], MessageStatus::Failed, Some("no"))
+            .unwrap();
+        let bodies: Vec<String> = store
+            .outbox(None)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                "Sent: https://x.example/j/[redacted]",
+                "Failed: https://x.example/j/[redacted]",
+                &format!("Waiting: {LINK}"),
+            ],
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn expired_sessions_are_marked_and_leave_nothing_pending() {
     for (name, store) in stores("expire") {
         let mut s = new_session(&*store, "s1");

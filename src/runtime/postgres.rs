@@ -803,15 +803,17 @@ fn fail_in(tx: &Tx<'_>, id: &str, problem: &str, now: DateTime<Utc>) -> Result<(
 }
 
 /// Message `id`'s text without live journey links: it has left the outbox.
-fn redact_body(tx: &Tx<'_>, id: i64) -> Result<()> {
-    if let Some(row) = tx.opt("SELECT body FROM outbox WHERE id = $1", &[&id])? {
+/// Takes the journey link out of message `id`'s body, as returned (`RETURNING body`)
+/// by the update that recorded it left; the write goes with the commit.
+fn redact_body(tx: &Tx<'_>, id: i64, returned: Option<Row>) -> Result<()> {
+    if let Some(row) = returned {
         let body: String = get(&row, 0)?;
         let redacted = super::links::redact(&body);
         if redacted != body {
-            tx.execute(
+            tx.defer(
                 "UPDATE outbox SET body = $2 WHERE id = $1",
-                &[&id, &redacted],
-            )?;
+                vec![Box::new(id), Box::new(redacted)],
+            );
         }
     }
     Ok(())
@@ -1828,13 +1830,13 @@ impl Store for PgStore {
         let note = note.map(str::to_string);
         self.write(&format!("message {id}"), move |tx| {
             let note = note.as_deref();
-            tx.execute(
-                "UPDATE outbox SET status = $2, note = COALESCE($3, note) WHERE id = $1",
+            let returned = tx.opt(
+                "UPDATE outbox SET status = $2, note = COALESCE($3, note) WHERE id = $1 RETURNING body",
                 &[&id, &status.as_str(), &note],
             )?;
             // A text that has left, or will not be sent again, needs its link no more.
             if status.rank() >= MessageStatus::Sent.rank() {
-                redact_body(tx, id)?;
+                redact_body(tx, id, returned)?;
             }
             Ok(())
         })
@@ -1896,11 +1898,11 @@ impl Store for PgStore {
         let sid = sid.to_string();
         self.write(&format!("message {id}"), move |tx| {
             // A status callback may have raced ahead and recorded a later status.
-            tx.execute(
-                "UPDATE outbox SET sid = $2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END WHERE id = $1",
+            let returned = tx.opt(
+                "UPDATE outbox SET sid = $2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END WHERE id = $1 RETURNING body",
                 &[&id, &sid],
             )?;
-            redact_body(tx, id)
+            redact_body(tx, id, returned)
         })
     }
 
