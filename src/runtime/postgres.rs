@@ -52,6 +52,8 @@ const MIGRATION_LOCK: i64 = 0x6a6f_7572_6e65_7963;
 
 /// Committer threads; each has its own queue and connection.
 const LANES: usize = 4;
+/// Connections that threads' one-statement reads share (see `SharedConn`).
+const SHARED_CONNS: usize = 2;
 /// Changes committed in one transaction at most.
 const BATCH: usize = 512;
 /// Connections in the pool at most.
@@ -89,6 +91,9 @@ struct Inner {
     listening: AtomicBool,
     /// Sessions by journey-link token, read together (see `reads`).
     reads: reads::TokenReads,
+    /// The connections one-statement reads share, made on first use; the next to use.
+    shared: Vec<Mutex<Option<Arc<SharedConn>>>>,
+    next_shared: std::sync::atomic::AtomicUsize,
 }
 
 /// One committer's queue.
@@ -198,6 +203,40 @@ enum Db<'c> {
     /// A committer's own connection, driven on the committer's thread while it waits:
     /// no thread hop per query, which under load was most of a change's cost.
     Own(&'c OwnConn),
+    /// A connection every thread's one-statement reads share (see `Inner::read`).
+    Shared(&'c SharedConn),
+}
+
+/// A connection shared by threads, driven by the store's runtime. Statements of
+/// threads that use it at once go out together, and PostgreSQL answers them one
+/// after another without waiting for the next: a backend woken once for many.
+/// *Invariant: only statements that stand alone (autocommit) go through it.*
+struct SharedConn {
+    client: tokio_postgres::Client,
+    statements: Mutex<std::collections::HashMap<String, tokio_postgres::Statement>>,
+}
+
+impl SharedConn {
+    async fn statement(
+        &self,
+        sql: &str,
+    ) -> std::result::Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        let cached = self
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sql)
+            .cloned();
+        if let Some(st) = cached {
+            return Ok(st);
+        }
+        let st = self.client.prepare(sql).await?;
+        self.statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
 }
 
 /// A connection of its own, driven by a task on the runtime this is awaited on.
@@ -260,7 +299,7 @@ impl Db<'_> {
     /// by the store's runtime for a pooled one.
     fn block<T>(&self, f: impl Future<Output = T>) -> T {
         match self {
-            Db::Pooled(_) => wait(f),
+            Db::Pooled(_) | Db::Shared(_) => wait(f),
             Db::Own(own) => own.rt.block_on(f),
         }
     }
@@ -269,6 +308,7 @@ impl Db<'_> {
         match self {
             Db::Pooled(c) => c,
             Db::Own(own) => &own.client,
+            Db::Shared(shared) => &shared.client,
         }
     }
 
@@ -280,6 +320,7 @@ impl Db<'_> {
         match self {
             Db::Pooled(c) => c.prepare_cached(sql).await,
             Db::Own(own) => own.statement(sql).await,
+            Db::Shared(shared) => shared.statement(sql).await,
         }
     }
 
@@ -341,6 +382,7 @@ impl<'c> Tx<'c> {
             db: match db {
                 Db::Pooled(c) => Db::Pooled(c),
                 Db::Own(o) => Db::Own(o),
+                Db::Shared(c) => Db::Shared(c),
             },
             earliest_timer: None,
             later: std::cell::RefCell::new(vec![Later::Simple("BEGIN")]),
@@ -852,6 +894,33 @@ impl Inner {
         })
     }
 
+    /// Runs `f`, one statement that stands alone, on a connection other threads'
+    /// reads share: made again when it has failed.
+    fn read<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
+        let i = self.next_shared.fetch_add(1, Ordering::Relaxed) % self.shared.len();
+        let conn = {
+            let mut slot = self.shared[i].lock().unwrap_or_else(|e| e.into_inner());
+            match slot.as_ref().filter(|c| !c.client.is_closed()) {
+                Some(c) => c.clone(),
+                None => {
+                    let (config, tls) = (self.config.clone(), self.tls.clone());
+                    let made = wait(self.rt.spawn(async move { connect(&config, &tls).await }))
+                        .map_err(|e| {
+                            StoreError::Unavailable(format!("the store's runtime has stopped: {e}"))
+                        })?
+                        .map_err(pg_err)?;
+                    let made = Arc::new(SharedConn {
+                        client: made,
+                        statements: Mutex::default(),
+                    });
+                    *slot = Some(made.clone());
+                    made
+                }
+            }
+        };
+        f(&Db::Shared(&conn))
+    }
+
     /// Runs `f` with one connection, outside any transaction.
     fn with<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
         let conn = self.conn()?;
@@ -1206,6 +1275,8 @@ impl PgStore {
             closing: AtomicBool::new(false),
             listening: AtomicBool::new(false),
             reads,
+            shared: (0..SHARED_CONNS).map(|_| Mutex::default()).collect(),
+            next_shared: Default::default(),
         });
         inner.with(migrate).map_err(|e| match e {
             StoreError::Unavailable(m) => StoreError::Unavailable(format!(
@@ -1313,7 +1384,7 @@ impl PgStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Db<'_>) -> Result<T>) -> Result<T> {
-        self.inner.with(f)
+        self.inner.read(f)
     }
 
     fn transaction<T>(&self, f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
