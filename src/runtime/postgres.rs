@@ -639,14 +639,20 @@ impl rules::Ledger for Ledger<'_, '_> {
         )
     }
 
-    fn checks(&mut self, to: &str, body_hash: &[u8], since: DateTime<Utc>) -> Result<(bool, bool)> {
-        let row = self.tx.one(
-            "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = $1), \
-             EXISTS (SELECT 1 FROM outbox WHERE to_number = $1 AND body_hash = $2 AND created_at > $3 \
-             AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown'))",
-            &[&to, &body_hash, &millis(since)],
+    fn checks(
+        &mut self,
+        texts: &[(&str, &[u8])],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(bool, bool)>> {
+        let (phones, hashes): (Vec<&str>, Vec<&[u8]>) = texts.iter().copied().unzip();
+        let rows = self.tx.query(
+            "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = c.phone), \
+             EXISTS (SELECT 1 FROM outbox WHERE to_number = c.phone AND body_hash = c.h AND created_at > $3 \
+             AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown')) \
+             FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS c(phone, h, i) ORDER BY c.i",
+            &[&phones, &hashes, &millis(since)],
         )?;
-        Ok((get(&row, 0)?, get(&row, 1)?))
+        rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()
     }
 
     fn queue(&mut self, t: rules::Outgoing<'_>) -> Result<()> {

@@ -48,15 +48,18 @@ pub trait Ledger {
         body_hash: &[u8],
         since: DateTime<Utc>,
     ) -> Result<bool, Self::Error>;
-    /// `opted_out(to)` and `sent_since(to, body_hash, since)` together: a store that
-    /// can answers both in one read.
+    /// For each text `(to, body_hash)`, in order, `opted_out(to)` and
+    /// `sent_since(to, body_hash, since)` as kept before the change: a store that can
+    /// answers them all in one read.
     fn checks(
         &mut self,
-        to: &str,
-        body_hash: &[u8],
+        texts: &[(&str, &[u8])],
         since: DateTime<Utc>,
-    ) -> Result<(bool, bool), Self::Error> {
-        Ok((self.opted_out(to)?, self.sent_since(to, body_hash, since)?))
+    ) -> Result<Vec<(bool, bool)>, Self::Error> {
+        texts
+            .iter()
+            .map(|(to, hash)| Ok((self.opted_out(to)?, self.sent_since(to, hash, since)?)))
+            .collect()
     }
     fn queue(&mut self, text: Outgoing<'_>) -> Result<(), Self::Error>;
     fn log(&mut self, text: &str) -> Result<(), Self::Error>;
@@ -229,9 +232,34 @@ pub fn apply<L: Ledger>(
     now: DateTime<Utc>,
 ) -> Result<(), L::Error> {
     let mut timer_actions = timer_actions.iter();
+    // Every text's checks in one read, before any is queued; a text queued earlier in
+    // this change is remembered here instead.
+    let texts: Vec<(&str, Vec<u8>)> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Sms { to, body, .. } => Some((to.as_str(), body_hash(body))),
+            _ => None,
+        })
+        .collect();
+    let checks = if texts.is_empty() {
+        Vec::new()
+    } else {
+        let asked: Vec<(&str, &[u8])> = texts.iter().map(|(to, h)| (*to, &h[..])).collect();
+        ledger.checks(&asked, now - Duration::seconds(DUPLICATE_WINDOW_SECS))?
+    };
+    let mut checked = texts.iter().zip(checks);
+    let mut queued: Vec<(&str, &[u8])> = Vec::new();
     for effect in effects {
         match effect {
-            Effect::Sms { to, from, body } => sms(ledger, to, from, body, now)?,
+            Effect::Sms { from, body, .. } => {
+                let Some(((to, hash), (opted_out, sent))) = checked.next() else {
+                    unreachable!("every text was checked");
+                };
+                let sent = sent || queued.contains(&(*to, &hash[..]));
+                if sms(ledger, to, from, body, hash, opted_out, sent)? {
+                    queued.push((to, &hash[..]));
+                }
+            }
             Effect::StartTimer {
                 key,
                 due,
@@ -261,15 +289,18 @@ pub fn apply<L: Ledger>(
     Ok(())
 }
 
+/// Queues a text, suppressed when its number opted out or the same text went to it
+/// within the window; whether it is to go.
 fn sms<L: Ledger>(
     ledger: &mut L,
     to: &str,
     from: &str,
     body: &str,
-    now: DateTime<Utc>,
-) -> Result<(), L::Error> {
-    let hash = body_hash(body);
-    let note = match ledger.checks(to, &hash, now - Duration::seconds(DUPLICATE_WINDOW_SECS))? {
+    hash: &[u8],
+    opted_out: bool,
+    sent: bool,
+) -> Result<bool, L::Error> {
+    let note = match (opted_out, sent) {
         (true, _) => Some("the number opted out"),
         (false, true) => Some("the same text went to this number within 30 minutes"),
         (false, false) => None,
@@ -286,14 +317,14 @@ fn sms<L: Ledger>(
         to,
         from,
         body,
-        body_hash: &hash,
+        body_hash: hash,
         status,
         note,
     })?;
     if let Some(note) = note {
         ledger.log(&format!("SMS to {to} suppressed: {note}"))?;
     }
-    Ok(())
+    Ok(note.is_none())
 }
 
 #[cfg(test)]
