@@ -22,6 +22,16 @@ use crate::coverage::Item;
 use crate::ir::{self, Policy};
 use crate::literals::{HELP_WORDS, START_WORDS, STOP_WORDS};
 
+/// What a start knows of the actor's active session of its journey.
+#[derive(Clone, Copy)]
+enum Existing {
+    /// Nothing: it looks, and follows the journey's `existing session` policy.
+    Unknown,
+    /// Its caller read the actor's active sessions, in this attempt, and none is of
+    /// the journey.
+    NoneActive,
+}
+
 /// How a session starts, with what the trigger knows.
 #[derive(Clone, Debug)]
 pub enum Start {
@@ -851,11 +861,13 @@ impl Engine {
                 &token_hash,
                 journey_link.clone(),
                 delivery.as_deref(),
+                Existing::Unknown,
             )
         })
     }
 
     /// One attempt at `start_with`.
+    #[allow(clippy::too_many_arguments)]
     fn start_attempt(
         &self,
         journey: &str,
@@ -864,6 +876,7 @@ impl Engine {
         token_hash: &[u8],
         journey_link: Option<String>,
         delivery: Option<&str>,
+        existing: Existing,
     ) -> Result<Pending<Started>> {
         let now = self.now();
         let Some(j) = self.journey(journey) else {
@@ -876,7 +889,8 @@ impl Engine {
             Start::Api { phone, .. } => ("api", Some(phone.clone())),
             Start::Schedule => ("schedule", None),
         };
-        if let Some(phone) = &phone {
+        let look = matches!(existing, Existing::Unknown);
+        if let Some(phone) = phone.as_ref().filter(|_| look) {
             if let Some(mut existing) = self.store.active_session_for_phone(journey, phone, now)? {
                 match j.existing_session {
                     Policy::Keep => {
@@ -1572,6 +1586,8 @@ impl Engine {
                     &token_hash,
                     link,
                     delivery,
+                    // The loop above read the number's active sessions: none is its.
+                    Existing::NoneActive,
                 )?;
                 Ok(started.map(|_| Reply::None))
             }
@@ -1677,6 +1693,8 @@ impl Engine {
                     &token_hash,
                     link,
                     delivery,
+                    // Read above: the caller has no active session of the journey.
+                    Existing::NoneActive,
                 )?
                 .map(|started| started.effects)
             }
