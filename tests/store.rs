@@ -1414,6 +1414,19 @@ fn postgres_with_sslmode_require_connects_over_tls() {
     ))
     .unwrap();
     new_session(&store, "over-tls");
+    // Every kind of connection: the pool's, the shared readers' and the token reader's.
+    assert!(!store.is_opted_out("+15005550006").unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let by_token = rt.block_on(store.session_by_token_async(b"over-tls"));
+    assert!(by_token.unwrap().is_some());
+    let connections = postgres::number(
+        &url,
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'journeyc_tls'",
+    );
+    assert!(connections >= 3, "{connections} connections");
     let encrypted = postgres::number(
         &url,
         "SELECT COUNT(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE ssl AND application_name = 'journeyc_tls'",
