@@ -112,6 +112,17 @@ async fn start_burst(
     i: usize,
     fire_at: &str,
 ) -> Result<String, u16> {
+    let v = start_burst_answer(client, base, i, fire_at).await?;
+    Ok(v["session"].as_str().unwrap().to_string())
+}
+
+/// `start_burst`, giving the API's whole answer.
+async fn start_burst_answer(
+    client: &reqwest::Client,
+    base: &str,
+    i: usize,
+    fire_at: &str,
+) -> Result<Value, u16> {
     let body = json!({"actor": {"phone": phone(i)}, "vars": {"fire_at": fire_at}});
     let r = client
         .post(format!("{base}/api/v1/journeys/Burst/sessions"))
@@ -125,8 +136,7 @@ async fn start_burst(
     if status != 201 {
         return Err(status);
     }
-    let v: Value = serde_json::from_str(&text).unwrap();
-    Ok(v["session"].as_str().unwrap().to_string())
+    Ok(serde_json::from_str(&text).unwrap())
 }
 
 /// Waits until `check` holds, at most `secs` seconds.
@@ -448,19 +458,9 @@ async fn postgres_stopped_and_started_under_load_answers_503_and_loses_nothing()
     let running = load(bases, stop.clone(), chrono::Duration::seconds(1), 8);
     tokio::time::sleep(Duration::from_secs(2)).await;
     // A journey link made before, opened while it is down.
-    let started = client()
-        .post(rs[0].url("/api/v1/journeys/Burst/sessions"))
-        .header("authorization", format!("Bearer {API_TOKEN}"))
-        .json_body(
-            &json!({"actor": {"phone": phone(9_998)}, "vars": {"fire_at": Utc::now().to_rfc3339()}}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
+    let started = start_burst_answer(&client(), &rs[0].base, 9_998, &Utc::now().to_rfc3339())
         .await
         .unwrap();
-    let started: Value = serde_json::from_str(&started).unwrap();
     let link = started["journey_link"].as_str().unwrap().to_string();
     let path = &link[link.find("/j/").unwrap()..];
     pg_ctl("stop");

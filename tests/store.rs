@@ -70,6 +70,16 @@ fn new_session(store: &dyn Store, id: &str) -> SessionState {
     s
 }
 
+/// The outbox's texts, oldest first.
+fn bodies(store: &dyn Store) -> Vec<String> {
+    store
+        .outbox(None)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
 fn initialise(s: &mut SessionState) {
     s.actor.insert("phone".into(), Value::Phone(PHONE.into()));
     s.actor_initialized = true;
@@ -314,12 +324,7 @@ fn a_timer_fires_once_with_its_effects() {
                 .unwrap(),
             "{name}: a second firing changes nothing"
         );
-        let bodies: Vec<String> = store
-            .outbox(None)
-            .unwrap()
-            .into_iter()
-            .map(|m| m.body)
-            .collect();
+        let bodies = bodies(&*store);
         assert_eq!(bodies, ["Reminder"], "{name}");
         assert!(
             store
@@ -660,12 +665,7 @@ fn a_text_that_left_or_failed_keeps_no_journey_link_token() {
         store
             .set_message_status(ids[1], MessageStatus::Failed, Some("no"))
             .unwrap();
-        let bodies: Vec<String> = store
-            .outbox(None)
-            .unwrap()
-            .into_iter()
-            .map(|m| m.body)
-            .collect();
+        let bodies = bodies(&*store);
         assert_eq!(
             bodies,
             [
@@ -905,12 +905,7 @@ fn a_batch_of_firings_commits_together_and_skips_what_is_no_longer_pending() {
             matches!(later[..], [Ok(None), Err(ref e)] if e.is_conflict()),
             "{name}: {later:?}"
         );
-        let bodies: Vec<String> = store
-            .outbox(None)
-            .unwrap()
-            .into_iter()
-            .map(|m| m.body)
-            .collect();
+        let bodies = bodies(&*store);
         assert_eq!(bodies, ["from c"], "{name}: only what fired left effects");
     }
 }

@@ -334,13 +334,15 @@ impl Db<'_> {
         .map_err(pg_err)
     }
 
-    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
-        self.block(async {
-            let st = self.statement(sql).await?;
-            self.client().query(&st, params).await
-        })
-        .map_err(pg_err)
+    fn batch(&self, sql: &str) -> Result<()> {
+        self.block(self.client().batch_execute(sql)).map_err(pg_err)
     }
+}
+
+/// A statement's rows, and the one or first row of them: the same on a connection and
+/// in a transaction.
+trait Query {
+    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>>;
 
     fn opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -350,9 +352,25 @@ impl Db<'_> {
         self.opt(sql, params)?
             .ok_or_else(|| StoreError::new(format!("no row from `{sql}`")))
     }
+}
 
-    fn batch(&self, sql: &str) -> Result<()> {
-        self.block(self.client().batch_execute(sql)).map_err(pg_err)
+impl Query for Db<'_> {
+    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        self.block(async {
+            let st = self.statement(sql).await?;
+            self.client().query(&st, params).await
+        })
+        .map_err(pg_err)
+    }
+}
+
+impl Query for Tx<'_> {
+    /// Sent after the deferred writes, which it sees.
+    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        self.send(async {
+            let st = self.db.statement(sql).await?;
+            self.db.client().query(&st, params).await
+        })
     }
 }
 
@@ -460,22 +478,6 @@ impl<'c> Tx<'c> {
             let st = self.db.statement(sql).await?;
             self.db.client().execute(&st, params).await
         })
-    }
-
-    fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
-        self.send(async {
-            let st = self.db.statement(sql).await?;
-            self.db.client().query(&st, params).await
-        })
-    }
-
-    fn opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
-        Ok(self.query(sql, params)?.into_iter().next())
-    }
-
-    fn one(&self, sql: &str, params: Params<'_>) -> Result<Row> {
-        self.opt(sql, params)?
-            .ok_or_else(|| StoreError::new(format!("no row from `{sql}`")))
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
