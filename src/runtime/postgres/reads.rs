@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Row, Statement};
 
-use super::{connect, get, pg_err, session_from};
+use super::wire::{connect, get, pg_err, session_from};
 use crate::runtime::error::{Result, StoreError};
 use crate::runtime::session::SessionState;
 
