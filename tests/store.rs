@@ -1359,6 +1359,67 @@ fn postgres_reads_by_token_see_every_change_another_replica_committed_before() {
 }
 
 #[test]
+fn postgres_reads_by_token_stay_right_when_the_kept_copies_are_full() {
+    let Some(url) = postgres::fresh_url("pg_token_copies") else {
+        return;
+    };
+    // More sessions than a replica keeps copies of (10,000).
+    const SESSIONS: usize = 10_100;
+    let store = Arc::new(PgStore::open(&url).unwrap());
+    std::thread::scope(|scope| {
+        for t in 0..16 {
+            let store = store.clone();
+            scope.spawn(move || {
+                for i in (t..SESSIONS).step_by(16) {
+                    let id = format!("k{i}");
+                    let s = SessionState::new(id.clone(), &journey(), "link", at(NOW));
+                    store
+                        .create_session_queued(&s, id.as_bytes(), &[], at(NOW))
+                        .wait()
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let read_at_once = |tokens: Vec<usize>| {
+        let reads: Vec<_> = tokens
+            .into_iter()
+            .map(|i| {
+                let store = store.clone();
+                rt.spawn(async move {
+                    let token = format!("k{i}");
+                    let found = store.session_by_token_async(token.as_bytes()).await;
+                    (token, found)
+                })
+            })
+            .collect();
+        rt.block_on(async {
+            for read in reads {
+                let (token, found) = read.await.unwrap();
+                let found = found.unwrap_or_else(|e| panic!("{token}: {e}"));
+                assert_eq!(found.map(|s| s.id), Some(token));
+            }
+        });
+    };
+    // The reader keeps a copy of each of 10,000 sessions: it is full.
+    for round in (0..10_000).step_by(250) {
+        read_at_once((round..round + 250).collect());
+    }
+    // Then kept and new tokens at once, so that the copies start again in the middle
+    // of a query's answer, between rows that came back without their state.
+    for round in 0..2 {
+        let kept = (round * 50..round * 50 + 50).map(|i| i * 7);
+        let new = 10_000 + round * 50..10_000 + round * 50 + 50;
+        read_at_once(kept.zip(new).flat_map(|(a, b)| [a, b]).collect());
+    }
+}
+
+#[test]
 fn postgres_refuses_a_database_from_a_newer_version() {
     let Some(url) = postgres::fresh_url("pg_newer") else {
         return;

@@ -297,6 +297,46 @@ impl Db<'_> {
     }
 }
 
+/// Awaits `writes` and then `last`, polling them in that order every time: a query
+/// sends its request when first polled, so the writes go out first and in order, and
+/// their answers come back with `last`'s. (A general join may poll `last` before
+/// every write has been polled once.)
+async fn in_order<W, L, T, E>(
+    mut writes: Vec<std::pin::Pin<Box<W>>>,
+    mut last: std::pin::Pin<Box<L>>,
+) -> (Vec<std::result::Result<(), E>>, std::result::Result<T, E>)
+where
+    W: Future<Output = std::result::Result<(), E>>,
+    L: Future<Output = std::result::Result<T, E>>,
+{
+    let mut done: Vec<Option<std::result::Result<(), E>>> = writes.iter().map(|_| None).collect();
+    let mut answer = None;
+    std::future::poll_fn(|cx| {
+        for (w, d) in writes.iter_mut().zip(done.iter_mut()) {
+            if d.is_none() {
+                if let Poll::Ready(r) = w.as_mut().poll(cx) {
+                    *d = Some(r);
+                }
+            }
+        }
+        if answer.is_none() {
+            if let Poll::Ready(r) = last.as_mut().poll(cx) {
+                answer = Some(r);
+            }
+        }
+        if answer.is_some() && done.iter().all(Option::is_some) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    (
+        done.into_iter().flatten().collect(),
+        answer.expect("the last statement was answered"),
+    )
+}
+
 /// A statement's rows, and the one or first row of them: the same on a connection and
 /// in a transaction.
 trait Query {
@@ -415,11 +455,7 @@ impl<'c> Tx<'c> {
                 None => db.client().batch_execute(sql).await,
             }
         });
-        // Joined, so that every request is written before any answer is awaited.
-        let (done, answer) = db.block(futures_util::future::join(
-            futures_util::future::join_all(sent),
-            last,
-        ));
+        let (done, answer) = db.block(in_order(sent.map(Box::pin).collect(), Box::pin(last)));
         done.into_iter()
             .collect::<std::result::Result<Vec<()>, _>>()
             .map_err(pg_err)?;

@@ -179,19 +179,23 @@ async fn answer(
             return;
         }
     };
+    // Every row is read against the copies the query was sent with; the copies are
+    // replaced only after, so that none a later row needs is gone.
     let mut found: HashMap<Vec<u8>, Answer> = HashMap::with_capacity(rows.len());
     for row in &rows {
         let Ok(hash) = get::<Vec<u8>>(row, 4) else {
             continue;
         };
         let read = unchanged(row, kept.get(&hash)).map_or_else(|| session_from(row), Ok);
-        if let Ok(s) = &read {
-            if kept.len() >= KEPT && !kept.contains_key(&hash) {
+        found.insert(hash, read.map(Some));
+    }
+    for (hash, read) in &found {
+        if let Ok(Some(s)) = read {
+            if kept.len() >= KEPT && !kept.contains_key(hash) {
                 kept.clear();
             }
             kept.insert(hash.clone(), s.clone());
         }
-        found.insert(hash, read.map(Some));
     }
     for (hash, replies) in batch {
         let read = found.remove(&hash).unwrap_or(Ok(None));
