@@ -139,6 +139,15 @@ async fn start_burst_answer(
     Ok(serde_json::from_str(&text).unwrap())
 }
 
+/// What every test here starts with: its turn (they run one at a time), a fresh
+/// database, and a fake Twilio; `None` when no PostgreSQL is configured, which
+/// `fresh_url` reports as skipped.
+async fn set_up(name: &str) -> Option<(tokio::sync::MutexGuard<'static, ()>, String, FakeTwilio)> {
+    let turn = ONE_AT_A_TIME.lock().await;
+    let url = fresh_url(name)?;
+    Some((turn, url, FakeTwilio::start().await))
+}
+
 /// Waits until `check` holds, at most `secs` seconds.
 async fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..secs * 10 {
@@ -161,11 +170,9 @@ fn texts_by_phone(twilio: &FakeTwilio) -> HashMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_journey_walks_across_replicas() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(url) = fresh_url("replicas_seed") else {
+    let Some((_one, url, twilio)) = set_up("replicas_seed").await else {
         return;
     };
-    let twilio = FakeTwilio::start().await;
     let rs = replicas(3, &example("texting_journey_links.journey"), &url, &twilio);
     // Started on the first replica...
     let link = start(&rs[0], "start").await;
@@ -199,11 +206,9 @@ async fn the_seed_journey_walks_across_replicas() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_spread_over_replicas_and_retried_on_another_are_processed_once() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(url) = fresh_url("replicas_webhooks") else {
+    let Some((_one, url, twilio)) = set_up("replicas_webhooks").await else {
         return;
     };
-    let twilio = FakeTwilio::start().await;
     let rs = replicas(3, &example("texting_journey_links.journey"), &url, &twilio);
     const N: usize = 60;
     let mut tasks = tokio::task::JoinSet::new();
@@ -234,11 +239,9 @@ async fn webhooks_spread_over_replicas_and_retried_on_another_are_processed_once
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_timers_due_at_once_fire_exactly_once_across_three_replicas() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(url) = fresh_url("replicas_timers") else {
+    let Some((_one, url, twilio)) = set_up("replicas_timers").await else {
         return;
     };
-    let twilio = FakeTwilio::start().await;
     let journey = burst_file("replicas-timers");
     const N: usize = 10_000;
     // A preview replica runs no scheduler: it only starts the sessions.
@@ -374,11 +377,9 @@ async fn settled(url: &str, twilio: &FakeTwilio, acked: &[(String, String)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_one_replica_then_another_under_load_loses_and_repeats_nothing() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(url) = fresh_url("replicas_kill") else {
+    let Some((_one, url, twilio)) = set_up("replicas_kill").await else {
         return;
     };
-    let twilio = FakeTwilio::start().await;
     let journey = burst_file("replicas-kill");
     let mut rs = replicas(3, &journey, &url, &twilio);
     let bases = Arc::new(Mutex::new(
@@ -436,8 +437,7 @@ fn pg_ctl(action: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_stopped_and_started_under_load_answers_503_and_loses_nothing() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(url) = fresh_url("replicas_restart") else {
+    let Some((_one, url, twilio)) = set_up("replicas_restart").await else {
         return;
     };
     if cluster().is_none() {
@@ -448,7 +448,6 @@ async fn postgres_stopped_and_started_under_load_answers_503_and_loses_nothing()
         );
         return;
     }
-    let twilio = FakeTwilio::start().await;
     let journey = burst_file("replicas-restart");
     let rs = replicas(2, &journey, &url, &twilio);
     let bases = Arc::new(Mutex::new(
@@ -532,11 +531,9 @@ async fn postgres_stopped_and_started_under_load_answers_503_and_loses_nothing()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_send_rate_of_a_number_is_one_budget_for_all_replicas() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(url) = fresh_url("replicas_rate") else {
+    let Some((_one, url, twilio)) = set_up("replicas_rate").await else {
         return;
     };
-    let twilio = FakeTwilio::start().await;
     let journey = temp_dir("replicas-rate").join("hello.journey");
     std::fs::write(&journey, HELLO).unwrap();
     // Five texts a second from our number, whichever replica sends them.
