@@ -427,7 +427,23 @@ impl Server {
     }
 
     fn start_with(o: Options<'_>, public_url: bool) -> Server {
-        let port = free_port();
+        // A free port can be taken by another test between its choice and the bind:
+        // then another port.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Server::try_start(&o, public_url, free_port()) {
+                Ok(server) => return server,
+                Err(stderr)
+                    if tries < 5 && stderr.iter().any(|l| l.contains("Address already in use")) => {
+                }
+                Err(stderr) => panic!("journeyc run did not start; stderr: {stderr:?}"),
+            }
+        }
+    }
+
+    /// Starts a server on `port`; what it wrote to stderr when it did not start.
+    fn try_start(o: &Options<'_>, public_url: bool, port: u16) -> Result<Server, Vec<String>> {
         let base = format!("http://127.0.0.1:{port}");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_journeyc"));
         cmd.arg("run")
@@ -480,24 +496,24 @@ impl Server {
         });
         let err = child.stderr.take().unwrap();
         let lines = stderr.clone();
-        std::thread::spawn(move || {
+        let reading = std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 lines.lock().unwrap().push(line);
             }
         });
         if ready_rx.recv_timeout(Duration::from_secs(60)).is_err() {
             let _ = child.kill();
-            panic!(
-                "journeyc run did not start; stderr: {:?}",
-                stderr.lock().unwrap()
-            );
+            let _ = child.wait();
+            // Everything it wrote, read to the end of the pipe.
+            let _ = reading.join();
+            return Err(stderr.lock().unwrap().clone());
         }
-        Server {
+        Ok(Server {
             child,
             base,
             stdout,
             stderr,
-        }
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
