@@ -222,7 +222,8 @@ async fn webhooks_spread_over_replicas_and_retried_on_another_are_processed_once
     }
     while let Some(r) = tasks.join_next().await {
         let (status, body) = r.unwrap();
-        assert_eq!(status, 200, "{body}");
+        let logs = || rs.iter().map(Server::logs).collect::<Vec<_>>().join("\n");
+        assert_eq!(status, 200, "{body}; the replicas said:\n{}", logs());
     }
     // The notification is two texts: its words, then the journey link.
     eventually(20, "both texts to every person", || {

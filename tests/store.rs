@@ -1420,6 +1420,67 @@ fn postgres_reads_by_token_stay_right_when_the_kept_copies_are_full() {
 }
 
 #[test]
+fn postgres_a_webhook_another_replica_is_recording_fails_at_once_and_its_outcome_is_awaited() {
+    let Some(url) = postgres::fresh_url("pg_claims") else {
+        return;
+    };
+    let store = Arc::new(PgStore::open(&url).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Another replica's change recording each id, still open.
+    let other = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+    });
+    for (n, (sid, end)) in [("SMkept", "COMMIT"), ("SMundone", "ROLLBACK")]
+        .into_iter()
+        .enumerate()
+    {
+        rt.block_on(other.batch_execute(&format!(
+            "BEGIN; INSERT INTO deliveries (sid, at) VALUES (journeyc_claim_delivery('{sid}'), 0)"
+        )))
+        .unwrap();
+        // The copy's change fails without waiting: waiting could deadlock two batches.
+        let mut s = new_session(&*store, &format!("s{n}"));
+        initialise(&mut s);
+        let (done, answer) = std::sync::mpsc::channel();
+        let copy = store.clone();
+        std::thread::spawn(move || {
+            let _ =
+                done.send(copy.apply(&mut s, &[Effect::Delivery(sid.into()), sms("Hi")], at(NOW)));
+        });
+        let err = answer
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the copy's change waited for the other")
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(!store.delivery_seen(sid).unwrap(), "not yet kept");
+        // Its outcome is awaited, then read.
+        let settled = std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| store.delivery_settled(sid).unwrap());
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert!(!waiting.is_finished(), "{sid}: waits for the other change");
+            rt.block_on(other.batch_execute(end)).unwrap();
+            waiting.join().unwrap()
+        });
+        assert_eq!(settled, end == "COMMIT", "{sid}");
+        assert!(store.outbox(Some(&format!("s{n}"))).unwrap().is_empty());
+    }
+    // Once the other change is over, the id can be kept again if it was undone.
+    let mut s = new_session(&*store, "again");
+    initialise(&mut s);
+    store
+        .apply(&mut s, &[Effect::Delivery("SMundone".into())], at(NOW))
+        .unwrap();
+    assert!(store.delivery_seen("SMundone").unwrap());
+}
+
+#[test]
 fn postgres_refuses_a_database_from_a_newer_version() {
     let Some(url) = postgres::fresh_url("pg_newer") else {
         return;

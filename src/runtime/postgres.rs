@@ -48,7 +48,10 @@ use wire::{connect, get, pg_err, session_from};
 
 /// The migrations, in order; each runs once, in its own transaction. Never edit a
 /// shipped one: add the next file.
-const MIGRATIONS: &[&str] = &[include_str!("postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("postgres/0001_schema.sql"),
+    include_str!("postgres/0002_delivery_claims.sql"),
+];
 
 /// The advisory lock replicas take to migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x6a6f_7572_6e65_7963;
@@ -719,8 +722,10 @@ impl rules::Ledger for Ledger<'_, '_> {
     }
 
     fn delivery(&mut self, sid: &str) -> Result<()> {
+        // The claim fails at once if another open change holds this id, so batches
+        // never wait on each other's ids (see `0002_delivery_claims.sql`).
         self.tx.defer(
-            "INSERT INTO deliveries (sid, at) VALUES ($1, $2)",
+            "INSERT INTO deliveries (sid, at) VALUES (journeyc_claim_delivery($1), $2)",
             vec![Box::new(sid.to_string()), Box::new(millis(self.now))],
         );
         Ok(())
@@ -2023,6 +2028,24 @@ impl Store for PgStore {
         self.read(|db| {
             get(
                 &db.one(
+                    "SELECT EXISTS (SELECT 1 FROM deliveries WHERE sid = $1)",
+                    &[&sid],
+                )?,
+                0,
+            )
+        })
+    }
+
+    fn delivery_settled(&self, sid: &str) -> Result<bool> {
+        // Waits for the change that holds the id's claim, holding nothing else, so no
+        // deadlock; the second statement's snapshot comes after that change ended.
+        self.transaction(|tx| {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock_shared(hashtextextended('journeyc delivery ' || $1, 0))",
+                &[&sid],
+            )?;
+            get(
+                &tx.one(
                     "SELECT EXISTS (SELECT 1 FROM deliveries WHERE sid = $1)",
                     &[&sid],
                 )?,

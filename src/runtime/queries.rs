@@ -29,6 +29,12 @@ impl Engine {
         self.store().delivery_seen(sid)
     }
 
+    /// `delivery_seen` once no other copy of the webhook is being processed: see
+    /// `Store::delivery_settled`.
+    pub fn delivery_settled(&self, sid: &str) -> Result<bool> {
+        self.store().delivery_settled(sid)
+    }
+
     /// Records a message's status from the provider's callback, only ever forward;
     /// false for a message the outbox does not know.
     pub fn message_status(

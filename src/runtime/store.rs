@@ -354,6 +354,12 @@ pub trait Store: Send + Sync {
     fn first_delivery(&self, sid: &str, now: DateTime<Utc>) -> Result<bool>;
     /// Whether a webhook delivery with this provider id was kept.
     fn delivery_seen(&self, sid: &str) -> Result<bool>;
+    /// `delivery_seen`, once no change that is recording this id right now is still
+    /// open: for a copy of a webhook whose change failed because another copy's was
+    /// under way. A store with one writer has no such change.
+    fn delivery_settled(&self, sid: &str) -> Result<bool> {
+        self.delivery_seen(sid)
+    }
     /// A random secret kept in the store, made on first use: it outlives restarts.
     fn secret(&self, name: &str) -> Result<Vec<u8>>;
     /// Answers when the store works: it reads, and it commits a write.

@@ -34,25 +34,34 @@ pub(super) async fn queued<T: Send + 'static>(
 
 /// `queued` for a webhook with provider id `sid`, processed once: a delivery seen
 /// before changes nothing and gives `None`, and so does the second of two copies
-/// delivered at once, whose change fails on the id the first one kept.
+/// delivered at once, whose change fails on the id the first one kept. A copy whose
+/// change failed while another copy's was under way waits for that one's outcome,
+/// and runs again if it did not keep the id.
 pub(super) async fn once<T: Send + 'static>(
     app: &Arc<App>,
     sid: String,
-    f: impl FnOnce(&Engine, &str) -> Result<Pending<T>, StoreError> + Send + 'static,
+    f: impl Fn(&Engine, &str) -> Result<Pending<T>, StoreError> + Send + Sync + 'static,
 ) -> Result<Result<Option<T>, StoreError>, Resp> {
-    let id = sid.clone();
-    let outcome = queued(app, move |e| {
-        if e.delivery_seen(&id)? {
-            return Ok(Pending::ready(None));
+    const ATTEMPTS: usize = 3;
+    let f = Arc::new(f);
+    let mut attempt = 1;
+    loop {
+        let (id, f) = (sid.clone(), f.clone());
+        let outcome = queued(app, move |e| {
+            if e.delivery_seen(&id)? {
+                return Ok(Pending::ready(None));
+            }
+            f(e, &id).map(|p| p.map(Some))
+        })
+        .await?;
+        let Err(e) = outcome else {
+            return Ok(outcome);
+        };
+        let id = sid.clone();
+        match blocking(app, move |en| en.delivery_settled(&id)).await? {
+            Ok(true) => return Ok(Ok(None)),
+            Ok(false) if attempt < ATTEMPTS && e.is_unavailable() => attempt += 1,
+            _ => return Ok(Err(e)),
         }
-        f(e, &id).map(|p| p.map(Some))
-    })
-    .await?;
-    match outcome {
-        Err(e) => match blocking(app, move |en| en.delivery_seen(&sid)).await? {
-            Ok(true) => Ok(Ok(None)),
-            _ => Ok(Err(e)),
-        },
-        ok => Ok(ok),
     }
 }

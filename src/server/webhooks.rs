@@ -86,10 +86,10 @@ pub(super) async fn inbound_sms(
     to: String,
     body: String,
 ) -> Result<Option<String>, Resp> {
-    let new_id = lazy_ids(app);
+    let ids = app.clone();
     let _turn = app.lanes.enter(&from).await;
     let outcome = once(app, sid, move |e, sid| {
-        e.inbound_sms_once(Some(sid), &to, &from, &body, new_id)
+        e.inbound_sms_once(Some(sid), &to, &from, &body, lazy_ids(&ids))
     })
     .await?;
     match outcome {
@@ -133,13 +133,13 @@ pub(super) async fn inbound_call(
     from: Option<String>,
     to: String,
 ) -> Result<Vec<String>, Resp> {
-    let new_id = lazy_ids(app);
+    let ids = app.clone();
     let _turn = match &from {
         Some(phone) => Some(app.lanes.enter(phone).await),
         None => None,
     };
     let outcome = once(app, sid, move |e, sid| {
-        e.inbound_call_once(Some(sid), &to, from.as_deref(), new_id)
+        e.inbound_call_once(Some(sid), &to, from.as_deref(), lazy_ids(&ids))
     })
     .await?;
     match outcome {

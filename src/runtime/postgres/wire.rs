@@ -6,14 +6,14 @@ use tokio_postgres::{NoTls, Row};
 use crate::runtime::error::{Result, StoreError};
 use crate::runtime::session::SessionState;
 
-/// PostgreSQL's error, by kind: the server gone, restarting, out of connections or
-/// aborting for contention is the store's state (`Unavailable`: 503, try again), not
-/// the event's fault.
+/// PostgreSQL's error, by kind: the server gone, restarting, out of connections,
+/// aborting for contention or a lock held elsewhere is the store's state
+/// (`Unavailable`: 503, try again), not the event's fault.
 pub(super) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) => {
             let code = db.code().code();
-            let transient = ["08", "53", "57P", "58", "40001", "40P01"]
+            let transient = ["08", "53", "57P", "58", "40001", "40P01", "55P03"]
                 .iter()
                 .any(|p| code.starts_with(p));
             let message = format!("PostgreSQL: {} ({code})", db.message());
