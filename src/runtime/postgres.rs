@@ -629,11 +629,16 @@ impl rules::Ledger for Ledger<'_, '_> {
         since: DateTime<Utc>,
     ) -> Result<Vec<(bool, bool)>> {
         let (phones, hashes): (Vec<&str>, Vec<&[u8]>) = texts.iter().copied().unzip();
+        // Each check is a lateral lookup with `LIMIT 1`, so it probes the index for each
+        // text. As `EXISTS`, PostgreSQL may plan it as one hashed scan of the whole
+        // outbox per batch, which it did with the statistics of a new database.
         let rows = self.tx.query(
-            "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = c.phone), \
-             EXISTS (SELECT 1 FROM outbox WHERE to_number = c.phone AND body_hash = c.h AND created_at > $3 \
-             AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown')) \
-             FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS c(phone, h, i) ORDER BY c.i",
+            "SELECT o.x IS NOT NULL, d.x IS NOT NULL \
+             FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS c(phone, h, i) \
+             LEFT JOIN LATERAL (SELECT 1 AS x FROM opt_outs WHERE phone = c.phone LIMIT 1) o ON true \
+             LEFT JOIN LATERAL (SELECT 1 AS x FROM outbox WHERE to_number = c.phone AND body_hash = c.h \
+             AND created_at > $3 AND status IN ('pending', 'claimed', 'sending', 'sent', 'delivered', 'unknown') \
+             LIMIT 1) d ON true ORDER BY c.i",
             &[&phones, &hashes, &millis(since)],
         )?;
         rows.iter().map(|r| Ok((get(r, 0)?, get(r, 1)?))).collect()

@@ -26,12 +26,15 @@ const MAX_BATCH: usize = 256;
 const KEPT: usize = 10_000;
 
 /// Finds the rows of the batch's token hashes, and their state only where the row is
-/// no longer at the kept copy's revision and version (`-1` when none is kept).
+/// no longer at the kept copy's revision and version (`-1` when none is kept). A
+/// lateral lookup with `LIMIT 1` probes the token index for each hash; as a join,
+/// PostgreSQL planned a scan of all sessions with the statistics of a new database.
 const QUERY: &str =
     "SELECT CASE WHEN s.revision = c.rev AND s.version = c.ver THEN NULL ELSE s.state END, \
      s.revision, s.version, s.id, c.h \
      FROM unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS c(h, rev, ver) \
-     JOIN sessions s ON s.token_hash = c.h";
+     CROSS JOIN LATERAL (SELECT state, revision, version, id FROM sessions \
+     WHERE token_hash = c.h LIMIT 1) s";
 
 type Answer = Result<Option<SessionState>>;
 
