@@ -649,6 +649,43 @@ fn the_sender_claims_each_message_once_and_records_what_twilio_said() {
 }
 
 #[test]
+fn many_senders_marking_the_same_messages_at_once_hand_each_over_once() {
+    for (name, store) in stores("sending_at_once") {
+        let store: Arc<dyn Store> = Arc::from(store);
+        let mut s = new_session(&*store, "s1");
+        initialise(&mut s);
+        let texts: Vec<Effect> = (0..40).map(|i| sms(&format!("Text {i}"))).collect();
+        store.apply(&mut s, &texts, at(NOW)).unwrap();
+        let ids: Vec<i64> = store
+            .claim_messages(40, &[])
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(ids.len(), 40, "{name}");
+        // Four callers per message, all at once: their marks share commits, and each
+        // message is handed over by exactly one of them.
+        let threads: Vec<_> = (0..160)
+            .map(|i| {
+                let (store, id) = (store.clone(), ids[i % 40]);
+                std::thread::spawn(move || (id, store.start_sending(id).unwrap()))
+            })
+            .collect();
+        let mut won = std::collections::HashMap::new();
+        for t in threads {
+            let (id, mine) = t.join().unwrap();
+            *won.entry(id).or_insert(0) += usize::from(mine);
+        }
+        assert!(won.values().all(|&n| n == 1), "{name}: {won:?}");
+        assert!(store
+            .outbox(None)
+            .unwrap()
+            .iter()
+            .all(|m| m.status == MessageStatus::Sending));
+    }
+}
+
+#[test]
 fn a_text_that_left_or_failed_keeps_no_journey_link_token() {
     const LINK: &str = "https://x.example/j/AAAAAAAAAAAAAAAAAAAAAAAA";
     for (name, store) in stores("redact") {

@@ -387,14 +387,22 @@ struct Tx<'c> {
     db: Db<'c>,
     earliest_timer: Option<i64>,
     later: std::cell::RefCell<Vec<Later>>,
+    /// The count of a deferred write that answers the change being run (`counted`).
+    answer: std::cell::RefCell<Option<Count>>,
 }
+
+/// A deferred write's count, once it has run.
+type Count = std::rc::Rc<std::cell::Cell<Option<u64>>>;
+
+/// A change's answer in a batch: its value, or the count of its deferred write.
+type Answered = (i64, Option<Count>);
 
 /// A statement to send with the next one that needs an answer.
 enum Later {
     /// A transaction statement, by the simple protocol.
     Simple(&'static str),
-    /// A prepared write and its parameters.
-    Write(&'static str, Vec<Param>),
+    /// A prepared write and its parameters, and where to put its count if wanted.
+    Write(&'static str, Vec<Param>, Option<Count>),
 }
 
 impl<'c> Tx<'c> {
@@ -407,12 +415,26 @@ impl<'c> Tx<'c> {
             },
             earliest_timer: None,
             later: std::cell::RefCell::new(vec![Later::Simple("BEGIN")]),
+            answer: Default::default(),
         }
     }
 
     /// Queues a write, sent with the next statement that needs an answer.
     fn defer(&self, sql: &'static str, params: Vec<Param>) {
-        self.later.borrow_mut().push(Later::Write(sql, params));
+        self.later
+            .borrow_mut()
+            .push(Later::Write(sql, params, None));
+    }
+
+    /// `defer` for a write whose count answers the change being run: in a batch,
+    /// such changes go out together rather than one round trip each, and each
+    /// answer is read once the write has run (see `commit_batch`).
+    fn counted(&self, sql: &'static str, params: Vec<Param>) {
+        let count = Count::default();
+        self.later
+            .borrow_mut()
+            .push(Later::Write(sql, params, Some(count.clone())));
+        *self.answer.borrow_mut() = Some(count);
     }
 
     /// Forgets the deferred writes: the transaction, or the savepoint they belong
@@ -438,22 +460,27 @@ impl<'c> Tx<'c> {
         let mut ready = Vec::with_capacity(later.len());
         for l in &later {
             ready.push(match l {
-                Later::Simple(sql) => (None, *sql, &[][..]),
-                Later::Write(sql, params) => (
+                Later::Simple(sql) => (None, *sql, &[][..], None),
+                Later::Write(sql, params, count) => (
                     Some(db.block(db.statement(sql)).map_err(pg_err)?),
                     *sql,
                     &params[..],
+                    count.as_ref(),
                 ),
             });
         }
-        let sent = ready.iter().map(|(st, sql, params)| async move {
+        let sent = ready.iter().map(|(st, sql, params, count)| async move {
             match st {
                 Some(st) => {
                     let refs: Vec<&(dyn ToSql + Sync)> = params
                         .iter()
                         .map(|p| p.as_ref() as &(dyn ToSql + Sync))
                         .collect();
-                    db.client().execute(st, &refs).await.map(|_| ())
+                    let n = db.client().execute(st, &refs).await?;
+                    if let Some(count) = count {
+                        count.set(Some(n));
+                    }
+                    Ok(())
                 }
                 None => db.client().batch_execute(sql).await,
             }
@@ -1013,7 +1040,7 @@ fn transaction<T>(db: &Db<'_>, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> R
 /// and run again, each in its own savepoint, so that a failure undoes that change
 /// alone.
 fn commit_batch(db: &Db<'_>, jobs: &[Job]) -> Vec<Result<i64>> {
-    let run = |savepoints: bool| -> Result<Option<Vec<Result<i64>>>> {
+    let run = |savepoints: bool| -> Result<Option<Vec<Result<Answered>>>> {
         let mut out = Vec::with_capacity(jobs.len());
         let mut failed = false;
         transaction(db, |tx| {
@@ -1038,12 +1065,15 @@ fn commit_batch(db: &Db<'_>, jobs: &[Job]) -> Vec<Result<i64>> {
                 if result.is_err() {
                     tx.discard();
                 }
+                // A change answered by a deferred write's count is answered once that
+                // write has run: at the latest, when the batch commits.
+                let answer = tx.answer.take();
                 match (result, savepoints) {
                     (Ok(v), true) => {
                         tx.batch("RELEASE SAVEPOINT job")?;
-                        out.push(Ok(v));
+                        out.push(Ok((v, answer)));
                     }
-                    (Ok(v), false) => out.push(Ok(v)),
+                    (Ok(v), false) => out.push(Ok((v, answer))),
                     (Err(e), _) if contended(&e) => return Err(e),
                     (Err(_), false) => {
                         failed = true;
@@ -1077,7 +1107,16 @@ fn commit_batch(db: &Db<'_>, jobs: &[Job]) -> Vec<Result<i64>> {
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(results) => results,
+        Ok(results) => results
+            .into_iter()
+            .map(|r| match r? {
+                (v, None) => Ok(v),
+                (_, Some(count)) => count
+                    .get()
+                    .map(|n| n as i64)
+                    .ok_or_else(|| StoreError::new("a committed write left no count")),
+            })
+            .collect(),
         Err(e) => jobs.iter().map(|_| Err(copy_error(&e))).collect(),
     }
 }
@@ -1933,10 +1972,11 @@ impl Store for PgStore {
     fn start_sending(&self, id: i64) -> Result<bool> {
         let me = self.inner.replica.clone();
         self.write_counted(&format!("message {id}"), move |tx| {
-            tx.execute(
+            tx.counted(
                 "UPDATE outbox SET status = 'sending' WHERE id = $1 AND status = 'claimed' AND claimed_by = $2",
-                &[&id, &me],
-            )
+                vec![Box::new(id), Box::new(me.clone())],
+            );
+            Ok(0)
         })
         .map(|n| n == 1)
     }
