@@ -1518,6 +1518,33 @@ fn postgres_a_webhook_another_replica_is_recording_fails_at_once_and_its_outcome
 }
 
 #[test]
+fn postgres_texts_queued_before_version_3_lose_their_link_when_sent() {
+    let Some(url) = postgres::fresh_url("pg_redacted_upgrade") else {
+        return;
+    };
+    let store = PgStore::open(&url).unwrap();
+    let mut s = new_session(&store, "s1");
+    initialise(&mut s);
+    let body = "Finish here: https://x.example/j/AAAAAAAAAAAAAAAAAAAAAAAA thanks";
+    store.apply(&mut s, &[sms(body)], at(NOW)).unwrap();
+    drop(store);
+    // As version 2 left it: no redacted body kept beside the text.
+    postgres::psql(
+        &url,
+        "ALTER TABLE outbox DROP COLUMN redacted; DELETE FROM journeyc_migrations WHERE version = 3",
+    );
+    let store = PgStore::open(&url).unwrap();
+    let m = &store.claim_messages(1, &[]).unwrap()[0];
+    assert_eq!(m.body, body, "the text goes out whole");
+    assert!(store.start_sending(m.id).unwrap());
+    store.message_sent(m.id, "SMold").unwrap();
+    assert_eq!(
+        store.outbox(None).unwrap()[0].body,
+        "Finish here: https://x.example/j/[redacted] thanks"
+    );
+}
+
+#[test]
 fn postgres_refuses_a_database_from_a_newer_version() {
     let Some(url) = postgres::fresh_url("pg_newer") else {
         return;

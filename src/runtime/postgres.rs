@@ -51,6 +51,7 @@ use wire::{connect, get, pg_err, session_from};
 const MIGRATIONS: &[&str] = &[
     include_str!("postgres/0001_schema.sql"),
     include_str!("postgres/0002_delivery_claims.sql"),
+    include_str!("postgres/0003_redacted_bodies.sql"),
 ];
 
 /// The advisory lock replicas take to migrate one at a time.
@@ -672,9 +673,11 @@ impl rules::Ledger for Ledger<'_, '_> {
     }
 
     fn queue(&mut self, t: rules::Outgoing<'_>) -> Result<()> {
+        let redacted = super::links::redact(t.body);
+        let redacted = (redacted != t.body).then_some(redacted);
         self.tx.defer(
-            "INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at, body_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO outbox (session_id, to_number, from_number, body, status, note, created_at, body_hash, redacted) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             vec![
                 Box::new(self.session.to_string()),
                 Box::new(t.to.to_string()),
@@ -684,6 +687,7 @@ impl rules::Ledger for Ledger<'_, '_> {
                 Box::new(t.note.map(str::to_string)),
                 Box::new(millis(self.now)),
                 Box::new(t.body_hash.to_vec()),
+                Box::new(redacted),
             ],
         );
         Ok(())
@@ -866,23 +870,6 @@ fn fail_in(tx: &Tx<'_>, id: &str, problem: &str, now: DateTime<Utc>) -> Result<(
     )?;
     log(tx, id, now, &format!("session failed: {problem}"))?;
     cancel_timers(tx, id, usize::MAX)
-}
-
-/// Message `id`'s text without live journey links: it has left the outbox.
-/// Takes the journey link out of message `id`'s body, as returned (`RETURNING body`)
-/// by the update that recorded it left; the write goes with the commit.
-fn redact_body(tx: &Tx<'_>, id: i64, returned: Option<Row>) -> Result<()> {
-    if let Some(row) = returned {
-        let body: String = get(&row, 0)?;
-        let redacted = super::links::redact(&body);
-        if redacted != body {
-            tx.defer(
-                "UPDATE outbox SET body = $2 WHERE id = $1",
-                vec![Box::new(id), Box::new(redacted)],
-            );
-        }
-    }
-    Ok(())
 }
 
 impl Inner {
@@ -1935,16 +1922,20 @@ impl Store for PgStore {
 
     fn set_message_status(&self, id: i64, status: MessageStatus, note: Option<&str>) -> Result<()> {
         let note = note.map(str::to_string);
+        // A text that has left, or will not be sent again, needs its link no more.
+        let left = status.rank() >= MessageStatus::Sent.rank();
         self.write(&format!("message {id}"), move |tx| {
-            let note = note.as_deref();
-            let returned = tx.opt(
-                "UPDATE outbox SET status = $2, note = COALESCE($3, note) WHERE id = $1 RETURNING body",
-                &[&id, &status.as_str(), &note],
-            )?;
-            // A text that has left, or will not be sent again, needs its link no more.
-            if status.rank() >= MessageStatus::Sent.rank() {
-                redact_body(tx, id, returned)?;
-            }
+            tx.defer(
+                "UPDATE outbox SET status = $2, note = COALESCE($3, note), \
+                 body = CASE WHEN $4 THEN COALESCE(redacted, body) ELSE body END, \
+                 redacted = CASE WHEN $4 THEN NULL ELSE redacted END WHERE id = $1",
+                vec![
+                    Box::new(id),
+                    Box::new(status.as_str()),
+                    Box::new(note.clone()),
+                    Box::new(left),
+                ],
+            );
             Ok(())
         })
     }
@@ -2005,12 +1996,14 @@ impl Store for PgStore {
     fn message_sent(&self, id: i64, sid: &str) -> Result<()> {
         let sid = sid.to_string();
         self.write(&format!("message {id}"), move |tx| {
-            // A status callback may have raced ahead and recorded a later status.
-            let returned = tx.opt(
-                "UPDATE outbox SET sid = $2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END WHERE id = $1 RETURNING body",
-                &[&id, &sid],
-            )?;
-            redact_body(tx, id, returned)
+            // A status callback may have raced ahead and recorded a later status. Sent
+            // with the batch's other writes: nothing here needs an answer.
+            tx.defer(
+                "UPDATE outbox SET sid = $2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END, \
+                 body = COALESCE(redacted, body), redacted = NULL WHERE id = $1",
+                vec![Box::new(id), Box::new(sid.clone())],
+            );
+            Ok(())
         })
     }
 
