@@ -1960,16 +1960,15 @@ impl Store for PgStore {
         Ok(claimed)
     }
 
-    fn start_sending(&self, id: i64) -> Result<bool> {
+    fn start_sending_queued(&self, id: i64) -> Durable {
         let me = self.inner.replica.clone();
-        self.write_counted(&format!("message {id}"), move |tx| {
+        self.queue(&format!("message {id}"), move |tx| {
             tx.counted(
                 "UPDATE outbox SET status = 'sending' WHERE id = $1 AND status = 'claimed' AND claimed_by = $2",
                 vec![Box::new(id), Box::new(me.clone())],
             );
             Ok(0)
         })
-        .map(|n| n == 1)
     }
 
     fn release_claimed(&self) -> Result<usize> {
@@ -1993,9 +1992,9 @@ impl Store for PgStore {
         })
     }
 
-    fn message_sent(&self, id: i64, sid: &str) -> Result<()> {
+    fn message_sent_queued(&self, id: i64, sid: &str) -> Durable {
         let sid = sid.to_string();
-        self.write(&format!("message {id}"), move |tx| {
+        self.queue(&format!("message {id}"), move |tx| {
             // A status callback may have raced ahead and recorded a later status. Sent
             // with the batch's other writes: nothing here needs an answer.
             tx.defer(
@@ -2003,7 +2002,7 @@ impl Store for PgStore {
                  body = COALESCE(redacted, body), redacted = NULL WHERE id = $1",
                 vec![Box::new(id), Box::new(sid.clone())],
             );
-            Ok(())
+            Ok(0)
         })
     }
 

@@ -1363,15 +1363,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn message_sent(&self, id: i64, sid: &str) -> Result<()> {
+    fn message_sent_queued(&self, id: i64, sid: &str) -> Durable {
         let sid = sid.to_string();
-        self.write(move |c| {
+        self.queue(move |c| {
             // A status callback may have raced ahead and recorded a later status.
             c.prepare_cached("UPDATE outbox SET sid = ?2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END WHERE id = ?1")?
                 .execute(params![id, sid])?;
             redact_body(c, id).map(|()| 0)
         })
-        .map(|_| ())
     }
 
     fn message_status_by_sid(
@@ -1404,15 +1403,14 @@ impl Store for SqliteStore {
         .map(|n| n as usize)
     }
 
-    fn start_sending(&self, id: i64) -> Result<bool> {
-        self.write(move |c| {
+    fn start_sending_queued(&self, id: i64) -> Durable {
+        self.queue(move |c| {
             c.prepare_cached(
                 "UPDATE outbox SET status = 'sending' WHERE id = ?1 AND status = 'claimed'",
             )?
             .execute([id])
             .map(|n| n as i64)
         })
-        .map(|n| n == 1)
     }
 
     fn resend_unknown(&self, id: i64, note: &str) -> Result<bool> {

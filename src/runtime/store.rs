@@ -328,7 +328,12 @@ pub trait Store: Send + Sync {
     fn claim_messages(&self, limit: usize, skip_from: &[String]) -> Result<Vec<Message>>;
     /// Moves a claimed message to `sending`, just before it is handed to the provider;
     /// false, changing nothing, when it is no longer claimed.
-    fn start_sending(&self, id: i64) -> Result<bool>;
+    fn start_sending(&self, id: i64) -> Result<bool> {
+        self.start_sending_queued(id).wait().map(|n| n == 1)
+    }
+    /// `start_sending` queued for commit, for a task to await without a thread: it
+    /// resolves to 1 when this call moved the message, else 0.
+    fn start_sending_queued(&self, id: i64) -> Durable;
     /// Gives claimed messages that were never handed over back to `pending`; how many.
     fn release_claimed(&self) -> Result<usize>;
     /// Moves an `unknown` message that the provider does not have back to `pending`,
@@ -336,7 +341,11 @@ pub trait Store: Send + Sync {
     /// earlier check already sent it again).
     fn resend_unknown(&self, id: i64, note: &str) -> Result<bool>;
     /// Records that the provider accepted a message, with its id.
-    fn message_sent(&self, id: i64, sid: &str) -> Result<()>;
+    fn message_sent(&self, id: i64, sid: &str) -> Result<()> {
+        self.message_sent_queued(id, sid).wait().map(|_| ())
+    }
+    /// `message_sent` queued for commit, for a task to await without a thread.
+    fn message_sent_queued(&self, id: i64, sid: &str) -> Durable;
     /// Updates a message's status from a provider callback, only ever forward (see
     /// `MessageStatus::rank`); false for an unknown id.
     fn message_status_by_sid(

@@ -9,6 +9,7 @@
 //! other; a semaphore caps the requests in flight.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,6 @@ use tokio::time::Instant;
 
 use super::app::{install_crypto, App, Stop, TwilioConfig};
 use super::calls::blocking;
-use crate::runtime::engine::Engine;
 use crate::runtime::store::{Message, MessageStatus, StoreError, SHARED_RECHECK};
 
 /// Messages waiting in one lane at most; more stay pending in the store.
@@ -225,8 +225,15 @@ async fn lane(ctx: Arc<Ctx>, mut rx: mpsc::Receiver<Message>, queued: Arc<Atomic
 
 async fn set_status(app: &Arc<App>, id: i64, status: MessageStatus, note: Option<String>) {
     let what = format!("recording message {id} as {}", status.as_str());
-    keep(app, &what, move |e| {
-        e.store().set_message_status(id, status, note.as_deref())
+    keep(app, &what, || {
+        let note = note.clone();
+        async move {
+            blocking(app, move |e| {
+                e.store().set_message_status(id, status, note.as_deref())
+            })
+            .await
+            .unwrap_or_else(|_| Err(StoreError::new("the store call panicked")))
+        }
     })
     .await;
 }
@@ -234,19 +241,17 @@ async fn set_status(app: &Arc<App>, id: i64, status: MessageStatus, note: Option
 /// Runs a store write about a message that was (or was not) handed to Twilio, trying
 /// again while the store is unavailable (a database restarting): what Twilio did must
 /// be kept, or the message would stay `sending`, or `claimed`, for good.
-async fn keep(
+async fn keep<F: Future<Output = Result<(), StoreError>>>(
     app: &Arc<App>,
     what: &str,
-    write: impl Fn(&Engine) -> Result<(), StoreError> + Send + Sync + 'static,
+    write: impl Fn() -> F,
 ) {
-    let write = Arc::new(write);
     let mut wait = Duration::from_millis(100);
     let deadline = Instant::now() + KEEP_TRYING;
     loop {
-        let w = write.clone();
-        match blocking(app, move |e| w(e)).await {
-            Ok(Ok(())) => return,
-            Ok(Err(StoreError::Unavailable(_))) if Instant::now() + wait < deadline => {
+        match write().await {
+            Ok(()) => return,
+            Err(StoreError::Unavailable(_)) if Instant::now() + wait < deadline => {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(2));
             }
@@ -381,10 +386,11 @@ async fn send(ctx: &Ctx, m: Message) {
     }
     // Only now is it on its way: before this, a crash leaves it to be sent again.
     let id = m.id;
-    match blocking(&ctx.app, move |e| e.store().start_sending(id)).await {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => return,
-        _ => {
+    // Queued for commit and awaited here: no thread waits for the commit.
+    match ctx.app.engine.store().start_sending_queued(id).await {
+        Ok(1) => {}
+        Ok(_) => return,
+        Err(_) => {
             // Back to the outbox, to be claimed again, rather than left claimed.
             ctx.app.log().warn(&format!(
                 "message {id} could not be marked sending; it waits"
@@ -416,7 +422,12 @@ async fn send(ctx: &Ctx, m: Message) {
             Attempt::Accepted(sid) => {
                 let id = m.id;
                 let what = format!("recording message {id} as sent");
-                keep(&ctx.app, &what, move |e| e.store().message_sent(id, &sid)).await;
+                let store = ctx.app.engine.clone();
+                keep(&ctx.app, &what, || {
+                    let sent = store.store().message_sent_queued(id, &sid);
+                    async move { sent.await.map(|_| ()) }
+                })
+                .await;
                 count(&ctx.app, true);
                 return;
             }
