@@ -157,6 +157,35 @@ fn sessions_are_kept_and_found_by_token_and_by_phone() {
 }
 
 #[test]
+fn an_inbound_text_reads_its_repeat_opt_out_and_sessions_at_once() {
+    for (name, store) in stores("inbound") {
+        let (mut a, mut b) = (new_session(&*store, "a"), new_session(&*store, "b"));
+        initialise(&mut a);
+        initialise(&mut b);
+        store.apply(&mut a, &[], at(NOW)).unwrap();
+        store.apply(&mut b, &[], at(NOW)).unwrap();
+        assert!(store.first_delivery("SMkept", at(NOW)).unwrap());
+        store.opt_out("+14155550000", at(NOW)).unwrap();
+        let read = |sid: Option<&str>, phone: &str, now| store.inbound(sid, phone, now).unwrap();
+        let both = read(Some("SMnew"), PHONE, at(NOW));
+        assert!(!both.seen && !both.opted_out, "{name}");
+        // As `active_sessions_for_phone` lists them: the newest first.
+        let ids: Vec<&str> = both.active.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["b", "a"], "{name}");
+        assert_eq!(
+            both.active[0],
+            store.session("b").unwrap().unwrap(),
+            "{name}"
+        );
+        assert!(read(Some("SMkept"), PHONE, at(NOW)).seen, "{name}");
+        assert!(!read(None, PHONE, at(NOW)).seen, "{name}");
+        assert!(read(None, PHONE, a.expires_at).active.is_empty(), "{name}");
+        let out = read(Some("SMkept"), "+14155550000", at(NOW));
+        assert!(out.seen && out.opted_out && out.active.is_empty(), "{name}");
+    }
+}
+
+#[test]
 fn the_outbox_suppresses_duplicates_within_30_minutes_and_opted_out_numbers() {
     for (name, store) in stores("outbox") {
         let mut s = new_session(&*store, "s1");

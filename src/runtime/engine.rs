@@ -1440,15 +1440,19 @@ impl Engine {
         body: &str,
         new_id: impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static,
     ) -> Result<Reply> {
-        self.inbound_sms_once(None, to, from, body, new_id)?.wait()
+        // Without a provider id nothing is a repeat.
+        Ok(self
+            .inbound_sms_once(None, to, from, body, new_id)?
+            .wait()?
+            .unwrap_or(Reply::None))
     }
 
     /// `inbound_sms` for the webhook with provider id `delivery`, returning once what
-    /// the text did is queued for commit. The id is kept in the transaction that keeps
-    /// what the text did, so a second delivery of the same webhook fails as a whole and
-    /// changes nothing (`Store::delivery_seen` tells). A text whose session another
-    /// event changed meanwhile is handled again from the start (`new_id` may be called
-    /// again).
+    /// the text did is queued for commit; `None`, changing nothing, when that id was
+    /// kept before. The id is kept in the transaction that keeps what the text did, so
+    /// a second delivery of the same webhook fails as a whole and changes nothing
+    /// (`Store::delivery_seen` tells). A text whose session another event changed
+    /// meanwhile is handled again from the start (`new_id` may be called again).
     pub fn inbound_sms_once(
         &self,
         delivery: Option<&str>,
@@ -1456,7 +1460,7 @@ impl Engine {
         from: &str,
         body: &str,
         new_id: impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static,
-    ) -> Result<Pending<Reply>> {
+    ) -> Result<Pending<Option<Reply>>> {
         let engine = self.clone();
         let (delivery, to, from, body) = (
             delivery.map(str::to_string),
@@ -1477,8 +1481,13 @@ impl Engine {
         from: &str,
         body: &str,
         new_id: &dyn Fn() -> (String, Vec<u8>, Option<String>),
-    ) -> Result<Pending<Reply>> {
+    ) -> Result<Pending<Option<Reply>>> {
         let now = self.now();
+        // One read: whether this is a repeat, the opt-out, the number's sessions.
+        let inbound = self.store.inbound(delivery, from, now)?;
+        if inbound.seen {
+            return Ok(Pending::ready(None));
+        }
         // Texts that change no session record their delivery on their own.
         let note_delivery = || match delivery {
             Some(d) => self.store.first_delivery(d, now).map(|_| ()),
@@ -1489,7 +1498,7 @@ impl Engine {
             self.store.opt_out(from, now)?;
             note_delivery()?;
             if self.detailing() {
-                for s in self.store.active_sessions_for_phone(from, now)? {
+                for s in inbound.active {
                     self.note(
                         s,
                         &[
@@ -1499,15 +1508,15 @@ impl Engine {
                     );
                 }
             }
-            return Ok(Pending::ready(Reply::None));
+            return Ok(Pending::ready(Some(Reply::None)));
         }
-        let opted_out = self.store.is_opted_out(from)?;
+        let opted_out = inbound.opted_out;
         if START_WORDS.contains(&word.as_str()) && opted_out {
             self.store.opt_in(from)?;
         }
         // One read for every journey's active session of this number; the first journey
         // (in file order) that has one gets the text.
-        let mut active = self.store.active_sessions_for_phone(from, now)?;
+        let mut active = inbound.active;
         for j in &self.journeys {
             let Some(found) = active.iter().position(|s| s.journey == j.name) else {
                 continue;
@@ -1528,9 +1537,9 @@ impl Engine {
                         ],
                     );
                 }
-                return Ok(Pending::ready(
+                return Ok(Pending::ready(Some(
                     j.help_text.clone().map_or(Reply::None, Reply::Text),
-                ));
+                )));
             }
             let (turn, mut state) = self.in_turn(listed, now)?;
             let before = state.clone();
@@ -1559,7 +1568,7 @@ impl Engine {
             }
             let effects = self.detailed(j, Some(&before), &state, effects);
             return Ok(self
-                .keep_queued(Reply::None, &state, &effects, now)
+                .keep_queued(Some(Reply::None), &state, &effects, now)
                 .in_turn(turn));
         }
         let by_number = self.journeys.iter().find(|j| {
@@ -1570,9 +1579,9 @@ impl Engine {
         match by_number {
             Some(j) if HELP_WORDS.contains(&word.as_str()) => {
                 note_delivery()?;
-                Ok(Pending::ready(
+                Ok(Pending::ready(Some(
                     j.help_text.clone().map_or(Reply::None, Reply::Text),
-                ))
+                )))
             }
             Some(j) => {
                 let (id, token_hash, link) = new_id();
@@ -1589,11 +1598,11 @@ impl Engine {
                     // The loop above read the number's active sessions: none is its.
                     Existing::NoneActive,
                 )?;
-                Ok(started.map(|_| Reply::None))
+                Ok(started.map(|_| Some(Reply::None)))
             }
             None => {
                 note_delivery()?;
-                Ok(Pending::ready(Reply::None))
+                Ok(Pending::ready(Some(Reply::None)))
             }
         }
     }

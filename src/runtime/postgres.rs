@@ -36,15 +36,15 @@ use super::interp::Effect;
 use super::rules::{self, Change};
 use super::session::SessionState;
 use super::store::{
-    self, instant, millis, JourneyVersion, Message, MessageStatus, Result, Store, StoreError,
-    Timer, RANK_SQL, SHARED_RECHECK,
+    self, instant, millis, Inbound, JourneyVersion, Message, MessageStatus, Result, Store,
+    StoreError, Timer, RANK_SQL, SHARED_RECHECK,
 };
 use super::wakeup::Wakeup;
 
 mod reads;
 mod wire;
 
-use wire::{connect, get, pg_err, session_from};
+use wire::{connect, get, pg_err, session_from, session_from_at};
 
 /// The migrations, in order; each runs once, in its own transaction. Never edit a
 /// shipped one: add the next file.
@@ -1741,6 +1741,33 @@ impl Store for PgStore {
                 )?,
                 session_from,
             )
+        })
+    }
+
+    fn inbound(&self, delivery: Option<&str>, phone: &str, now: DateTime<Utc>) -> Result<Inbound> {
+        // One row with no session when the number has none.
+        let rows = self.read(|db| {
+            db.query(
+                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE sid = $1), \
+                 EXISTS (SELECT 1 FROM opt_outs WHERE phone = $2), s.state, s.revision, s.version, s.id \
+                 FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT state, revision, version, id, seq FROM sessions \
+                 WHERE actor_phone = $2 AND status = 'active' AND expires_at > $3) s ON true ORDER BY s.seq DESC",
+                &[&delivery, &phone, &millis(now)],
+            )
+        })?;
+        let first = rows
+            .first()
+            .ok_or_else(|| StoreError::new("PostgreSQL gave no row for an inbound text"))?;
+        let mut active = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<_, Option<String>>(2).ok().flatten().is_some() {
+                active.push(session_from_at(row, 2)?);
+            }
+        }
+        Ok(Inbound {
+            seen: get(first, 0)?,
+            opted_out: get(first, 1)?,
+            active,
         })
     }
 

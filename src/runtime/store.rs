@@ -112,6 +112,18 @@ impl MessageStatus {
 pub const RANK_SQL: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'claimed' THEN 1 WHEN 'sending' THEN 2 WHEN 'unknown' THEN 2 WHEN 'sent' THEN 3 ELSE 4 END)";
 
 /// A version of a journey, as `journeyc run` deployed it.
+/// What an inbound text needs to know before anything else, read at once (see
+/// `Store::inbound`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inbound {
+    /// The webhook's provider id was kept before: this is a repeat.
+    pub seen: bool,
+    /// The number opted out.
+    pub opted_out: bool,
+    /// The number's active sessions, as `Store::active_sessions_for_phone` lists them.
+    pub active: Vec<SessionState>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct JourneyVersion {
     pub journey: String,
@@ -254,6 +266,19 @@ pub trait Store: Send + Sync {
         phone: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<SessionState>>;
+    /// `delivery_seen` (false without a `delivery`), `is_opted_out` and
+    /// `active_sessions_for_phone` for an inbound text from `phone`. A store whose
+    /// reads are round trips answers them in one.
+    fn inbound(&self, delivery: Option<&str>, phone: &str, now: DateTime<Utc>) -> Result<Inbound> {
+        Ok(Inbound {
+            seen: match delivery {
+                Some(sid) => self.delivery_seen(sid)?,
+                None => false,
+            },
+            opted_out: self.is_opted_out(phone)?,
+            active: self.active_sessions_for_phone(phone, now)?,
+        })
+    }
     /// Saves a session after its actions ran, with their effects, in one transaction,
     /// if it is still at `state.revision`; `state` then has the revision it is at
     /// (the next one when its state changed, the same when only effects were added).

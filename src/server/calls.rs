@@ -32,28 +32,22 @@ pub(super) async fn queued<T: Send + 'static>(
     })
 }
 
-/// `queued` for a webhook with provider id `sid`, processed once: a delivery seen
-/// before changes nothing and gives `None`, and so does the second of two copies
-/// delivered at once, whose change fails on the id the first one kept. A copy whose
-/// change failed while another copy's was under way waits for that one's outcome,
-/// and runs again if it did not keep the id.
+/// `queued` for a webhook with provider id `sid`, processed once: `f` gives `None`
+/// for a delivery seen before, and so does the second of two copies delivered at
+/// once, whose change fails on the id the first one kept. A copy whose change failed
+/// while another copy's was under way waits for that one's outcome, and runs again if
+/// it did not keep the id.
 pub(super) async fn once<T: Send + 'static>(
     app: &Arc<App>,
     sid: String,
-    f: impl Fn(&Engine, &str) -> Result<Pending<T>, StoreError> + Send + Sync + 'static,
+    f: impl Fn(&Engine, &str) -> Result<Pending<Option<T>>, StoreError> + Send + Sync + 'static,
 ) -> Result<Result<Option<T>, StoreError>, Resp> {
     const ATTEMPTS: usize = 3;
     let f = Arc::new(f);
     let mut attempt = 1;
     loop {
         let (id, f) = (sid.clone(), f.clone());
-        let outcome = queued(app, move |e| {
-            if e.delivery_seen(&id)? {
-                return Ok(Pending::ready(None));
-            }
-            f(e, &id).map(|p| p.map(Some))
-        })
-        .await?;
+        let outcome = queued(app, move |e| f(e, &id)).await?;
         let Err(e) = outcome else {
             return Ok(outcome);
         };

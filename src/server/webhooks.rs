@@ -9,7 +9,7 @@ use super::app::{lazy_ids, App};
 use super::calls::{blocking, once};
 use super::http::*;
 use super::twilio;
-use crate::runtime::engine::Reply;
+use crate::runtime::engine::{Pending, Reply};
 
 /// The URL Twilio called, as it signed it.
 pub(super) fn called_url(app: &App, req: &Request<impl RequestBody>) -> String {
@@ -139,7 +139,11 @@ pub(super) async fn inbound_call(
         None => None,
     };
     let outcome = once(app, sid, move |e, sid| {
+        if e.delivery_seen(sid)? {
+            return Ok(Pending::ready(None));
+        }
         e.inbound_call_once(Some(sid), &to, from.as_deref(), lazy_ids(&ids))
+            .map(|p| p.map(Some))
     })
     .await?;
     match outcome {

@@ -58,12 +58,17 @@ pub(super) fn get<T: for<'a> tokio_postgres::types::FromSql<'a>>(row: &Row, i: u
 
 /// A session from a row of `state, revision, version, id`.
 pub(super) fn session_from(row: &Row) -> Result<SessionState> {
-    let json: String = get(row, 0)?;
+    session_from_at(row, 0)
+}
+
+/// A session from a row whose columns `state, revision, version, id` start at `first`.
+pub(super) fn session_from_at(row: &Row, first: usize) -> Result<SessionState> {
+    let json: String = get(row, first)?;
     let mut state: SessionState = serde_json::from_str(&json).map_err(|e| StoreError::Broken {
-        session: row.try_get(3).unwrap_or_default(),
+        session: row.try_get(first + 3).unwrap_or_default(),
         problem: format!("its stored state does not read ({e})"),
     })?;
-    state.revision = get::<i64>(row, 1)? as u64;
-    state.version = get::<i64>(row, 2)? as u32;
+    state.revision = get::<i64>(row, first + 1)? as u64;
+    state.version = get::<i64>(row, first + 2)? as u32;
     Ok(state)
 }
