@@ -1571,6 +1571,18 @@ fn postgres_texts_queued_before_version_3_lose_their_link_when_sent() {
         store.outbox(None).unwrap()[0].body,
         "Finish here: https://x.example/j/[redacted] thanks"
     );
+    // As a replica older than version 3 queues it during a rolling upgrade.
+    store
+        .apply(&mut s, &[sms(&format!("{body} again"))], at(NOW))
+        .unwrap();
+    postgres::psql(&url, "UPDATE outbox SET redacted = NULL");
+    let m = &store.claim_messages(1, &[]).unwrap()[0];
+    assert!(store.start_sending(m.id).unwrap());
+    store.message_sent(m.id, "SMolder").unwrap();
+    assert_eq!(
+        store.outbox(None).unwrap()[1].body,
+        "Finish here: https://x.example/j/[redacted] thanks again"
+    );
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub const MAX_ATTEMPTS: usize = 10;
 /// How long to wait before attempt `n` (2 and up) of an event: a random time up to
 /// 2^(n-2) ms, at most 64 ms, so that events that conflicted once do not meet again in
 /// the next commit.
-fn backoff(n: usize) -> std::time::Duration {
+pub(crate) fn backoff(n: usize) -> std::time::Duration {
     let limit_us = 1000u64 << (n.saturating_sub(2)).min(6);
     let mut bytes = [0u8; 8];
     let _ = getrandom::fill(&mut bytes);
@@ -1488,15 +1488,18 @@ impl Engine {
         if inbound.seen {
             return Ok(Pending::ready(None));
         }
-        // Texts that change no session record their delivery on their own.
+        // Texts that change no session record their delivery on their own; false when
+        // another copy of the webhook recorded it first, which then answers alone.
         let note_delivery = || match delivery {
-            Some(d) => self.store.first_delivery(d, now).map(|_| ()),
-            None => Ok(()),
+            Some(d) => self.store.first_delivery(d, now),
+            None => Ok(true),
         };
         let word = body.trim().to_uppercase();
         if STOP_WORDS.contains(&word.as_str()) {
             self.store.opt_out(from, now)?;
-            note_delivery()?;
+            if !note_delivery()? {
+                return Ok(Pending::ready(None));
+            }
             if self.detailing() {
                 for s in inbound.active {
                     self.note(
@@ -1523,7 +1526,9 @@ impl Engine {
             };
             let listed = active.swap_remove(found);
             if HELP_WORDS.contains(&word.as_str()) {
-                note_delivery()?;
+                if !note_delivery()? {
+                    return Ok(Pending::ready(None));
+                }
                 if self.detailing() {
                     let answer = j
                         .help_text
@@ -1578,7 +1583,9 @@ impl Engine {
         });
         match by_number {
             Some(j) if HELP_WORDS.contains(&word.as_str()) => {
-                note_delivery()?;
+                if !note_delivery()? {
+                    return Ok(Pending::ready(None));
+                }
                 Ok(Pending::ready(Some(
                     j.help_text.clone().map_or(Reply::None, Reply::Text),
                 )))
@@ -1601,7 +1608,9 @@ impl Engine {
                 Ok(started.map(|_| Some(Reply::None)))
             }
             None => {
-                note_delivery()?;
+                if !note_delivery()? {
+                    return Ok(Pending::ready(None));
+                }
                 Ok(Pending::ready(Some(Reply::None)))
             }
         }

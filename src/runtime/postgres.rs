@@ -54,6 +54,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("postgres/0003_redacted_bodies.sql"),
 ];
 
+/// A text's body without live journey links, once it has left: the redacted body kept
+/// when it was queued, or, for a text that a replica older than migration 3 queued
+/// during an upgrade, `links::redact`'s rule in SQL.
+macro_rules! redacted_body {
+    () => {
+        "COALESCE(redacted, regexp_replace(body, '/j/[A-Za-z0-9_-]{16,}', '/j/[redacted]', 'g'))"
+    };
+}
+
 /// The advisory lock replicas take to migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x6a6f_7572_6e65_7963;
 
@@ -1953,9 +1962,12 @@ impl Store for PgStore {
         let left = status.rank() >= MessageStatus::Sent.rank();
         self.write(&format!("message {id}"), move |tx| {
             tx.defer(
-                "UPDATE outbox SET status = $2, note = COALESCE($3, note), \
-                 body = CASE WHEN $4 THEN COALESCE(redacted, body) ELSE body END, \
-                 redacted = CASE WHEN $4 THEN NULL ELSE redacted END WHERE id = $1",
+                concat!(
+                    "UPDATE outbox SET status = $2, note = COALESCE($3, note), \
+                     body = CASE WHEN $4 THEN ",
+                    redacted_body!(),
+                    " ELSE body END, redacted = CASE WHEN $4 THEN NULL ELSE redacted END WHERE id = $1"
+                ),
                 vec![
                     Box::new(id),
                     Box::new(status.as_str()),
@@ -2025,8 +2037,12 @@ impl Store for PgStore {
             // A status callback may have raced ahead and recorded a later status. Sent
             // with the batch's other writes: nothing here needs an answer.
             tx.defer(
-                "UPDATE outbox SET sid = $2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END, \
-                 body = COALESCE(redacted, body), redacted = NULL WHERE id = $1",
+                concat!(
+                    "UPDATE outbox SET sid = $2, status = CASE WHEN status IN ('sending', 'unknown', 'pending', 'claimed') THEN 'sent' ELSE status END, \
+                     body = ",
+                    redacted_body!(),
+                    ", redacted = NULL WHERE id = $1"
+                ),
                 vec![Box::new(id), Box::new(sid.clone())],
             );
             Ok(0)
@@ -2102,8 +2118,10 @@ impl Store for PgStore {
 
     fn delivery_settled(&self, sid: &str) -> Result<bool> {
         // Waits for the change that holds the id's claim, holding nothing else, so no
-        // deadlock; the second statement's snapshot comes after that change ended.
+        // deadlock; the second statement's snapshot comes after that change ended. A
+        // change that stays open (its replica cut off) is waited for 5 s at most.
         self.transaction(|tx| {
+            tx.batch("SET LOCAL lock_timeout = '5s'")?;
             tx.execute(
                 "SELECT pg_advisory_xact_lock_shared(hashtextextended('journeyc delivery ' || $1, 0))",
                 &[&sid],

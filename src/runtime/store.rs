@@ -111,7 +111,6 @@ impl MessageStatus {
 /// that both stores read.
 pub const RANK_SQL: &str = "(CASE status WHEN 'pending' THEN 0 WHEN 'claimed' THEN 1 WHEN 'sending' THEN 2 WHEN 'unknown' THEN 2 WHEN 'sent' THEN 3 ELSE 4 END)";
 
-/// A version of a journey, as `journeyc run` deployed it.
 /// What an inbound text needs to know before anything else, read at once (see
 /// `Store::inbound`).
 #[derive(Clone, Debug, PartialEq)]
@@ -124,6 +123,7 @@ pub struct Inbound {
     pub active: Vec<SessionState>,
 }
 
+/// A version of a journey, as `journeyc run` deployed it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JourneyVersion {
     pub journey: String,

@@ -54,7 +54,11 @@ pub(super) async fn once<T: Send + 'static>(
         let id = sid.clone();
         match blocking(app, move |en| en.delivery_settled(&id)).await? {
             Ok(true) => return Ok(Ok(None)),
-            Ok(false) if attempt < ATTEMPTS && e.is_unavailable() => attempt += 1,
+            Ok(false) if attempt < ATTEMPTS && e.is_unavailable() => {
+                // Apart: two copies that both lost their claim should not meet again.
+                attempt += 1;
+                tokio::time::sleep(crate::runtime::engine::backoff(attempt + 4)).await;
+            }
             _ => return Ok(Err(e)),
         }
     }
