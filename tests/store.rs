@@ -715,6 +715,40 @@ fn many_senders_marking_the_same_messages_at_once_hand_each_over_once() {
 }
 
 #[test]
+fn a_claim_is_given_back_only_while_it_is_still_held() {
+    for (name, store) in stores("release_one") {
+        let mut s = new_session(&*store, "s1");
+        initialise(&mut s);
+        store.apply(&mut s, &[sms("One")], at(NOW)).unwrap();
+        let id = store.claim_messages(1, &[]).unwrap()[0].id;
+        assert!(store.release_claim(id).unwrap(), "{name}");
+        assert_eq!(
+            store.outbox(None).unwrap()[0].status,
+            MessageStatus::Pending
+        );
+        // Once it is on its way, it is not the outbox's again.
+        assert_eq!(store.claim_messages(1, &[]).unwrap()[0].id, id, "{name}");
+        assert!(store.start_sending(id).unwrap(), "{name}");
+        assert!(!store.release_claim(id).unwrap(), "{name}");
+        assert_eq!(
+            store.outbox(None).unwrap()[0].status,
+            MessageStatus::Sending
+        );
+    }
+    // With replicas, only the one that holds the claim gives it back.
+    let Some(url) = postgres::fresh_url("pg_release_one") else {
+        return;
+    };
+    let (one, other) = (PgStore::open(&url).unwrap(), PgStore::open(&url).unwrap());
+    let mut s = new_session(&one, "s1");
+    initialise(&mut s);
+    one.apply(&mut s, &[sms("One")], at(NOW)).unwrap();
+    let id = one.claim_messages(1, &[]).unwrap()[0].id;
+    assert!(!other.release_claim(id).unwrap());
+    assert!(one.release_claim(id).unwrap());
+}
+
+#[test]
 fn a_text_that_left_or_failed_keeps_no_journey_link_token() {
     const LINK: &str = "https://x.example/j/AAAAAAAAAAAAAAAAAAAAAAAA";
     for (name, store) in stores("redact") {

@@ -2021,6 +2021,17 @@ impl Store for PgStore {
         })
     }
 
+    fn release_claim(&self, id: i64) -> Result<bool> {
+        let me = self.inner.replica.as_str();
+        self.read(|db| {
+            db.execute(
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE id = $1 AND status = 'claimed' AND claimed_by = $2",
+                &[&id, &me],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
     fn resend_unknown(&self, id: i64, note: &str) -> Result<bool> {
         self.read(|db| {
             db.execute(

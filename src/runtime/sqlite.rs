@@ -1432,6 +1432,17 @@ impl Store for SqliteStore {
         .map(|n| n as usize)
     }
 
+    fn release_claim(&self, id: i64) -> Result<bool> {
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE outbox SET status = 'pending' WHERE id = ?1 AND status = 'claimed'",
+            )?
+            .execute([id])
+            .map(|n| n as i64)
+        })
+        .map(|n| n == 1)
+    }
+
     fn first_delivery(&self, sid: &str, now: DateTime<Utc>) -> Result<bool> {
         let sid = sid.to_string();
         self.write(move |c| {

@@ -361,6 +361,10 @@ pub trait Store: Send + Sync {
     fn start_sending_queued(&self, id: i64) -> Durable;
     /// Gives claimed messages that were never handed over back to `pending`; how many.
     fn release_claimed(&self) -> Result<usize>;
+    /// Gives one message back to `pending` if it is still claimed by this server;
+    /// false, changing nothing, when it is not (it was marked `sending`, or another
+    /// replica recovered it and may be sending it).
+    fn release_claim(&self, id: i64) -> Result<bool>;
     /// Moves an `unknown` message that the provider does not have back to `pending`,
     /// to be sent again; false, changing nothing, when it is no longer `unknown` (an
     /// earlier check already sent it again).

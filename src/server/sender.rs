@@ -395,7 +395,14 @@ async fn send(ctx: &Ctx, m: Message) {
             ctx.app.log().warn(&format!(
                 "message {id} could not be marked sending; it waits"
             ));
-            set_status(&ctx.app, id, MessageStatus::Pending, None).await;
+            // Only while it is still ours: another replica may have recovered it.
+            let what = format!("giving message {id} back to the outbox");
+            keep(&ctx.app, &what, || async move {
+                blocking(&ctx.app, move |e| e.store().release_claim(id).map(|_| ()))
+                    .await
+                    .unwrap_or_else(|_| Err(StoreError::new("the store call panicked")))
+            })
+            .await;
             ctx.app.outbox_bell.notify_one();
             return;
         }
