@@ -708,9 +708,15 @@ impl Engine {
         Ok(())
     }
 
-    /// Takes the turn of `listed`, a session found by a query, and reads it again in
-    /// turn; a conflict, to find it again, if it is no longer active by then.
+    /// Takes the turn of `listed`, a session found by a query. A turn taken at once
+    /// keeps `listed` as read: a change made since then, in this process or another,
+    /// fails the revision check, and the event runs again. A turn waited for reads the
+    /// session again, since whoever had it most likely changed it; a conflict, to find
+    /// it again, if it is no longer active by then.
     fn in_turn(&self, listed: SessionState, now: DateTime<Utc>) -> Result<(InLane, SessionState)> {
+        if let Some(turn) = self.busy.try_enter(&listed.id) {
+            return Ok((turn, self.with_link(listed)));
+        }
         let turn = self.busy.enter_blocking(&listed.id);
         match self.session(&listed.id)? {
             Some(state) if state.is_active(now) => Ok((turn, state)),
