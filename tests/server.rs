@@ -880,6 +880,55 @@ async fn two_hundred_texts_from_one_person_at_once_are_each_counted_and_answered
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_and_page_presses_for_one_session_at_once_are_each_counted_once() {
+    // A text is handled from the session as its number's read found it, unless the
+    // session is busy: a press kept in between must make it run again, not be lost.
+    let twilio = FakeTwilio::start().await;
+    let server = serve_source(COUNTING, "texts-and-presses", &twilio, true);
+    let (status, _) = server.sms("SMfirst", PERSON, OUR_NUMBER, "hi").await;
+    assert_eq!(status, 200);
+    let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
+    let texts: Vec<_> = (0..60)
+        .map(|i| {
+            let url = server.url("/twilio/sms");
+            let p = sms_params(&format!("SMmix{i}"), PERSON, OUR_NUMBER, &format!("m{i}"));
+            tokio::spawn(async move { post_signed(&url, &p, true).await })
+        })
+        .collect();
+    let tabs: Vec<_> = (0..6)
+        .map(|_| {
+            let link = link.clone();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let page = Page::open(&link).await;
+                    let (status, _, body) = page.submit(&[]).await;
+                    assert_eq!(status, 303, "{body}");
+                }
+            })
+        })
+        .collect();
+    for t in texts {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    for t in tabs {
+        t.await.unwrap();
+    }
+    let (replies, presses, _) = counts(&Page::open(&link).await);
+    assert_eq!((replies, presses), (60, 60), "no text or press lost");
+    let mut got: Vec<String> = outbox(&server)
+        .await
+        .into_iter()
+        .filter_map(|m| m["body"].as_str().map(str::to_string))
+        .filter(|b| b.starts_with("got "))
+        .collect();
+    got.sort_unstable();
+    let mut expected: Vec<String> = (0..60).map(|i| format!("got m{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(got, expected, "every text answered once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn form_posts_racing_due_timers_on_the_real_clock_lose_nothing() {
     let twilio = FakeTwilio::start().await;
     let server = serve_source(COUNTING, "posts-and-timers", &twilio, false);

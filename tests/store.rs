@@ -186,6 +186,63 @@ fn an_inbound_text_reads_its_repeat_opt_out_and_sessions_at_once() {
 }
 
 #[test]
+fn inbound_reads_asked_at_once_each_get_their_own_answer() {
+    // PostgreSQL answers reads asked while its last query was out in one query: each
+    // must get the answer for its own webhook id, number and time.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (name, store) in stores("inbound-async") {
+        let store: Arc<dyn Store> = Arc::from(store);
+        let (mut a, mut b) = (new_session(&*store, "a"), new_session(&*store, "b"));
+        initialise(&mut a);
+        initialise(&mut b);
+        store.apply(&mut a, &[], at(NOW)).unwrap();
+        store.apply(&mut b, &[], at(NOW)).unwrap();
+        assert!(store.first_delivery("SMkept", at(NOW)).unwrap());
+        store.opt_out("+14155550000", at(NOW)).unwrap();
+        let asks: Vec<(Option<String>, String, DateTime<Utc>)> = (0..300)
+            .map(|i| {
+                let sid = match i % 3 {
+                    0 => None,
+                    1 => Some("SMkept".to_string()),
+                    _ => Some(format!("SMnew{i}")),
+                };
+                let phone = [PHONE, "+14155550000", "+14155551111"][i % 5 % 3];
+                let now = if i % 7 == 0 { a.expires_at } else { at(NOW) };
+                (sid, phone.to_string(), now)
+            })
+            .collect();
+        let answers = rt.block_on(async {
+            let tasks: Vec<_> = asks
+                .iter()
+                .cloned()
+                .map(|(sid, phone, now)| {
+                    let store = store.clone();
+                    tokio::spawn(
+                        async move { store.inbound_async(sid.as_deref(), &phone, now).await },
+                    )
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for t in tasks {
+                answers.push(t.await.unwrap().unwrap());
+            }
+            answers
+        });
+        for ((sid, phone, now), answer) in asks.iter().zip(answers) {
+            let expected = store.inbound(sid.as_deref(), phone, *now).unwrap();
+            assert_eq!(answer, expected, "{name}: {sid:?} {phone} {now}");
+        }
+        // Not all alike: the answers depend on the question.
+        let both = store.inbound(None, PHONE, at(NOW)).unwrap();
+        assert_eq!(both.active.len(), 2, "{name}");
+    }
+}
+
+#[test]
 fn the_outbox_suppresses_duplicates_within_30_minutes_and_opted_out_numbers() {
     for (name, store) in stores("outbox") {
         let mut s = new_session(&*store, "s1");

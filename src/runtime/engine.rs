@@ -15,7 +15,7 @@ use super::interp::{self, Effect};
 use super::lanes::{InLane, Lanes};
 use super::probe::{Heard, Probe};
 use super::session::{SessionState, Status};
-use super::store::{Result, Store, StoreError, Timer};
+use super::store::{Inbound, Result, Store, StoreError, Timer};
 use super::versions::{self, Deployed};
 use super::Value;
 use crate::coverage::Item;
@@ -724,12 +724,8 @@ impl Engine {
         }
     }
 
-    /// Runs `attempt`, an event, and again after each conflict (see `Pending`), up to
-    /// `MAX_ATTEMPTS` times in all, whether the conflict comes at once or at commit.
-    fn retrying<T>(
-        &self,
-        mut attempt: impl FnMut() -> Result<Pending<T>> + Send + 'static,
-    ) -> Result<Pending<T>> {
+    /// `attempt`, an event's, to run again after a conflict.
+    fn redo<T>(&self, mut attempt: impl FnMut() -> Result<Pending<T>> + Send + 'static) -> Redo<T> {
         // A session that cannot run is failed where it is found, and not run again.
         let engine = self.clone();
         let attempt = move || match attempt() {
@@ -739,11 +735,20 @@ impl Engine {
             }
             other => other,
         };
-        let mut redo = Redo {
+        Redo {
             again: Box::new(attempt),
             tries: 1,
             listener: self.listener.get().cloned(),
-        };
+        }
+    }
+
+    /// Runs `attempt`, an event, and again after each conflict (see `Pending`), up to
+    /// `MAX_ATTEMPTS` times in all, whether the conflict comes at once or at commit.
+    fn retrying<T>(
+        &self,
+        attempt: impl FnMut() -> Result<Pending<T>> + Send + 'static,
+    ) -> Result<Pending<T>> {
+        let mut redo = self.redo(attempt);
         let first = match (redo.again)() {
             Ok(pending) => pending,
             Err(e) => redo.next(e)?,
@@ -752,6 +757,19 @@ impl Engine {
             redo: Some(redo),
             ..first
         })
+    }
+
+    /// `first`, an event's first attempt, made elsewhere: run again as `retrying` runs
+    /// its attempts, with `attempt` after a conflict.
+    fn retrying_after<T>(
+        &self,
+        first: Pending<T>,
+        attempt: impl FnMut() -> Result<Pending<T>> + Send + 'static,
+    ) -> Pending<T> {
+        Pending {
+            redo: Some(self.redo(attempt)),
+            ..first
+        }
     }
 
     /// Sets the one listener; later calls change nothing.
@@ -1475,12 +1493,45 @@ impl Engine {
             body.to_string(),
         );
         self.retrying(move || {
-            engine.inbound_sms_attempt(delivery.as_deref(), &to, &from, &body, &new_id)
+            engine.inbound_sms_threaded(delivery.as_deref(), &to, &from, &body, &new_id)
         })
     }
 
-    /// One attempt at `inbound_sms_once`.
-    fn inbound_sms_attempt(
+    /// `inbound_sms_once` for an async caller, whose task must not wait for the store.
+    /// The first attempt's read is awaited (`Store::inbound_async`). When the text needs
+    /// nothing more from the store on the way (a repeat, a text to a session no other
+    /// event of this process has, a text that starts a session), the attempt runs
+    /// here and only queues its change. `None` when it needs more (STOP, START after an
+    /// opt-out, HELP, a number nobody answers, a busy session, a failure): then call
+    /// `inbound_sms_once` on a thread that may wait. After a conflict, the text is
+    /// handled again on tokio's blocking pool.
+    pub async fn inbound_sms_async(
+        &self,
+        delivery: String,
+        to: String,
+        from: String,
+        body: String,
+        new_id: impl Fn() -> (String, Vec<u8>, Option<String>) + Send + 'static,
+    ) -> Result<Option<Pending<Option<Reply>>>> {
+        let now = self.now();
+        let inbound = self
+            .store
+            .inbound_async(Some(&delivery), &from, now)
+            .await?;
+        let given = Some((inbound, now));
+        let first = self.inbound_sms_attempt(given, Some(&delivery), &to, &from, &body, &new_id);
+        // The attempt here made no change: whatever it could not do, a thread does.
+        let Ok(Some(first)) = first else {
+            return Ok(None);
+        };
+        let engine = self.clone();
+        Ok(Some(self.retrying_after(first, move || {
+            engine.inbound_sms_threaded(Some(&delivery), &to, &from, &body, &new_id)
+        })))
+    }
+
+    /// An attempt at `inbound_sms_once` on a thread that may wait for the store.
+    fn inbound_sms_threaded(
         &self,
         delivery: Option<&str>,
         to: &str,
@@ -1488,11 +1539,37 @@ impl Engine {
         body: &str,
         new_id: &dyn Fn() -> (String, Vec<u8>, Option<String>),
     ) -> Result<Pending<Option<Reply>>> {
-        let now = self.now();
+        self.inbound_sms_attempt(None, delivery, to, from, body, new_id)?
+            .ok_or_else(|| StoreError::new("an attempt on a thread was refused a wait"))
+    }
+
+    /// One attempt at an inbound text. With `given`, the number's read and its time,
+    /// it runs without waiting for the store: `None` where it would have to.
+    fn inbound_sms_attempt(
+        &self,
+        given: Option<(Inbound, DateTime<Utc>)>,
+        delivery: Option<&str>,
+        to: &str,
+        from: &str,
+        body: &str,
+        new_id: &dyn Fn() -> (String, Vec<u8>, Option<String>),
+    ) -> Result<Option<Pending<Option<Reply>>>> {
+        let may_wait = given.is_none();
         // One read: whether this is a repeat, the opt-out, the number's sessions.
-        let inbound = self.store.inbound(delivery, from, now)?;
+        let (inbound, now) = match given {
+            Some(given) => given,
+            None => {
+                let now = self.now();
+                (self.store.inbound(delivery, from, now)?, now)
+            }
+        };
         if inbound.seen {
-            return Ok(Pending::ready(None));
+            return Ok(Some(Pending::ready(None)));
+        }
+        let word = body.trim().to_uppercase();
+        let word = word.as_str();
+        if !may_wait && !self.answers_without_store(&inbound, to, word) {
+            return Ok(None);
         }
         // Texts that change no session record their delivery on their own; false when
         // another copy of the webhook recorded it first, which then answers alone.
@@ -1500,11 +1577,10 @@ impl Engine {
             Some(d) => self.store.first_delivery(d, now),
             None => Ok(true),
         };
-        let word = body.trim().to_uppercase();
-        if STOP_WORDS.contains(&word.as_str()) {
+        if STOP_WORDS.contains(&word) {
             self.store.opt_out(from, now)?;
             if !note_delivery()? {
-                return Ok(Pending::ready(None));
+                return Ok(Some(Pending::ready(None)));
             }
             if self.detailing() {
                 for s in inbound.active {
@@ -1517,10 +1593,10 @@ impl Engine {
                     );
                 }
             }
-            return Ok(Pending::ready(Some(Reply::None)));
+            return Ok(Some(Pending::ready(Some(Reply::None))));
         }
         let opted_out = inbound.opted_out;
-        if START_WORDS.contains(&word.as_str()) && opted_out {
+        if START_WORDS.contains(&word) && opted_out {
             self.store.opt_in(from)?;
         }
         // One read for every journey's active session of this number; the first journey
@@ -1531,9 +1607,9 @@ impl Engine {
                 continue;
             };
             let listed = active.swap_remove(found);
-            if HELP_WORDS.contains(&word.as_str()) {
+            if HELP_WORDS.contains(&word) {
                 if !note_delivery()? {
-                    return Ok(Pending::ready(None));
+                    return Ok(Some(Pending::ready(None)));
                 }
                 if self.detailing() {
                     let answer = j
@@ -1548,11 +1624,18 @@ impl Engine {
                         ],
                     );
                 }
-                return Ok(Pending::ready(Some(
+                return Ok(Some(Pending::ready(Some(
                     j.help_text.clone().map_or(Reply::None, Reply::Text),
-                )));
+                ))));
             }
-            let (turn, mut state) = self.in_turn(listed, now)?;
+            let (turn, mut state) = if may_wait {
+                self.in_turn(listed, now)?
+            } else {
+                match self.busy.try_enter(&listed.id) {
+                    Some(turn) => (turn, self.with_link(listed)),
+                    None => return Ok(None),
+                }
+            };
             let before = state.clone();
             // The session's own version answers it.
             let j = self.journey_of(&state)?;
@@ -1561,7 +1644,7 @@ impl Engine {
             let handler = j
                 .reply_handlers
                 .iter()
-                .position(|h| h.keywords.contains(&word))
+                .position(|h| h.keywords.iter().any(|k| k == word))
                 .or_else(|| j.reply_handlers.iter().position(|h| h.keywords.is_empty()));
             let mut effects: Vec<Effect> = delivery
                 .map(|d| Effect::Delivery(d.to_string()))
@@ -1578,9 +1661,10 @@ impl Engine {
                 effects.extend(self.act(j, &mut state, actions, now));
             }
             let effects = self.detailed(j, Some(&before), &state, effects);
-            return Ok(self
-                .keep_queued(Some(Reply::None), &state, &effects, now)
-                .in_turn(turn));
+            return Ok(Some(
+                self.keep_queued(Some(Reply::None), &state, &effects, now)
+                    .in_turn(turn),
+            ));
         }
         let by_number = self.journeys.iter().find(|j| {
             j.triggers
@@ -1588,13 +1672,13 @@ impl Engine {
                 .any(|t| matches!(t, ir::Trigger::Sms { to: number, .. } if number == to))
         });
         match by_number {
-            Some(j) if HELP_WORDS.contains(&word.as_str()) => {
+            Some(j) if HELP_WORDS.contains(&word) => {
                 if !note_delivery()? {
-                    return Ok(Pending::ready(None));
+                    return Ok(Some(Pending::ready(None)));
                 }
-                Ok(Pending::ready(Some(
+                Ok(Some(Pending::ready(Some(
                     j.help_text.clone().map_or(Reply::None, Reply::Text),
-                )))
+                ))))
             }
             Some(j) => {
                 let (id, token_hash, link) = new_id();
@@ -1611,15 +1695,36 @@ impl Engine {
                     // The loop above read the number's active sessions: none is its.
                     Existing::NoneActive,
                 )?;
-                Ok(started.map(|_| Some(Reply::None)))
+                Ok(Some(started.map(|_| Some(Reply::None))))
             }
             None => {
                 if !note_delivery()? {
-                    return Ok(Pending::ready(None));
+                    return Ok(Some(Pending::ready(None)));
                 }
-                Ok(Pending::ready(Some(Reply::None)))
+                Ok(Some(Pending::ready(Some(Reply::None))))
             }
         }
+    }
+
+    /// Whether an inbound text's attempt, given the number's read, needs nothing more
+    /// from the store: it goes to an active session (not HELP), or it starts one.
+    /// STOP and START change the opt-out; HELP and a number nobody answers keep the
+    /// webhook's id on their own.
+    fn answers_without_store(&self, inbound: &Inbound, to: &str, word: &str) -> bool {
+        if STOP_WORDS.contains(&word)
+            || HELP_WORDS.contains(&word)
+            || (START_WORDS.contains(&word) && inbound.opted_out)
+        {
+            return false;
+        }
+        self.journeys
+            .iter()
+            .any(|j| inbound.active.iter().any(|s| s.journey == j.name))
+            || self.journeys.iter().any(|j| {
+                j.triggers
+                    .iter()
+                    .any(|t| matches!(t, ir::Trigger::Sms { to: number, .. } if number == to))
+            })
     }
 }
 

@@ -44,7 +44,7 @@ use super::wakeup::Wakeup;
 mod reads;
 mod wire;
 
-use wire::{connect, get, pg_err, session_from, session_from_at};
+use wire::{connect, get, pg_err, session_from};
 
 /// The migrations, in order; each runs once, in its own transaction. Never edit a
 /// shipped one: add the next file.
@@ -108,7 +108,7 @@ struct Inner {
     /// The listener is started once, by the first `watch`.
     listening: AtomicBool,
     /// Sessions by journey-link token, read together (see `reads`).
-    reads: reads::TokenReads,
+    reads: reads::Reads,
     /// The connections one-statement reads share, made on first use; the next to use.
     shared: Vec<Mutex<Option<Arc<SharedConn>>>>,
     next_shared: std::sync::atomic::AtomicUsize,
@@ -1296,7 +1296,7 @@ impl PgStore {
         let mut id = [0u8; 9];
         getrandom::fill(&mut id).map_err(|e| StoreError::new(e.to_string()))?;
         let replica = id.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        let reads = reads::TokenReads::new(config.clone(), tls.clone());
+        let reads = reads::Reads::new(config.clone(), tls.clone());
         let inner = Arc::new(Inner {
             rt: runtime.handle().clone(),
             pool,
@@ -1718,7 +1718,7 @@ impl Store for PgStore {
     }
 
     fn session_by_token_async(&self, token_hash: &[u8]) -> store::Read<Option<SessionState>> {
-        Box::pin(self.inner.reads.read(token_hash))
+        Box::pin(self.inner.reads.token(token_hash))
     }
 
     fn active_session_for_phone(
@@ -1754,30 +1754,24 @@ impl Store for PgStore {
     }
 
     fn inbound(&self, delivery: Option<&str>, phone: &str, now: DateTime<Utc>) -> Result<Inbound> {
-        // One row with no session when the number has none.
         let rows = self.read(|db| {
             db.query(
-                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE sid = $1), \
-                 EXISTS (SELECT 1 FROM opt_outs WHERE phone = $2), s.state, s.revision, s.version, s.id \
-                 FROM (SELECT 1) AS one LEFT JOIN LATERAL (SELECT state, revision, version, id, seq FROM sessions \
-                 WHERE actor_phone = $2 AND status = 'active' AND expires_at > $3) s ON true ORDER BY s.seq DESC",
-                &[&delivery, &phone, &millis(now)],
+                reads::INBOUND,
+                &[&vec![delivery], &vec![phone], &vec![millis(now)]],
             )
         })?;
-        let first = rows
-            .first()
-            .ok_or_else(|| StoreError::new("PostgreSQL gave no row for an inbound text"))?;
-        let mut active = Vec::with_capacity(rows.len());
-        for row in &rows {
-            if row.try_get::<_, Option<String>>(2).ok().flatten().is_some() {
-                active.push(session_from_at(row, 2)?);
-            }
-        }
-        Ok(Inbound {
-            seen: get(first, 0)?,
-            opted_out: get(first, 1)?,
-            active,
-        })
+        reads::inbound_from(&rows, 1)
+            .pop()
+            .expect("one answer for one read")
+    }
+
+    fn inbound_async(
+        &self,
+        delivery: Option<&str>,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> store::Read<Inbound> {
+        Box::pin(self.inner.reads.inbound(delivery, phone, millis(now)))
     }
 
     fn apply_queued(

@@ -279,6 +279,15 @@ pub trait Store: Send + Sync {
             active: self.active_sessions_for_phone(phone, now)?,
         })
     }
+    /// `inbound` for an async caller (see `session_by_token_async`).
+    fn inbound_async(
+        &self,
+        delivery: Option<&str>,
+        phone: &str,
+        now: DateTime<Utc>,
+    ) -> Read<Inbound> {
+        Box::pin(std::future::ready(self.inbound(delivery, phone, now)))
+    }
     /// Saves a session after its actions ran, with their effects, in one transaction,
     /// if it is still at `state.revision`; `state` then has the revision it is at
     /// (the next one when its state changed, the same when only effects were added).

@@ -1,6 +1,7 @@
 //! Engine calls from async handlers: on tokio's blocking pool, awaiting a change's
 //! durability without holding a thread, and webhooks processed once per provider id.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use super::app::App;
@@ -32,32 +33,36 @@ pub(super) async fn queued<T: Send + 'static>(
     })
 }
 
-/// `queued` for a webhook with provider id `sid`, processed once: `f` gives `None`
-/// for a delivery seen before, and so does the second of two copies delivered at
-/// once, whose change fails on the id the first one kept. A copy whose change failed
-/// while another copy's was under way waits for that one's outcome, and runs again if
-/// it did not keep the id.
-pub(super) async fn once<T: Send + 'static>(
+/// What an attempt at a webhook gives: the engine's outcome, or the response to give.
+pub(super) type Outcome<T> = Result<Result<Option<T>, StoreError>, Resp>;
+
+/// A webhook with provider id `sid`, processed once: `attempt` gives `None` for a
+/// delivery seen before, and so does the second of two copies delivered at once,
+/// whose change fails on the id the first one kept. A copy whose change failed while
+/// another copy's was under way waits for that one's outcome, and runs again if it
+/// did not keep the id.
+pub(super) async fn once<T, A>(
     app: &Arc<App>,
     sid: String,
-    f: impl Fn(&Engine, &str) -> Result<Pending<Option<T>>, StoreError> + Send + Sync + 'static,
-) -> Result<Result<Option<T>, StoreError>, Resp> {
+    attempt: impl Fn(String) -> A,
+) -> Outcome<T>
+where
+    A: Future<Output = Outcome<T>>,
+{
     const ATTEMPTS: usize = 3;
-    let f = Arc::new(f);
-    let mut attempt = 1;
+    let mut tries = 1;
     loop {
-        let (id, f) = (sid.clone(), f.clone());
-        let outcome = queued(app, move |e| f(e, &id)).await?;
+        let outcome = attempt(sid.clone()).await?;
         let Err(e) = outcome else {
             return Ok(outcome);
         };
         let id = sid.clone();
         match blocking(app, move |en| en.delivery_settled(&id)).await? {
             Ok(true) => return Ok(Ok(None)),
-            Ok(false) if attempt < ATTEMPTS && e.is_unavailable() => {
+            Ok(false) if tries < ATTEMPTS && e.is_unavailable() => {
                 // Apart: two copies that both lost their claim should not meet again.
-                attempt += 1;
-                tokio::time::sleep(crate::runtime::engine::backoff(attempt + 4)).await;
+                tries += 1;
+                tokio::time::sleep(crate::runtime::engine::backoff(tries + 4)).await;
             }
             _ => return Ok(Err(e)),
         }

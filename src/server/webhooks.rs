@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hyper::{Request, StatusCode};
 
 use super::app::{lazy_ids, App};
-use super::calls::{blocking, once};
+use super::calls::{blocking, once, queued};
 use super::http::*;
 use super::twilio;
 use crate::runtime::engine::{Pending, Reply};
@@ -86,10 +86,26 @@ pub(super) async fn inbound_sms(
     to: String,
     body: String,
 ) -> Result<Option<String>, Resp> {
-    let ids = app.clone();
     let _turn = app.lanes.enter(&from).await;
-    let outcome = once(app, sid, move |e, sid| {
-        e.inbound_sms_once(Some(sid), &to, &from, &body, lazy_ids(&ids))
+    let outcome = once(app, sid, |sid| {
+        let (to, from, body) = (to.clone(), from.clone(), body.clone());
+        async move {
+            // Here when the text needs nothing more from the store on the way; on a
+            // thread that may wait for it otherwise.
+            let engine = &app.engine;
+            let (s, t, f, b) = (sid.clone(), to.clone(), from.clone(), body.clone());
+            match engine.inbound_sms_async(s, t, f, b, lazy_ids(app)).await {
+                Ok(Some(pending)) => Ok(pending.finish().await),
+                Ok(None) => {
+                    let ids = app.clone();
+                    queued(app, move |e| {
+                        e.inbound_sms_once(Some(&sid), &to, &from, &body, lazy_ids(&ids))
+                    })
+                    .await
+                }
+                Err(e) => Ok(Err(e)),
+            }
+        }
     })
     .await?;
     match outcome {
@@ -138,12 +154,15 @@ pub(super) async fn inbound_call(
         Some(phone) => Some(app.lanes.enter(phone).await),
         None => None,
     };
-    let outcome = once(app, sid, move |e, sid| {
-        if e.delivery_seen(sid)? {
-            return Ok(Pending::ready(None));
-        }
-        e.inbound_call_once(Some(sid), &to, from.as_deref(), lazy_ids(&ids))
-            .map(|p| p.map(Some))
+    let outcome = once(app, sid, |sid| {
+        let (ids, to, from) = (ids.clone(), to.clone(), from.clone());
+        queued(app, move |e| {
+            if e.delivery_seen(&sid)? {
+                return Ok(Pending::ready(None));
+            }
+            e.inbound_call_once(Some(&sid), &to, from.as_deref(), lazy_ids(&ids))
+                .map(|p| p.map(Some))
+        })
     })
     .await?;
     match outcome {
