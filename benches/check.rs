@@ -17,10 +17,14 @@ const EXAMPLES: &[&str] = &[
     include_str!("../examples/appointment_reminder.journey"),
 ];
 
-/// One file holding `copies` renamed copies of every example journey.
-fn generated_file(copies: usize) -> String {
+/// File `file` of the generated project: `copies` renamed copies of every example
+/// journey. A project's journeys must not claim the same name, starting-link slug or
+/// SMS or call trigger number (J0109, across files too), so each copy gets its own,
+/// numbered across the whole project; the numbers stay Twilio test numbers.
+fn generated_file(file: usize, copies: usize) -> String {
     let mut out = String::from("import std.calendars\nimport std.notifications\n\n");
-    for i in 0..copies {
+    for i in (file * copies)..((file + 1) * copies) {
+        assert!(i < 10_000, "Twilio test numbers end in four digits");
         for example in EXAMPLES {
             let body: String = example
                 .lines()
@@ -43,6 +47,18 @@ fn generated_file(copies: usize) -> String {
                 .replace(
                     "journey AppointmentReminder {",
                     &format!("journey AppointmentReminder{i} {{"),
+                )
+                .replace(
+                    "trigger link \"start\"",
+                    &format!("trigger link \"start-{i}\""),
+                )
+                .replace(
+                    "trigger sms to \"+15005550006\"",
+                    &format!("trigger sms to \"+1500555{i:04}\""),
+                )
+                .replace(
+                    "trigger call to \"+15005550006\"",
+                    &format!("trigger call to \"+1500555{i:04}\""),
                 );
             out.push_str(&renamed);
         }
@@ -78,7 +94,7 @@ fn mb_per_s(bytes: usize, d: Duration) -> f64 {
 }
 
 fn main() {
-    let files: Vec<String> = (0..8).map(|_| generated_file(60)).collect();
+    let files: Vec<String> = (0..8).map(|file| generated_file(file, 60)).collect();
     let total: usize = files.iter().map(String::len).sum();
     println!(
         "generated project: {} files, {:.1} MB",
