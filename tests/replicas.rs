@@ -239,6 +239,44 @@ async fn webhooks_spread_over_replicas_and_retried_on_another_are_processed_once
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn texts_from_a_new_number_to_three_replicas_at_once_start_one_session() {
+    let Some((_one, url, twilio)) = set_up("replicas_new_number").await else {
+        return;
+    };
+    let rs = replicas(3, &example("texting_journey_links.journey"), &url, &twilio);
+    const N: usize = 40;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..N {
+        // Three different texts from one new number, one to each replica, at once.
+        for (r, replica) in rs.iter().enumerate() {
+            let to = replica.url("/twilio/sms");
+            let params = sms_params(&format!("SM{i:030}{r:02}"), &phone(i), OUR_NUMBER, "hi");
+            tasks.spawn(async move { post_signed(&to, &params, true).await });
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        let (status, body) = r.unwrap();
+        let logs = || rs.iter().map(Server::logs).collect::<Vec<_>>().join("\n");
+        assert_eq!(status, 200, "{body}; the replicas said:\n{}", logs());
+    }
+    // One session per number: its start's notification (two texts) goes once.
+    eventually(20, "both texts to every person", || {
+        twilio.sent().len() >= 2 * N
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let by = texts_by_phone(&twilio);
+    assert_eq!(by.len(), N, "{by:?}");
+    assert!(by.values().all(|&n| n == 2), "one session each: {by:?}");
+    assert_eq!(number(&url, "SELECT COUNT(*) FROM sessions"), N as i64);
+    // Every text was kept, in that one session.
+    assert_eq!(
+        number(&url, "SELECT COUNT(*) FROM deliveries"),
+        3 * N as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_timers_due_at_once_fire_exactly_once_across_three_replicas() {
     let Some((_one, url, twilio)) = set_up("replicas_timers").await else {
         return;

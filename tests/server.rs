@@ -278,6 +278,69 @@ async fn a_call_is_deflected_to_a_text_and_a_withheld_number_is_handled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_starts_for_one_number_at_once_keep_one_session() {
+    // `keep`: whichever request comes first starts the session, and every other one,
+    // however close behind, is given that session; the person is texted once.
+    let source = r#"
+journey Keeper {
+  sms from "+15005550006"
+  trigger api
+  on existing session keep
+
+  on session started {
+    send sms Hello
+  }
+
+  step One {
+    page Hi {
+      heading "Hi"
+    }
+  }
+
+  notification Hello sms {
+    text "hello"
+  }
+}
+"#;
+    let twilio = FakeTwilio::start().await;
+    let server = serve_source(source, "api-race", &twilio, true);
+    let url = server.url("/api/v1/journeys/Keeper/sessions");
+    let starts: Vec<_> = (0..24)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let r = client()
+                    .post(&url)
+                    .bearer_auth(API_TOKEN)
+                    .json_body(&json!({"actor": {"phone": PERSON}}))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+                (status, body)
+            })
+        })
+        .collect();
+    let mut sessions = std::collections::BTreeSet::new();
+    let mut created = 0;
+    for s in starts {
+        let (status, body) = s.await.unwrap();
+        assert!(status == 201 || status == 200, "{status} {body}");
+        assert_eq!(body["existing"], status == 200, "{body}");
+        created += usize::from(status == 201);
+        sessions.insert(body["session"].as_str().unwrap().to_string());
+    }
+    assert_eq!((created, sessions.len()), (1, 1), "{sessions:?}");
+    let hellos = outbox(&server)
+        .await
+        .into_iter()
+        .filter(|m| m["body"] == "hello")
+        .count();
+    assert_eq!(hellos, 1, "texted once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_trigger_and_reply_handlers() {
     let twilio = FakeTwilio::start().await;
     let server = preview("appointment_reminder.journey", "api", &twilio);

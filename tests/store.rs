@@ -242,6 +242,125 @@ fn inbound_reads_asked_at_once_each_get_their_own_answer() {
     }
 }
 
+/// A session of the test journey started for `PHONE` by `trigger`, with the actor
+/// initialised as starting does, not yet kept.
+fn started(id: &str, trigger: &str, now: DateTime<Utc>) -> SessionState {
+    let mut s = SessionState::new(id.into(), &journey(), trigger, now);
+    initialise(&mut s);
+    s
+}
+
+#[test]
+fn a_session_started_for_a_number_holds_it_for_its_journey_while_active() {
+    for (name, store) in stores("number-claims") {
+        let create =
+            |s: &mut SessionState, now| store.create_session(s, s.id.clone().as_bytes(), now);
+        let mut first = started("first", "sms", at(NOW));
+        create(&mut first, at(NOW)).unwrap();
+        for trigger in ["sms", "call", "api"] {
+            let e = create(
+                &mut started(&format!("again-{trigger}"), trigger, at(NOW)),
+                at(NOW),
+            )
+            .unwrap_err();
+            assert!(e.is_conflict(), "{name}, {trigger}: {e}");
+            assert!(
+                store
+                    .session(&format!("again-{trigger}"))
+                    .unwrap()
+                    .is_none(),
+                "{name}"
+            );
+        }
+        // A session started by a link holds no number, even with an actor.
+        create(&mut started("by-link", "link", at(NOW)), at(NOW)).unwrap();
+        // An ended session holds its number no longer.
+        first.status = Status::Ended;
+        store.apply(&mut first, &[], at(NOW)).unwrap();
+        let mut second = started("second", "api", at(NOW));
+        create(&mut second, at(NOW)).unwrap();
+        // Nor one past its expiry, before it is marked expired.
+        let later = second.expires_at + Duration::seconds(1);
+        let mut third = started("third", "call", later);
+        create(&mut third, later).unwrap();
+        assert_eq!(
+            store.session("second").unwrap().unwrap().status,
+            Status::Active,
+            "{name}"
+        );
+        let e = create(&mut started("fourth", "sms", later), later).unwrap_err();
+        assert!(e.is_conflict(), "{name}: {e}");
+    }
+}
+
+#[test]
+fn many_starts_for_one_number_at_once_keep_one_session() {
+    for (name, store) in stores("number-race") {
+        let outcomes: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16)
+                .map(|i| {
+                    let store = &store;
+                    scope.spawn(move || {
+                        let mut s = started(&format!("race{i}"), "sms", at(NOW));
+                        store
+                            .create_session(&mut s, format!("race{i}").as_bytes(), at(NOW))
+                            .map_err(|e| {
+                                assert!(e.is_conflict(), "{e}");
+                                e.to_string()
+                            })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{name}: {outcomes:?}"
+        );
+        let active = store.active_sessions_for_phone(PHONE, at(NOW)).unwrap();
+        assert_eq!(active.len(), 1, "{name}");
+    }
+}
+
+#[test]
+fn postgres_two_replicas_starting_sessions_for_one_number_at_once_keep_one() {
+    // Without a database, `fresh_url` says the test was skipped.
+    let Some(url) = postgres::fresh_url("number_replicas") else {
+        return;
+    };
+    let replicas = [PgStore::open(&url).unwrap(), PgStore::open(&url).unwrap()];
+    for round in 0..20 {
+        let phone = format!("+1415555{round:04}");
+        let kept: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let (store, phone) = (&replicas[i % 2], phone.clone());
+                    scope.spawn(move || {
+                        let id = format!("r{round}-{i}");
+                        let mut s = SessionState::new(id.clone(), &journey(), "sms", at(NOW));
+                        s.actor.insert("phone".into(), Value::Phone(phone));
+                        s.actor_initialized = true;
+                        match store.create_session(&mut s, id.as_bytes(), at(NOW)) {
+                            Ok(()) => 1,
+                            Err(e) => {
+                                assert!(e.is_conflict(), "{e}");
+                                0
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(kept, 1, "round {round}");
+        let active = replicas[1]
+            .active_sessions_for_phone(&phone, at(NOW))
+            .unwrap();
+        assert_eq!(active.len(), 1, "round {round}");
+    }
+}
+
 #[test]
 fn the_outbox_suppresses_duplicates_within_30_minutes_and_opted_out_numbers() {
     for (name, store) in stores("outbox") {
@@ -488,7 +607,7 @@ fn sqlite_keeps_everything_across_a_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 10, "every migration ran");
+    assert_eq!(store.schema_version().unwrap(), 11, "every migration ran");
     let mut s = store.session("s1").unwrap().unwrap();
     assert!(s.actor_initialized);
     assert_eq!(
@@ -1648,10 +1767,11 @@ fn postgres_texts_queued_before_version_3_lose_their_link_when_sent() {
     let body = "Finish here: https://x.example/j/AAAAAAAAAAAAAAAAAAAAAAAA thanks";
     store.apply(&mut s, &[sms(body)], at(NOW)).unwrap();
     drop(store);
-    // As version 2 left it: no redacted body kept beside the text.
+    // As version 2 left it: no redacted body kept beside the text (and no number held).
     postgres::psql(
         &url,
-        "ALTER TABLE outbox DROP COLUMN redacted; DELETE FROM journeyc_migrations WHERE version = 3",
+        "ALTER TABLE outbox DROP COLUMN redacted; ALTER TABLE sessions DROP COLUMN start_phone; \
+         DROP FUNCTION journeyc_claim_number; DELETE FROM journeyc_migrations WHERE version >= 3",
     );
     let store = PgStore::open(&url).unwrap();
     let m = &store.claim_messages(1, &[]).unwrap()[0];

@@ -76,6 +76,16 @@ pub struct SessionState {
 }
 
 impl SessionState {
+    /// The number a session started for, which it holds for its journey while it is
+    /// active (the existing-session policy): its actor's phone when a text, a call or
+    /// the API started it. Two active sessions of a journey never hold one number.
+    pub fn started_for(&self) -> Option<&str> {
+        match (self.trigger.as_str(), self.actor.get("phone")) {
+            ("sms" | "call" | "api", Some(Value::Phone(p))) if self.actor_initialized => Some(p),
+            _ => None,
+        }
+    }
+
     /// A new session, before its session-started event, with variables at their
     /// defaults (a default that fails to evaluate leaves the variable null).
     pub fn new(

@@ -132,6 +132,12 @@ CREATE INDEX sessions_by_version ON sessions (journey, version, status);
 ALTER TABLE outbox ADD COLUMN body_hash BLOB;
 CREATE INDEX outbox_claimed ON outbox (id) WHERE status = 'claimed';
 "#,
+    // A session started for a number holds it for its journey while it is active
+    // (`SessionState::started_for`): two starts at once keep one session.
+    r#"
+ALTER TABLE sessions ADD COLUMN start_phone TEXT;
+CREATE UNIQUE INDEX sessions_one_per_number ON sessions (journey, start_phone) WHERE status = 'active';
+"#,
 ];
 
 pub struct SqliteStore {
@@ -1019,8 +1025,23 @@ impl Store for SqliteStore {
         let token_hash = token_hash.to_vec();
         self.queue(move |c| {
             let state = &change.state;
+            let number = state.started_for();
+            if let Some(number) = number {
+                // A session past its expiry that is not yet marked expired holds its
+                // number no longer.
+                c.prepare_cached("UPDATE sessions SET start_phone = NULL WHERE journey = ?1 AND start_phone = ?2 AND status = 'active' AND expires_at <= ?3")?
+                    .execute(params![state.journey, number, millis(now)])?;
+            }
             // Revision 0 until the change's first write moves it to 1.
-            c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state, revision) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}', 0)")?.execute(params![state.id, state.journey, token_hash, millis(state.expires_at)])?;
+            let kept = c.prepare_cached("INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state, revision, start_phone) VALUES (?1, ?2, ?3, 'active', NULL, ?4, '{}', 0, ?5) ON CONFLICT (journey, start_phone) WHERE status = 'active' DO NOTHING")?
+                .execute(params![state.id, state.journey, token_hash, millis(state.expires_at), number])?;
+            if kept == 0 {
+                // Another session of the journey holds the number: the start runs
+                // again and finds it.
+                return Err(StoreError::Conflict {
+                    session: state.id.clone(),
+                });
+            }
             change.write(c, now).map(|rev| rev as i64)
         })
     }

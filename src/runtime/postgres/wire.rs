@@ -17,6 +17,13 @@ pub(super) fn pg_err(e: tokio_postgres::Error) -> StoreError {
                 .iter()
                 .any(|p| code.starts_with(p));
             let message = format!("PostgreSQL: {} ({code})", db.message());
+            // A claim on a journey and number that another open change holds
+            // (`journeyc_claim_number`): the start runs again once it is over.
+            if code == "JC001" {
+                return StoreError::Conflict {
+                    session: String::new(),
+                };
+            }
             if transient {
                 StoreError::Unavailable(message)
             } else {
