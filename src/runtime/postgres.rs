@@ -1565,9 +1565,30 @@ impl Store for PgStore {
         let token_hash = token_hash.to_vec();
         self.queue(&state.id, move |tx| {
             let s = &change.state;
-            const INSERT: &str = "INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state, revision, version, start_phone) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)";
-            let params = |number: Option<&str>| -> Vec<Param> {
+            let number = s.started_for();
+            if let Some(number) = number {
+                // Claimed first, so that the insert never waits on another change's
+                // row in the index; both fail as a conflict (see `wire::pg_err`), and
+                // the start runs again and finds the session that holds the number.
+                tx.defer(
+                    "SELECT journeyc_claim_number($1, $2)",
+                    vec![Box::new(s.journey.clone()), Box::new(number.to_string())],
+                );
+                // A session past its expiry that is not yet marked expired holds its
+                // number no longer.
+                tx.defer(
+                    "UPDATE sessions SET start_phone = NULL \
+                     WHERE journey = $1 AND start_phone = $2 AND status = 'active' AND expires_at <= $3",
+                    vec![
+                        Box::new(s.journey.clone()),
+                        Box::new(number.to_string()),
+                        Box::new(millis(now)),
+                    ],
+                );
+            }
+            tx.defer(
+                "INSERT INTO sessions (id, journey, token_hash, status, actor_phone, expires_at, state, revision, version, start_phone) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)",
                 vec![
                     Box::new(s.id.clone()),
                     Box::new(s.journey.clone()),
@@ -1578,44 +1599,8 @@ impl Store for PgStore {
                     Box::new(change.json.clone()),
                     Box::new(s.version as i64),
                     Box::new(number.map(str::to_string)),
-                ]
-            };
-            match s.started_for() {
-                None => tx.defer(INSERT, params(None)),
-                Some(number) => {
-                    tx.defer(
-                        "SELECT journeyc_claim_number($1, $2)",
-                        vec![Box::new(s.journey.clone()), Box::new(number.to_string())],
-                    );
-                    // A session past its expiry that is not yet marked expired holds
-                    // its number no longer.
-                    tx.defer(
-                        "UPDATE sessions SET start_phone = NULL \
-                         WHERE journey = $1 AND start_phone = $2 AND status = 'active' AND expires_at <= $3",
-                        vec![
-                            Box::new(s.journey.clone()),
-                            Box::new(number.to_string()),
-                            Box::new(millis(now)),
-                        ],
-                    );
-                    let params = params(Some(number));
-                    let refs: Vec<&(dyn ToSql + Sync)> = params
-                        .iter()
-                        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                        .collect();
-                    let kept = tx.execute(
-                        &format!("{INSERT} ON CONFLICT (journey, start_phone) WHERE status = 'active' DO NOTHING"),
-                        &refs,
-                    );
-                    // The number's claim failed, or another session holds it: the
-                    // start runs again and finds it.
-                    if kept.as_ref().is_err_and(StoreError::is_conflict) || kept? == 0 {
-                        return Err(StoreError::Conflict {
-                            session: s.id.clone(),
-                        });
-                    }
-                }
-            }
+                ],
+            );
             apply_effects(tx, &change, now)?;
             Ok(1)
         })

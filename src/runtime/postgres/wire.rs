@@ -18,8 +18,11 @@ pub(super) fn pg_err(e: tokio_postgres::Error) -> StoreError {
                 .any(|p| code.starts_with(p));
             let message = format!("PostgreSQL: {} ({code})", db.message());
             // A claim on a journey and number that another open change holds
-            // (`journeyc_claim_number`): the start runs again once it is over.
-            if code == "JC001" {
+            // (`journeyc_claim_number`), or a session that holds them already: the
+            // start runs again, and finds it once the other change is over.
+            if code == "JC001"
+                || (code == "23505" && db.constraint() == Some("sessions_one_per_number"))
+            {
                 return StoreError::Conflict {
                     session: String::new(),
                 };
