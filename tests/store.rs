@@ -283,13 +283,18 @@ fn a_session_started_for_a_number_holds_it_for_its_journey_while_active() {
         let later = second.expires_at + Duration::seconds(1);
         let mut third = started("third", "call", later);
         create(&mut third, later).unwrap();
-        assert_eq!(
-            store.session("second").unwrap().unwrap().status,
-            Status::Active,
-            "{name}"
-        );
+        let released = store.session("second").unwrap().unwrap();
+        assert_eq!(released.status, Status::Active, "{name}");
+        // Its revision moved, so an event read before it expired changes nothing.
+        assert!(released.revision > second.revision, "{name}");
         let e = create(&mut started("fourth", "sms", later), later).unwrap_err();
         assert!(e.is_conflict(), "{name}: {e}");
+        // A session whose actor's phone changes gives up the number it started for.
+        third
+            .actor
+            .insert("phone".into(), Value::Phone("+14155550999".into()));
+        store.apply(&mut third, &[], later).unwrap();
+        create(&mut started("fifth", "sms", later), later).unwrap();
     }
 }
 

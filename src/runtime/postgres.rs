@@ -588,6 +588,7 @@ fn save(tx: &mut Tx<'_>, change: &Change) -> Result<u64> {
     let s = &change.state;
     let row = tx.opt(
         "UPDATE sessions SET status = $2, actor_phone = $3, expires_at = $4, state = $5, version = $7, \
+         start_phone = CASE WHEN start_phone = $3 THEN start_phone END, \
          revision = CASE WHEN state = $5 AND version = $7 THEN revision ELSE revision + 1 END \
          WHERE id = $1 AND revision = $6 RETURNING revision",
         &[
@@ -799,6 +800,7 @@ impl rules::Firing for RuleTx<'_, '_> {
         let row = self.0.one(
             "WITH t AS (UPDATE timers SET state = 'fired' WHERE id = $8 AND state = 'pending' RETURNING id), \
              s AS (UPDATE sessions SET status = $2, actor_phone = $3, expires_at = $4, state = $5, version = $7, \
+             start_phone = CASE WHEN start_phone = $3 THEN start_phone END, \
              revision = CASE WHEN state = $5 AND version = $7 THEN revision ELSE revision + 1 END \
              WHERE id = $1 AND revision = $6 AND EXISTS (SELECT 1 FROM t) RETURNING revision) \
              SELECT EXISTS (SELECT 1 FROM t), (SELECT revision FROM s)",
@@ -1567,18 +1569,12 @@ impl Store for PgStore {
             let s = &change.state;
             let number = s.started_for();
             if let Some(number) = number {
-                // Claimed first, so that the insert never waits on another change's
-                // row in the index; both fail as a conflict (see `wire::pg_err`), and
-                // the start runs again and finds the session that holds the number.
+                // Claimed first (see `journeyc_claim_number`, which also frees the
+                // number from a holder past its expiry), so that the insert never
+                // waits on another change's row in the index; both fail as a conflict
+                // (see `wire::pg_err`), and the start runs again and finds the holder.
                 tx.defer(
-                    "SELECT journeyc_claim_number($1, $2)",
-                    vec![Box::new(s.journey.clone()), Box::new(number.to_string())],
-                );
-                // A session past its expiry that is not yet marked expired holds its
-                // number no longer.
-                tx.defer(
-                    "UPDATE sessions SET start_phone = NULL \
-                     WHERE journey = $1 AND start_phone = $2 AND status = 'active' AND expires_at <= $3",
+                    "SELECT journeyc_claim_number($1, $2, $3)",
                     vec![
                         Box::new(s.journey.clone()),
                         Box::new(number.to_string()),

@@ -773,7 +773,7 @@ impl Write for Change {
             }),
             Some((_, true)) => Ok(state.revision),
             Some((_, false)) => {
-                tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7 WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, state.status.as_str(), self.phone, millis(state.expires_at), self.json, revision, state.version])?;
+                tx.prepare_cached("UPDATE sessions SET status = ?2, actor_phone = ?3, expires_at = ?4, state = ?5, revision = ?6 + 1, version = ?7, start_phone = CASE WHEN start_phone = ?3 THEN start_phone END WHERE id = ?1 AND revision = ?6")?.execute(params![state.id, state.status.as_str(), self.phone, millis(state.expires_at), self.json, revision, state.version])?;
                 Ok(state.revision + 1)
             }
             None => Err(StoreError::Conflict {
@@ -1029,7 +1029,7 @@ impl Store for SqliteStore {
             if let Some(number) = number {
                 // A session past its expiry that is not yet marked expired holds its
                 // number no longer.
-                c.prepare_cached("UPDATE sessions SET start_phone = NULL WHERE journey = ?1 AND start_phone = ?2 AND status = 'active' AND expires_at <= ?3")?
+                c.prepare_cached("UPDATE sessions SET start_phone = NULL, revision = revision + 1 WHERE journey = ?1 AND start_phone = ?2 AND status = 'active' AND expires_at <= ?3")?
                     .execute(params![state.journey, number, millis(now)])?;
             }
             // Revision 0 until the change's first write moves it to 1.
