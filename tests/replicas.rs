@@ -204,6 +204,35 @@ async fn the_seed_journey_walks_across_replicas() {
     assert_eq!(number(&url, "SELECT COUNT(*) FROM sessions"), 1);
 }
 
+/// Awaits `tasks`, signed webhooks to `rs`, each answered 200; then each of `n` people
+/// has one session, whose start's notification (two texts: its words, then the
+/// journey link) went once.
+async fn one_session_each(
+    mut tasks: tokio::task::JoinSet<(u16, String)>,
+    rs: &[Server],
+    twilio: &FakeTwilio,
+    url: &str,
+    n: usize,
+) {
+    while let Some(r) = tasks.join_next().await {
+        let (status, body) = r.unwrap();
+        let logs = || rs.iter().map(Server::logs).collect::<Vec<_>>().join("\n");
+        assert_eq!(status, 200, "{body}; the replicas said:\n{}", logs());
+    }
+    eventually(20, "both texts to every person", || {
+        twilio.sent().len() >= 2 * n
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let by = texts_by_phone(twilio);
+    assert_eq!(by.len(), n, "{by:?}");
+    assert!(
+        by.values().all(|&k| k == 2),
+        "one session each, texted once: {by:?}"
+    );
+    assert_eq!(number(url, "SELECT COUNT(*) FROM sessions"), n as i64);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_spread_over_replicas_and_retried_on_another_are_processed_once() {
     let Some((_one, url, twilio)) = set_up("replicas_webhooks").await else {
@@ -220,21 +249,7 @@ async fn webhooks_spread_over_replicas_and_retried_on_another_are_processed_once
             tasks.spawn(async move { post_signed(&to, &params, true).await });
         }
     }
-    while let Some(r) = tasks.join_next().await {
-        let (status, body) = r.unwrap();
-        let logs = || rs.iter().map(Server::logs).collect::<Vec<_>>().join("\n");
-        assert_eq!(status, 200, "{body}; the replicas said:\n{}", logs());
-    }
-    // The notification is two texts: its words, then the journey link.
-    eventually(20, "both texts to every person", || {
-        twilio.sent().len() >= 2 * N
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let by = texts_by_phone(&twilio);
-    assert_eq!(by.len(), N, "{by:?}");
-    assert!(by.values().all(|&n| n == 2), "each text once: {by:?}");
-    assert_eq!(number(&url, "SELECT COUNT(*) FROM sessions"), N as i64);
+    one_session_each(tasks, &rs, &twilio, &url, N).await;
     assert_eq!(number(&url, "SELECT COUNT(*) FROM deliveries"), N as i64);
 }
 
@@ -254,21 +269,7 @@ async fn texts_from_a_new_number_to_three_replicas_at_once_start_one_session() {
             tasks.spawn(async move { post_signed(&to, &params, true).await });
         }
     }
-    while let Some(r) = tasks.join_next().await {
-        let (status, body) = r.unwrap();
-        let logs = || rs.iter().map(Server::logs).collect::<Vec<_>>().join("\n");
-        assert_eq!(status, 200, "{body}; the replicas said:\n{}", logs());
-    }
-    // One session per number: its start's notification (two texts) goes once.
-    eventually(20, "both texts to every person", || {
-        twilio.sent().len() >= 2 * N
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let by = texts_by_phone(&twilio);
-    assert_eq!(by.len(), N, "{by:?}");
-    assert!(by.values().all(|&n| n == 2), "one session each: {by:?}");
-    assert_eq!(number(&url, "SELECT COUNT(*) FROM sessions"), N as i64);
+    one_session_each(tasks, &rs, &twilio, &url, N).await;
     // Every text was kept, in that one session.
     assert_eq!(
         number(&url, "SELECT COUNT(*) FROM deliveries"),

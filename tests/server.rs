@@ -942,6 +942,22 @@ async fn two_hundred_texts_from_one_person_at_once_are_each_counted_and_answered
     );
 }
 
+/// `tabs` tabs of the page at `link`, each pressing its button ten times, at once.
+fn press_in_tabs(link: &str, tabs: usize) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..tabs)
+        .map(|_| {
+            let link = link.to_string();
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let page = Page::open(&link).await;
+                    let (status, _, body) = page.submit(&[]).await;
+                    assert_eq!(status, 303, "{body}");
+                }
+            })
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn texts_and_page_presses_for_one_session_at_once_are_each_counted_once() {
     // A text is handled from the session as its number's read found it, unless the
@@ -958,18 +974,7 @@ async fn texts_and_page_presses_for_one_session_at_once_are_each_counted_once() 
             tokio::spawn(async move { post_signed(&url, &p, true).await })
         })
         .collect();
-    let tabs: Vec<_> = (0..6)
-        .map(|_| {
-            let link = link.clone();
-            tokio::spawn(async move {
-                for _ in 0..10 {
-                    let page = Page::open(&link).await;
-                    let (status, _, body) = page.submit(&[]).await;
-                    assert_eq!(status, 303, "{body}");
-                }
-            })
-        })
-        .collect();
+    let tabs = press_in_tabs(&link, 6);
     for t in texts {
         let (status, body) = t.await.unwrap();
         assert_eq!(status, 200, "{body}");
@@ -1000,18 +1005,7 @@ async fn form_posts_racing_due_timers_on_the_real_clock_lose_nothing() {
     let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
     // Eight tabs press at once, ten times each; every press restarts a timer due at
     // once, which the scheduler fires while the next presses come in.
-    let tabs: Vec<_> = (0..8)
-        .map(|_| {
-            let link = link.clone();
-            tokio::spawn(async move {
-                for _ in 0..10 {
-                    let page = Page::open(&link).await;
-                    let (status, _, body) = page.submit(&[]).await;
-                    assert_eq!(status, 303, "{body}");
-                }
-            })
-        })
-        .collect();
+    let tabs = press_in_tabs(&link, 8);
     for t in tabs {
         t.await.unwrap();
     }

@@ -156,16 +156,23 @@ fn sessions_are_kept_and_found_by_token_and_by_phone() {
     }
 }
 
+/// What the inbound tests read: sessions "a" and then "b" for `PHONE`, webhook
+/// "SMkept" kept, "+14155550000" opted out. Gives "a".
+fn inbound_setting(store: &dyn Store) -> SessionState {
+    let (mut a, mut b) = (new_session(store, "a"), new_session(store, "b"));
+    initialise(&mut a);
+    initialise(&mut b);
+    store.apply(&mut a, &[], at(NOW)).unwrap();
+    store.apply(&mut b, &[], at(NOW)).unwrap();
+    assert!(store.first_delivery("SMkept", at(NOW)).unwrap());
+    store.opt_out("+14155550000", at(NOW)).unwrap();
+    a
+}
+
 #[test]
 fn an_inbound_text_reads_its_repeat_opt_out_and_sessions_at_once() {
     for (name, store) in stores("inbound") {
-        let (mut a, mut b) = (new_session(&*store, "a"), new_session(&*store, "b"));
-        initialise(&mut a);
-        initialise(&mut b);
-        store.apply(&mut a, &[], at(NOW)).unwrap();
-        store.apply(&mut b, &[], at(NOW)).unwrap();
-        assert!(store.first_delivery("SMkept", at(NOW)).unwrap());
-        store.opt_out("+14155550000", at(NOW)).unwrap();
+        let a = inbound_setting(&*store);
         let read = |sid: Option<&str>, phone: &str, now| store.inbound(sid, phone, now).unwrap();
         let both = read(Some("SMnew"), PHONE, at(NOW));
         assert!(!both.seen && !both.opted_out, "{name}");
@@ -196,13 +203,7 @@ fn inbound_reads_asked_at_once_each_get_their_own_answer() {
         .unwrap();
     for (name, store) in stores("inbound-async") {
         let store: Arc<dyn Store> = Arc::from(store);
-        let (mut a, mut b) = (new_session(&*store, "a"), new_session(&*store, "b"));
-        initialise(&mut a);
-        initialise(&mut b);
-        store.apply(&mut a, &[], at(NOW)).unwrap();
-        store.apply(&mut b, &[], at(NOW)).unwrap();
-        assert!(store.first_delivery("SMkept", at(NOW)).unwrap());
-        store.opt_out("+14155550000", at(NOW)).unwrap();
+        let a = inbound_setting(&*store);
         let asks: Vec<(Option<String>, String, DateTime<Utc>)> = (0..300)
             .map(|i| {
                 let sid = match i % 3 {
