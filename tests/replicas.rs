@@ -204,6 +204,24 @@ async fn the_seed_journey_walks_across_replicas() {
     assert_eq!(number(&url, "SELECT COUNT(*) FROM sessions"), 1);
 }
 
+/// Signed texts from `phone(i)` for each `i` below `n`, sent at once: to each replica
+/// `to(i)` names, with the message id it gives.
+fn texts_at_once(
+    rs: &[Server],
+    n: usize,
+    to: impl Fn(usize) -> Vec<(usize, String)>,
+) -> tokio::task::JoinSet<(u16, String)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        for (r, sid) in to(i) {
+            let url = rs[r].url("/twilio/sms");
+            let params = sms_params(&sid, &phone(i), OUR_NUMBER, "hello");
+            tasks.spawn(async move { post_signed(&url, &params, true).await });
+        }
+    }
+    tasks
+}
+
 /// Awaits `tasks`, signed webhooks to `rs`, each answered 200; then each of `n` people
 /// has one session, whose start's notification (two texts: its words, then the
 /// journey link) went once.
@@ -240,15 +258,13 @@ async fn webhooks_spread_over_replicas_and_retried_on_another_are_processed_once
     };
     let rs = replicas(3, &example("texting_journey_links.journey"), &url, &twilio);
     const N: usize = 60;
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..N {
-        // Twilio's retry of the same webhook reaches another replica, at once.
-        for r in [i % 3, (i + 1) % 3] {
-            let to = rs[r].url("/twilio/sms");
-            let params = sms_params(&format!("SM{i:032}"), &phone(i), OUR_NUMBER, "hello");
-            tasks.spawn(async move { post_signed(&to, &params, true).await });
-        }
-    }
+    // Twilio's retry of the same webhook reaches another replica, at once.
+    let tasks = texts_at_once(&rs, N, |i| {
+        vec![
+            (i % 3, format!("SM{i:032}")),
+            ((i + 1) % 3, format!("SM{i:032}")),
+        ]
+    });
     one_session_each(tasks, &rs, &twilio, &url, N).await;
     assert_eq!(number(&url, "SELECT COUNT(*) FROM deliveries"), N as i64);
 }
@@ -260,15 +276,10 @@ async fn texts_from_a_new_number_to_three_replicas_at_once_start_one_session() {
     };
     let rs = replicas(3, &example("texting_journey_links.journey"), &url, &twilio);
     const N: usize = 40;
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..N {
-        // Three different texts from one new number, one to each replica, at once.
-        for (r, replica) in rs.iter().enumerate() {
-            let to = replica.url("/twilio/sms");
-            let params = sms_params(&format!("SM{i:030}{r:02}"), &phone(i), OUR_NUMBER, "hi");
-            tasks.spawn(async move { post_signed(&to, &params, true).await });
-        }
-    }
+    // Three different texts from one new number, one to each replica, at once.
+    let tasks = texts_at_once(&rs, N, |i| {
+        (0..3).map(|r| (r, format!("SM{i:030}{r:02}"))).collect()
+    });
     one_session_each(tasks, &rs, &twilio, &url, N).await;
     // Every text was kept, in that one session.
     assert_eq!(

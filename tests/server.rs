@@ -897,13 +897,20 @@ fn counts(page: &Page) -> (u64, u64, u64) {
     (n[0], n[1], n[2])
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_hundred_texts_from_one_person_at_once_are_each_counted_and_answered_once() {
+/// `source` served in `dir` (see `serve_source`) with a session that a text from
+/// `PERSON` started: its fake Twilio, the server, and the session's journey link.
+async fn texted_session(source: &str, dir: &str, preview: bool) -> (FakeTwilio, Server, String) {
     let twilio = FakeTwilio::start().await;
-    let server = serve_source(COUNTING, "texts-at-once", &twilio, true);
+    let server = serve_source(source, dir, &twilio, preview);
     let (status, _) = server.sms("SMfirst", PERSON, OUR_NUMBER, "hi").await;
     assert_eq!(status, 200);
     let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
+    (twilio, server, link)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_texts_from_one_person_at_once_are_each_counted_and_answered_once() {
+    let (_twilio, server, link) = texted_session(COUNTING, "texts-at-once", true).await;
     // 200 signed webhooks from one person, 32 in flight at a time.
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
     let texts: Vec<_> = (0..200)
@@ -962,11 +969,7 @@ fn press_in_tabs(link: &str, tabs: usize) -> Vec<tokio::task::JoinHandle<()>> {
 async fn texts_and_page_presses_for_one_session_at_once_are_each_counted_once() {
     // A text is handled from the session as its number's read found it, unless the
     // session is busy: a press kept in between must make it run again, not be lost.
-    let twilio = FakeTwilio::start().await;
-    let server = serve_source(COUNTING, "texts-and-presses", &twilio, true);
-    let (status, _) = server.sms("SMfirst", PERSON, OUR_NUMBER, "hi").await;
-    assert_eq!(status, 200);
-    let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
+    let (_twilio, server, link) = texted_session(COUNTING, "texts-and-presses", true).await;
     let texts: Vec<_> = (0..60)
         .map(|i| {
             let url = server.url("/twilio/sms");
@@ -998,11 +1001,7 @@ async fn texts_and_page_presses_for_one_session_at_once_are_each_counted_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn form_posts_racing_due_timers_on_the_real_clock_lose_nothing() {
-    let twilio = FakeTwilio::start().await;
-    let server = serve_source(COUNTING, "posts-and-timers", &twilio, false);
-    let (status, _) = server.sms("SMstart", PERSON, OUR_NUMBER, "hi").await;
-    assert_eq!(status, 200);
-    let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
+    let (twilio, _server, link) = texted_session(COUNTING, "posts-and-timers", false).await;
     // Eight tabs press at once, ten times each; every press restarts a timer due at
     // once, which the scheduler fires while the next presses come in.
     let tabs = press_in_tabs(&link, 8);
@@ -1046,11 +1045,7 @@ async fn two_webhooks_for_one_person_at_once_change_their_session_in_turn() {
         "  on session started {",
         "  trigger call to \"+15005550006\" {\n    set replies = replies + 1\n    say \"Counted.\"\n  }\n\n  on session started {",
     );
-    let twilio = FakeTwilio::start().await;
-    let server = serve_source(&source, "text-and-call", &twilio, true);
-    let (status, _) = server.sms("SMopen", PERSON, OUR_NUMBER, "hi").await;
-    assert_eq!(status, 200);
-    let link = twilio.wait_for(PERSON, 1).await[0].body.clone();
+    let (_twilio, server, link) = texted_session(&source, "text-and-call", true).await;
     let hooks: Vec<_> = (0..40)
         .map(|i| {
             let url = server.url(if i % 2 == 0 {
